@@ -1,0 +1,18 @@
+// The linter's entry point: every packet-analysis finding for a policy.
+//
+// Runs on a policy that parsed and lowered without errors. Each pass adds
+// diagnostics (RC3xx lint, RC4xx VPN requirements) to the sink. `rulec lint`
+// and `Policy.lint()` in Python call this one function.
+#pragma once
+
+#include "diag/diagnostic.hpp"
+#include "ir/ir.hpp"
+#include "syntax/ast.hpp"
+
+namespace rulec::analysis {
+
+/// Adds every lint finding for `policy` to `sink`. `ast` gives suppression
+/// comments (`# rulec: ignore RCnnn`) and exact spans.
+void lint(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink);
+
+}  // namespace rulec::analysis

@@ -1,0 +1,60 @@
+// The backend interface: one target a file, registered in one table.
+//
+// A backend turns the IR into one firewall's configuration text. The driver
+// (compile()) checks a backend's capabilities centrally before emitting, so
+// a policy feature a target cannot express is an error naming the rule and
+// the target (RC501), never silently dropped. Backends add target-specific
+// diagnostics (RC5xx) to the sink themselves.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "diag/diagnostic.hpp"
+#include "ir/ir.hpp"
+
+namespace rulec::backends {
+
+/// What a target can express. The driver refuses a rule that needs more.
+struct Capabilities {
+  bool reject = true;      ///< `reject`
+  bool log = true;         ///< `>> log`
+  bool label = true;       ///< `>> label`
+  bool interfaces = true;  ///< `on IFACE`
+  bool ipv6 = true;
+  bool icmp_types = true;
+  bool stateless = true;   ///< a pass rule without `state`
+};
+
+struct EmitOptions {
+  bool strict = false;  ///< refuse where the output would only approximate the policy
+  const diag::SourceMap* sources = nullptr;  ///< for source comments (file:line)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Capabilities capabilities() const { return {}; }
+  /// Writes the configuration to `out`. Returns false after adding an error to `sink`.
+  virtual bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out,
+                    diag::Sink& sink) const = 0;
+};
+
+struct BackendEntry {
+  const char* name;     ///< `--target` value
+  const char* summary;  ///< one line for `rulec targets`
+  std::unique_ptr<Backend> (*make)();
+};
+
+/// Every registered target, in the table's order.
+std::span<const BackendEntry> registry();
+const BackendEntry* find(std::string_view name);
+
+/// Checks capabilities, then emits. Returns false (with diagnostics) when
+/// the policy cannot be compiled for this target; `out` is then empty.
+bool compile(const BackendEntry& target, const ir::Policy& policy, const EmitOptions& options, std::string& out,
+             diag::Sink& sink);
+
+}  // namespace rulec::backends

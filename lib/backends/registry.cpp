@@ -1,0 +1,70 @@
+// The table of targets, and the driver that checks capabilities centrally.
+#include <fmt/format.h>
+
+#include "backends/backend.hpp"
+
+namespace rulec::backends {
+
+namespace {
+
+// One row per target; a backend file adds its row here and nothing else.
+constexpr BackendEntry kTargets[] = {
+    {nullptr, nullptr, nullptr},
+};
+
+std::span<const BackendEntry> table() {
+  std::span<const BackendEntry> all(kTargets);
+  std::size_t n = 0;
+  while (n < all.size() && all[n].name) ++n;
+  return all.first(n);
+}
+
+/// The first feature of `r` that `caps` lacks, or nullptr.
+const char* missing_feature(const ir::Rule& r, const Capabilities& caps) {
+  if (r.action == ir::Action::Reject && !caps.reject) return "reject";
+  if (r.log && !caps.log) return "log";
+  if (!r.label.empty() && !caps.label) return "label";
+  if (!r.match.interfaces.empty() && !caps.interfaces) return "on IFACE";
+  if (!caps.ipv6 && !(r.match.families.size() == 1 && r.match.families[0].lo == 0 && r.match.families[0].hi == 0))
+    return "IPv6";
+  if (!r.match.icmp_types.empty() && !caps.icmp_types) return "icmp-type";
+  if (r.action == ir::Action::Pass && !r.state && !caps.stateless) return "a pass without state";
+  return nullptr;
+}
+
+}  // namespace
+
+std::span<const BackendEntry> registry() { return table(); }
+
+const BackendEntry* find(std::string_view name) {
+  for (const BackendEntry& e : table())
+    if (name == e.name) return &e;
+  return nullptr;
+}
+
+bool compile(const BackendEntry& target, const ir::Policy& policy, const EmitOptions& options, std::string& out,
+             diag::Sink& sink) {
+  out.clear();
+  auto backend = target.make();
+  Capabilities caps = backend->capabilities();
+  bool ok = true;
+  std::uint32_t last_reported = UINT32_MAX;
+  for (const ir::Rule& r : policy.rules) {
+    const char* feature = missing_feature(r, caps);
+    if (!feature || r.source_rule == last_reported) continue;
+    last_reported = r.source_rule;
+    diag::Diagnostic d{diag::Severity::Error, "RC501",
+                       fmt::format("target '{}' cannot express {} in this rule", target.name, feature), r.origin};
+    d.hint = "change the rule, or compile for a target that supports it (rulec targets)";
+    sink.add(std::move(d));
+    ok = false;
+  }
+  if (!ok) return false;
+  if (!backend->emit(policy, options, out, sink)) {
+    out.clear();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace rulec::backends

@@ -1,0 +1,46 @@
+// The rows of the diagnostic code table. Keep them sorted by code.
+#include "diag/codes.hpp"
+
+#include <algorithm>
+
+namespace rulec::diag {
+namespace {
+
+constexpr CodeInfo kCodes[] = {
+    {"RC001", "unreadable-input", "a file named on the command line cannot be read"},
+    {"RC100", "syntax-error", "the text does not follow the grammar; the message says what was expected"},
+    {"RC101", "too-many-errors", "a file has so many syntax errors that the parser stops reporting them"},
+    {"RC102", "unreadable-include", "an included file cannot be read (missing, a directory, not a regular file)"},
+    {"RC103", "include-cycle", "a file includes itself, directly or through other files"},
+    {"RC104", "repeated-include", "a file is included a second time; the second include adds nothing"},
+    {"RC200", "undefined-name", "$name refers to a list that is not defined"},
+    {"RC201", "duplicate-name", "a list, service or VPN profile is defined twice"},
+    {"RC202", "unused-name", "a list, service or VPN profile is defined but never used"},
+    {"RC203", "port-without-ports-protocol", "a port is given for a protocol that has no ports (only tcp, udp and sctp do)"},
+    {"RC204", "port-out-of-range", "a port is outside 0-65535, or a range is inverted"},
+    {"RC205", "host-bits-set", "an address/prefix has bits set after the prefix"},
+    {"RC206", "mixed-families", "one rule mixes IPv4 and IPv6 so that no packet can match"},
+    {"RC207", "unknown-protocol", "a protocol name is not known"},
+    {"RC208", "unknown-service", "a service name is not known"},
+    {"RC209", "no-default", "a direction has no default; packets nothing matches there are passed"},
+    {"RC210", "wrong-kind-of-value", "a value of one kind stands where another is expected (an address as a port)"},
+    {"RC211", "protocol-out-of-range", "a protocol number is outside 0-255, or an ICMP type outside 0-255"},
+    {"RC212", "unknown-icmp-type", "an ICMP type name is not known"},
+    {"RC213", "duplicate-default", "a direction has two defaults; the last one counts"},
+    {"RC214", "icmp-type-without-icmp", "an icmp-type is given for a rule whose protocol is not icmp or icmpv6"},
+    {"RC215", "unknown-vpn-profile", "require vpn names a profile that is not known"},
+    {"RC216", "bad-requirement", "a require statement is contradictory (via with on, server with via, ...)"},
+    {"RC501", "unsupported-by-target", "the target cannot express a feature this rule uses"},
+};
+
+}  // namespace
+
+std::span<const CodeInfo> all_codes() { return kCodes; }
+
+const CodeInfo* find_code(std::string_view code) {
+  auto it = std::lower_bound(std::begin(kCodes), std::end(kCodes), code,
+                             [](const CodeInfo& c, std::string_view k) { return std::string_view(c.code) < k; });
+  return it != std::end(kCodes) && it->code == code ? &*it : nullptr;
+}
+
+}  // namespace rulec::diag

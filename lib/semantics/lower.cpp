@@ -1,0 +1,377 @@
+// Lowering rules to IR: each rule becomes a conjunction of field sets, one IR
+// rule per service leg and address family.
+#include <fmt/format.h>
+
+#include "semantics/catalog.hpp"
+#include "semantics/names.hpp"
+#include "semantics/semantics.hpp"
+
+namespace rulec::semantics {
+
+using ast::Clause;
+using ast::Statement;
+using diag::Severity;
+
+namespace {
+
+/// One field while clauses are combined: `any`, or a set that may become empty.
+template <typename T>
+struct Dim {
+  bool any = true;
+  ir::FieldSet<T> set;
+
+  void restrict_to(const ir::FieldSet<T>& other) {
+    if (any) {
+      any = false;
+      set = other;
+      return;
+    }
+    ir::FieldSet<T> out;
+    std::size_t i = 0, j = 0;
+    while (i < set.size() && j < other.size()) {
+      T lo = std::max(set[i].lo, other[j].lo), hi = std::min(set[i].hi, other[j].hi);
+      if (lo <= hi) out.push_back({lo, hi});
+      if (set[i].hi < other[j].hi) ++i; else ++j;
+    }
+    set = std::move(out);
+  }
+  bool empty() const { return !any && set.empty(); }
+  ir::FieldSet<T> field() const { return any ? ir::FieldSet<T>{} : set; }
+};
+
+template <typename T>
+ir::FieldSet<T> one(T v) { return {{v, v}}; }
+
+const ir::FieldSet<std::uint8_t> kPortProtocols = {{6, 6}, {17, 17}, {132, 132}};
+
+class RuleLowering {
+ public:
+  RuleLowering(const ast::Policy& p, Names& names, diag::Sink& sink, ir::Policy& out, bool keep)
+      : p_(p), names_(names), sink_(sink), out_(out), keep_(keep) {}
+
+  void lower(const Statement& s, std::uint32_t source_rule);
+
+ private:
+  std::uint32_t interface(std::uint32_t sym);
+  void emit(const Statement& s, std::uint32_t source_rule, std::optional<ir::Family> fam, const Dim<std::uint8_t>& protos,
+            const Dim<std::uint16_t>& dport, const Dim<ir::U128>& src, const Dim<ir::U128>& dst,
+            const Dim<std::uint8_t>& icmp);
+
+  const ast::Policy& p_;
+  Names& names_;
+  diag::Sink& sink_;
+  ir::Policy& out_;
+  bool keep_;
+  // the rule being lowered
+  Dim<std::uint8_t> families_;
+  Dim<std::uint16_t> sport_;
+  int emitted_ = 0;
+};
+
+std::uint32_t RuleLowering::interface(std::uint32_t sym) {
+  const std::string& name = p_.str(sym);
+  for (std::uint32_t i = 0; i < out_.interfaces.size(); ++i)
+    if (out_.interfaces[i] == name) return i;
+  out_.interfaces.push_back(name);
+  return static_cast<std::uint32_t>(out_.interfaces.size() - 1);
+}
+
+void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
+  bool ok = true;
+  Dim<std::uint8_t> protos, families;
+  Dim<std::uint16_t> sport, dport;
+  AddressSet src{true, {}, {}}, dst{true, {}, {}};
+  bool src_given = false, dst_given = false;
+  std::vector<Leg> legs;
+  bool has_services = false;
+  const Clause* port_clause = nullptr;
+  const Clause* icmp_clause = nullptr;
+  std::vector<const Clause*> icmp_clauses;
+
+  for (const Clause& c : p_.clauses_of(s)) {
+    switch (c.kind) {
+      case Clause::Kind::Protocol: {
+        ir::FieldSet<std::uint8_t> set;
+        ok = names_.protocols(s, p_.values_of(c), set) && ok;
+        protos.restrict_to(set);
+        break;
+      }
+      case Clause::Kind::From:
+      case Clause::Kind::To: {
+        bool from = c.kind == Clause::Kind::From;
+        if (c.value_count) {
+          AddressSet a;
+          ok = names_.addresses(s, p_.values_of(c), a) && ok;
+          AddressSet& target = from ? src : dst;
+          bool& given = from ? src_given : dst_given;
+          if (!a.any) {
+            if (given) {  // two `from` clauses: both must hold
+              Dim<ir::U128> d4{false, target.v4}, d6{false, target.v6};
+              d4.restrict_to(a.v4);
+              d6.restrict_to(a.v6);
+              target.v4 = d4.set;
+              target.v6 = d6.set;
+            } else {
+              target = a;
+              target.any = false;
+            }
+            given = true;
+          }
+        }
+        if (c.port_count) {
+          ir::FieldSet<std::uint16_t> set;
+          ok = names_.ports(s, p_.ports_of(c), set) && ok;
+          (from ? sport : dport).restrict_to(set);
+          port_clause = &c;
+        }
+        break;
+      }
+      case Clause::Kind::Service:
+        has_services = true;
+        {
+          std::vector<Leg> these;
+          ok = names_.services(s, p_.values_of(c), these) && ok;
+          if (legs.empty() && !these.empty()) {
+            legs = std::move(these);
+          } else {  // two service clauses: a packet must fit a leg of each
+            std::vector<Leg> both;
+            for (const Leg& a : legs)
+              for (const Leg& b : these) {
+                if (a.protocol != b.protocol) continue;
+                Dim<std::uint16_t> d{a.ports.empty(), a.ports};
+                if (!b.ports.empty()) d.restrict_to(b.ports);
+                if (!d.empty()) both.push_back({a.protocol, d.field()});
+              }
+            legs = std::move(both);
+          }
+        }
+        break;
+      case Clause::Kind::Family: {
+        bool v6 = p_.str(p_.values_of(c)[0].sym) == "inet6";
+        families.restrict_to(one<std::uint8_t>(v6 ? 1 : 0));
+        break;
+      }
+      case Clause::Kind::IcmpType:
+        icmp_clause = &c;
+        icmp_clauses.push_back(&c);
+        break;
+      case Clause::Kind::Leg:
+        break;
+    }
+  }
+
+  // Ports imply a protocol that has them.
+  if (!sport.any || !dport.any) {
+    if (!protos.any) {
+      for (const auto& r : protos.set)
+        for (unsigned pr = r.lo; pr <= r.hi; ++pr)
+          if (!ir::proto::has_ports(pr)) {
+            std::string_view name = protocol_name(pr);
+            diag::Diagnostic d{Severity::Error, "RC203",
+                               fmt::format("port given for protocol {}, which has no ports (only tcp, udp and sctp do)",
+                                           name.empty() ? std::to_string(pr) : std::string(name)),
+                               p_.loc(s, *port_clause)};
+            d.hint = "drop the port, or split the rule by protocol";
+            sink_.add(std::move(d));
+            ok = false;
+            pr = r.hi;  // once per range is enough
+          }
+    }
+    protos.restrict_to(kPortProtocols);
+  }
+  if (icmp_clause) {
+    Dim<std::uint8_t> icmp_protos = protos;
+    icmp_protos.restrict_to({{1, 1}, {58, 58}});
+    if (protos.any || icmp_protos.empty()) {
+      diag::Diagnostic d{Severity::Error, "RC214", "icmp-type needs 'protocol icmp' or 'protocol icmpv6' in the rule",
+                         p_.loc(s, *icmp_clause)};
+      d.hint = "add 'protocol icmp' (IPv4) or 'protocol icmpv6' (IPv6)";
+      sink_.add(std::move(d));
+      ok = false;
+    }
+    protos = icmp_protos;
+  }
+  if (!ok) return;
+
+  if (!has_services) legs.push_back({0, {}});
+  families_ = families;
+  sport_ = sport;
+  emitted_ = 0;
+  bool addressed = src_given || dst_given;
+  for (const Leg& leg : legs) {
+    Dim<std::uint8_t> lp = protos;
+    Dim<std::uint16_t> ld = dport;
+    if (has_services) {
+      lp.restrict_to(one(leg.protocol));
+      if (!leg.ports.empty()) ld.restrict_to(leg.ports);
+      if (!leg.ports.empty() && (!sport.any)) lp.restrict_to(kPortProtocols);
+    }
+    if (lp.empty() || ld.empty()) continue;
+    if (!addressed && icmp_clauses.empty() && families.any) {  // one IR rule for both families
+      bool mixed_icmp = false;
+      for (const auto& r : lp.set)
+        if ((r.lo <= 1 && 1 <= r.hi) || (r.lo <= 58 && 58 <= r.hi)) mixed_icmp = true;
+      if (!mixed_icmp) {
+        emit(s, source_rule, std::nullopt, lp, ld, {}, {}, {});
+        continue;
+      }
+    }
+    for (int f = 0; f < 2; ++f) {
+      bool v6 = f == 1;
+      Dim<std::uint8_t> fam = families;
+      fam.restrict_to(one<std::uint8_t>(static_cast<std::uint8_t>(f)));
+      if (fam.empty()) continue;
+      Dim<ir::U128> fs, fd;
+      if (src_given) fs = {false, v6 ? src.v6 : src.v4};
+      if (dst_given) fd = {false, v6 ? dst.v6 : dst.v4};
+      if (fs.empty() || fd.empty()) continue;
+      Dim<std::uint8_t> fp = lp;
+      if (!fp.any) {  // ICMP belongs to IPv4, ICMPv6 to IPv6
+        Dim<std::uint8_t> allowed{false, v6 ? ir::FieldSet<std::uint8_t>{{0, 0}, {2, 255}}
+                                             : ir::FieldSet<std::uint8_t>{{0, 57}, {59, 255}}};
+        fp.restrict_to(allowed.set);
+        if (fp.empty()) continue;
+      }
+      Dim<std::uint8_t> icmp;
+      bool icmp_ok = true;
+      for (const Clause* c : icmp_clauses) {
+        ir::FieldSet<std::uint8_t> types;
+        icmp_ok = names_.icmp_types(s, p_.values_of(*c), v6, types) && icmp_ok;
+        icmp.restrict_to(types);
+      }
+      if (!icmp_ok) return;
+      if (icmp.empty()) continue;
+      emit(s, source_rule, static_cast<ir::Family>(f), fp, ld, fs, fd, icmp);
+    }
+  }
+  if (emitted_ > 0) return;
+  bool v4_only = (src_given && src.v6.empty()) || (dst_given && dst.v6.empty());
+  bool v6_only = (src_given && src.v4.empty()) || (dst_given && dst.v4.empty());
+  if (addressed && (v4_only && v6_only)) {
+    diag::Diagnostic d{Severity::Error, "RC206",
+                       "this rule mixes IPv4 and IPv6 addresses, so no packet can match it", p_.loc(s)};
+    d.hint = "split it into one rule for IPv4 and one for IPv6";
+    sink_.add(std::move(d));
+  } else if (keep_) {
+    out_.empty_source_rules.push_back(source_rule);
+  }
+}
+
+void RuleLowering::emit(const Statement& s, std::uint32_t source_rule, std::optional<ir::Family> fam,
+                        const Dim<std::uint8_t>& protos, const Dim<std::uint16_t>& dport, const Dim<ir::U128>& src,
+                        const Dim<ir::U128>& dst, const Dim<std::uint8_t>& icmp) {
+  ++emitted_;
+  if (!keep_) return;
+  ir::Rule r;
+  r.action = static_cast<ir::Action>(s.action);
+  r.state = s.options & ast::OptState;
+  r.done = s.options & ast::OptDone;
+  r.log = s.options & ast::OptLog;
+  if (s.options & ast::OptLabel) r.label = p_.str(s.label);
+  if (s.direction != ast::Direction::Both)
+    r.match.directions = one<std::uint8_t>(s.direction == ast::Direction::In ? 0 : 1);
+  if (s.iface) r.match.interfaces = one(interface(s.iface));
+  if (fam) r.match.families = one<std::uint8_t>(static_cast<std::uint8_t>(*fam));
+  r.match.protocols = protos.field();
+  r.match.src = src.field();
+  r.match.dst = dst.field();
+  r.match.sport = sport_.field();
+  r.match.dport = dport.field();
+  r.match.icmp_types = icmp.field();
+  r.origin = p_.loc(s);
+  r.source_rule = source_rule;
+  out_.rules.push_back(std::move(r));
+}
+
+std::optional<std::uint16_t> single_port(const ast::Value& v) {
+  if (v.kind == ast::Value::Kind::Number && v.lo <= 65535) return static_cast<std::uint16_t>(v.lo);
+  return std::nullopt;
+}
+
+}  // namespace
+
+ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& options) {
+  ir::Policy out;
+  Names names(p, sink);
+  RuleLowering rules(p, names, sink, out, options.keep_rules);
+  std::array<const Statement*, 2> defaults{};
+  std::uint32_t source_rule = 0;
+  for (const Statement& s : p.statements) {
+    switch (s.kind) {
+      case Statement::Kind::Rule:
+        if (options.keep_rules) out.source_rules.push_back(p.loc(s));
+        rules.lower(s, source_rule++);
+        break;
+      case Statement::Kind::Default:
+        for (int d = 0; d < 2; ++d) {
+          if (s.direction != ast::Direction::Both && static_cast<int>(s.direction) - 1 != d) continue;
+          if (defaults[d] && defaults[d]->direction == s.direction) {
+            diag::Diagnostic diag{Severity::Warning, "RC213",
+                                  fmt::format("a second default for {} packets; this one counts",
+                                              d == 0 ? "inbound" : "outbound"),
+                                  p.loc(s)};
+            diag.notes.push_back({p.loc(*defaults[d]), "the earlier default"});
+            sink.add(std::move(diag));
+          }
+          defaults[d] = &s;
+          out.defaults[d] = {static_cast<ir::Action>(s.action), true, p.loc(s)};
+        }
+        break;
+      case Statement::Kind::Require: {
+        const ast::Requirement& r = p.requirements[s.extra];
+        ir::Requirement q;
+        q.vpn = p.str(s.name);
+        q.role = p.str(r.role);
+        q.via_in = p.str(r.via_in);
+        q.via_out = p.str(r.via_out);
+        q.on = p.str(r.on);
+        if (r.peer_value != UINT32_MAX) q.peer = p.str(p.values[r.peer_value].sym);
+        if (r.port_value != UINT32_MAX) {
+          const ast::Value& v = p.values[r.port_value];
+          if (auto port = single_port(v)) {
+            q.port = *port;
+          } else {
+            sink.add({Severity::Error, "RC204", fmt::format("port {} is outside 0-65535", v.lo), p.loc(s, v)});
+          }
+        }
+        if (!q.via_in.empty() && !q.on.empty())
+          sink.add({Severity::Error, "RC216", "'via' and 'on' cannot be combined: via names both interfaces",
+                    p.loc(s)});
+        q.origin = p.loc(s);
+        out.requirements.push_back(std::move(q));
+        break;
+      }
+      case Statement::Kind::Vpn: {
+        std::vector<Leg> legs;
+        names.legs(s, legs);
+        ir::VpnDefinition v{p.str(s.name), {}, p.loc(s)};
+        for (const Leg& l : legs) {
+          if (l.ports.empty()) {
+            v.legs.push_back({l.protocol, std::nullopt, p.loc(s)});
+            continue;
+          }
+          for (const auto& r : l.ports)
+            for (unsigned port = r.lo; port <= r.hi && port - r.lo < 16; ++port)
+              v.legs.push_back({l.protocol, static_cast<std::uint16_t>(port), p.loc(s)});
+        }
+        out.vpns.push_back(std::move(v));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  names.report_unused();
+  for (int d = 0; d < 2; ++d) {
+    if (defaults[d]) continue;
+    const char* dir = d == 0 ? "inbound" : "outbound";
+    diag::Diagnostic diag{Severity::Warning, "RC209",
+                          fmt::format("no default for {} packets: what no rule matches is passed", dir),
+                          {0, 0, 0}};  // the root file's first line
+    diag.hint = fmt::format("add 'default block {}' (or 'default block' for both directions)", d == 0 ? "in" : "out");
+    sink.add(std::move(diag));
+  }
+  return out;
+}
+
+}  // namespace rulec::semantics

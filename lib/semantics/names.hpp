@@ -1,0 +1,61 @@
+// Name resolution for the semantic stage: lists, services, VPN profiles.
+//
+// Definitions are collected first (duplicates reported), then values are
+// resolved by the context they stand in: a `$name` used after `port` must name
+// a list of ports, after `from` a list of addresses. Use is recorded so unused
+// definitions can be reported at the end.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "diag/diagnostic.hpp"
+#include "ir/ir.hpp"
+#include "syntax/ast.hpp"
+
+namespace rulec::semantics {
+
+/// A resolved set of addresses, per family. `any` means no restriction.
+struct AddressSet {
+  bool any = false;
+  ir::FieldSet<ir::U128> v4, v6;
+};
+
+/// One leg of a resolved service: a protocol and destination ports (empty: any).
+struct Leg {
+  std::uint8_t protocol = 0;
+  ir::FieldSet<std::uint16_t> ports;
+};
+
+class Names {
+ public:
+  Names(const ast::Policy& p, diag::Sink& sink);
+
+  /// Each returns false after reporting a diagnostic.
+  bool addresses(const ast::Statement& s, std::span<const ast::Value> vs, AddressSet& out);
+  bool ports(const ast::Statement& s, std::span<const ast::Value> vs, ir::FieldSet<std::uint16_t>& out);
+  bool protocols(const ast::Statement& s, std::span<const ast::Value> vs, ir::FieldSet<std::uint8_t>& out);
+  bool icmp_types(const ast::Statement& s, std::span<const ast::Value> vs, bool v6, ir::FieldSet<std::uint8_t>& out);
+  bool services(const ast::Statement& s, std::span<const ast::Value> vs, std::vector<Leg>& out);
+  /// Legs of a service or VPN definition statement.
+  bool legs(const ast::Statement& def, std::vector<Leg>& out);
+
+  /// Reports definitions nobody used (RC202).
+  void report_unused();
+
+ private:
+  enum class Context { Address, Port, Protocol, IcmpType };
+  /// Expands `$name` references (lists may refer to lists) into plain values.
+  bool expand(const ast::Statement& s, std::span<const ast::Value> vs, Context ctx,
+              std::vector<std::pair<const ast::Statement*, const ast::Value*>>& out);
+  void wrong_kind(const ast::Statement& s, const ast::Value& v, Context ctx);
+
+  const ast::Policy& p_;
+  diag::Sink& sink_;
+  std::unordered_map<std::uint32_t, std::uint32_t> lists_, services_;  ///< name symbol -> statement index
+  std::vector<bool> used_;  ///< by statement index
+  std::vector<std::uint32_t> expanding_;  ///< list statements being expanded, for cycles
+};
+
+}  // namespace rulec::semantics

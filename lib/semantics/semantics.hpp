@@ -1,0 +1,25 @@
+// The semantic stage: names and values checked, the AST lowered to the IR.
+//
+// Checks that need no packet analysis live here, each with its own code
+// (RC2xx): undefined, duplicate and unused names, ports with protocols that
+// have none, values out of range, host bits set, families that cannot meet,
+// unknown protocols and services (with "did you mean"), missing defaults.
+#pragma once
+
+#include "diag/diagnostic.hpp"
+#include "ir/ir.hpp"
+#include "syntax/ast.hpp"
+
+namespace rulec::semantics {
+
+struct LowerOptions {
+  /// false: run every check but keep no IR rules (the parse-and-check
+  /// benchmark and `rulec lint` before the analysis stage need no more).
+  bool keep_rules = true;
+};
+
+/// Checks `policy` and lowers it. Diagnostics go to `sink`; the result is
+/// usable for analysis only when `sink` has no errors.
+ir::Policy lower(const ast::Policy& policy, diag::Sink& sink, const LowerOptions& options = {});
+
+}  // namespace rulec::semantics

@@ -1,0 +1,110 @@
+// Symbols, names of AST enums, and the structural dump used by tests.
+#include "syntax/ast.hpp"
+
+#include <fmt/format.h>
+
+namespace rulec::ast {
+
+Symbols::Symbols() { intern(""); }
+
+std::uint32_t Symbols::intern(std::string_view s) {
+  if (auto it = index_.find(s); it != index_.end()) return it->second;
+  strings_.emplace_back(s);
+  auto id = static_cast<std::uint32_t>(strings_.size() - 1);
+  index_.emplace(strings_.back(), id);
+  return id;
+}
+
+const char* to_string(Action a) {
+  switch (a) {
+    case Action::Pass: return "pass";
+    case Action::Block: return "block";
+    case Action::Reject: return "reject";
+  }
+  return "?";
+}
+
+const char* to_string(Direction d) {
+  switch (d) {
+    case Direction::Both: return "";
+    case Direction::In: return "in";
+    case Direction::Out: return "out";
+  }
+  return "?";
+}
+
+const char* to_string(Clause::Kind k) {
+  switch (k) {
+    case Clause::Kind::Protocol: return "protocol";
+    case Clause::Kind::From: return "from";
+    case Clause::Kind::To: return "to";
+    case Clause::Kind::Service: return "service";
+    case Clause::Kind::Family: return "family";
+    case Clause::Kind::IcmpType: return "icmp-type";
+    case Clause::Kind::Leg: return "leg";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string dump_value(const Policy& p, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::Any: return "any";
+    case Value::Kind::Address: return "addr(" + p.str(v.sym) + ")";
+    case Value::Kind::Number:
+      return v.lo == v.hi ? fmt::format("num({})", v.lo) : fmt::format("num({}-{})", v.lo, v.hi);
+    case Value::Kind::Word: return "word(" + p.str(v.sym) + ")";
+    case Value::Kind::Ref: return "ref(" + p.str(v.sym) + ")";
+  }
+  return "?";
+}
+
+std::string dump_values(const Policy& p, std::span<const Value> vs) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < vs.size(); ++i) out += (i ? " " : "") + dump_value(p, vs[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+std::string dump(const Policy& p, std::uint32_t file_id) {
+  static const char* kinds[] = {"rule", "default", "list", "service", "vpn", "include", "require"};
+  std::string out;
+  for (const Statement& s : p.statements) {
+    if (s.file != file_id) continue;
+    out += kinds[static_cast<int>(s.kind)];
+    switch (s.kind) {
+      case Statement::Kind::Rule:
+      case Statement::Kind::Default:
+        out += fmt::format(" {} dir={}", to_string(s.action), to_string(s.direction));
+        if (s.iface) out += " on=" + p.str(s.iface);
+        break;
+      case Statement::Kind::Require: {
+        const Requirement& r = p.requirements[s.extra];
+        out += " " + p.str(s.name);
+        if (r.role) out += " role=" + p.str(r.role);
+        if (r.via_in) out += " via=" + p.str(r.via_in) + ":" + p.str(r.via_out);
+        if (r.on) out += " on=" + p.str(r.on);
+        if (r.peer_value != UINT32_MAX) out += " to=" + dump_value(p, p.values[r.peer_value]);
+        if (r.port_value != UINT32_MAX) out += " port=" + dump_value(p, p.values[r.port_value]);
+        break;
+      }
+      default:
+        out += " " + fmt::format("{:?}", p.str(s.name));
+    }
+    for (const Clause& c : p.clauses_of(s)) {
+      out += std::string(" ") + to_string(c.kind) + dump_values(p, p.values_of(c));
+      if (c.port_count) out += "port" + dump_values(p, p.ports_of(c));
+    }
+    if (s.kind == Statement::Kind::List) out += " " + dump_values(p, p.values_of(s));
+    if (s.options & OptState) out += " state";
+    if (s.options & OptDone) out += " done";
+    if (s.options & OptLog) out += " log";
+    if (s.options & OptLabel) out += " label=" + fmt::format("{:?}", p.str(s.label));
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace rulec::ast

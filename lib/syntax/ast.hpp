@@ -1,0 +1,150 @@
+// The syntax tree: what the parser builds, exactly as written.
+//
+// The tree owns all its data (strings live in a symbol table, never as views
+// into the input), and every node carries the byte range it came from. To
+// parse a million rules in well under a second and a few hundred bytes each,
+// nodes are stored flat: a Policy holds arenas of statements, clauses and
+// values, and a node refers to its children by index range. Helpers return
+// spans over those ranges so callers never do index arithmetic.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "diag/source.hpp"
+
+namespace rulec::ast {
+
+/// Interned strings: names, words, labels, paths. Id 0 is the empty string.
+class Symbols {
+ public:
+  Symbols();
+  std::uint32_t intern(std::string_view s);
+  const std::string& str(std::uint32_t id) const { return strings_[id]; }
+  std::size_t size() const { return strings_.size(); }
+
+ private:
+  std::deque<std::string> strings_;  // stable addresses: index_ views into them
+  std::unordered_map<std::string_view, std::uint32_t> index_;
+};
+
+/// One value as written: an address, a number or range, a word, `$name`, `any`.
+/// Whether a number is a port, a protocol or an ICMP type depends on where it
+/// stands; the semantic stage decides.
+struct Value {
+  enum class Kind : std::uint8_t { Any, Address, Number, Word, Ref };
+  Kind kind = Kind::Any;
+  std::uint8_t family = 4;    ///< Address: 4 or 6
+  std::uint8_t prefix = 32;   ///< Address: prefix length (32 or 128 when absent)
+  bool has_prefix = false;    ///< Address: written with "/N"
+  std::uint32_t lo = 0, hi = 0;  ///< Number: inclusive range (lo == hi for one number)
+  std::uint32_t sym = 0;      ///< Word or Ref: the name; Address: the text as written
+  std::uint32_t begin = 0, end = 0;  ///< byte range in the statement's file
+  std::array<std::uint8_t, 16> addr{};  ///< Address: network byte order (IPv4 in the first 4)
+};
+
+/// One clause of a rule (`protocol tcp`, `to 192.0.2.1 port 80`), or one
+/// leg of a service or VPN definition (`udp 500`).
+struct Clause {
+  enum class Kind : std::uint8_t { Protocol, From, To, Service, Family, IcmpType, Leg };
+  Kind kind = Kind::Protocol;
+  std::uint32_t begin = 0, end = 0;
+  /// Protocol/IcmpType/Service/Family: the values; From/To: the addresses
+  /// (none for `from port 80`); Leg: the protocol.
+  std::uint32_t first_value = 0, value_count = 0;
+  /// From/To/Leg: the ports, if any.
+  std::uint32_t first_port = 0, port_count = 0;
+};
+
+enum class Action : std::uint8_t { Pass, Block, Reject };
+enum class Direction : std::uint8_t { Both, In, Out };
+
+/// A `require vpn ...` statement's parts.
+struct Requirement {
+  std::uint32_t role = 0;        ///< "client"/"server" or 0
+  std::uint32_t via_in = 0, via_out = 0;
+  std::uint32_t on = 0;
+  std::uint32_t peer_value = UINT32_MAX;  ///< index into values, or none
+  std::uint32_t port_value = UINT32_MAX;  ///< index into values, or none
+};
+
+/// One statement (one line, or several when a list spans lines).
+struct Statement {
+  enum class Kind : std::uint8_t { Rule, Default, List, Service, Vpn, Include, Require };
+  Kind kind = Kind::Rule;
+  Action action = Action::Pass;        ///< Rule, Default
+  Direction direction = Direction::Both;  ///< Rule, Default
+  std::uint8_t options = 0;            ///< Rule: Option bits
+  std::uint32_t file = 0;              ///< source file id
+  std::uint32_t begin = 0, end = 0;    ///< byte range, without the line end
+  std::uint32_t name = 0;     ///< List/Service/Vpn: defined name; Include: path; Require: VPN name
+  std::uint32_t name_begin = 0;  ///< where the name (or path) starts
+  std::uint32_t iface = 0;    ///< Rule: `on IFACE` name or 0
+  std::uint32_t iface_begin = 0;
+  std::uint32_t label = 0;    ///< Rule: label text or 0
+  /// Rule: clauses; Service/Vpn: legs.
+  std::uint32_t first_clause = 0, clause_count = 0;
+  /// List: the values.
+  std::uint32_t first_value = 0, value_count = 0;
+  /// Byte offsets of `state`, `done`, `log`, `label` (valid when the option bit is set).
+  std::array<std::uint32_t, 4> option_at{};
+  /// Require: index into Policy::requirements; Include: file id of the included file
+  /// (UINT32_MAX when it could not be read).
+  std::uint32_t extra = UINT32_MAX;
+};
+
+/// Option bits of Statement::options, in the order of Statement::option_at.
+enum Option : std::uint8_t { OptState = 1, OptDone = 2, OptLog = 4, OptLabel = 8 };
+
+/// A `#` comment, kept for the formatter and for suppression comments.
+struct Comment {
+  std::uint32_t file = 0;
+  std::uint32_t begin = 0, end = 0;  ///< from '#' to the end of the line
+  bool own_line = false;             ///< nothing but blanks before it on its line
+};
+
+/// A parsed policy: the root file and everything it includes, statements in
+/// reading order (an included file's statements follow its include).
+struct Policy {
+  Symbols symbols;
+  std::vector<Statement> statements;
+  std::vector<Clause> clauses;
+  std::vector<Value> values;
+  std::vector<Requirement> requirements;
+  std::vector<Comment> comments;
+  /// Blank lines seen, as (file, byte offset of the line start); for the formatter.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> blank_lines;
+
+  std::span<const Clause> clauses_of(const Statement& s) const {
+    return {clauses.data() + s.first_clause, s.clause_count};
+  }
+  std::span<const Value> values_of(const Statement& s) const {
+    return {values.data() + s.first_value, s.value_count};
+  }
+  std::span<const Value> values_of(const Clause& c) const {
+    return {values.data() + c.first_value, c.value_count};
+  }
+  std::span<const Value> ports_of(const Clause& c) const {
+    return {values.data() + c.first_port, c.port_count};
+  }
+  const std::string& str(std::uint32_t sym) const { return symbols.str(sym); }
+  diag::Location loc(const Statement& s) const { return {s.file, s.begin, s.end}; }
+  diag::Location loc(const Statement& s, const Clause& c) const { return {s.file, c.begin, c.end}; }
+  diag::Location loc(const Statement& s, const Value& v) const { return {s.file, v.begin, v.end}; }
+};
+
+const char* to_string(Action a);
+const char* to_string(Direction d);
+const char* to_string(Clause::Kind k);
+
+/// A structural dump without locations, one statement a line: what table
+/// tests compare, and what `parse(fmt(x)) == parse(x)` is measured by.
+std::string dump(const Policy& p, std::uint32_t file_id);
+
+}  // namespace rulec::ast
