@@ -3,9 +3,9 @@
 
 namespace rulec {
 
-std::unique_ptr<Document> load(const syntax::Input& input, const semantics::LowerOptions& options) {
+std::unique_ptr<Document> load(syntax::Input input, const semantics::LowerOptions& options) {
   auto doc = std::make_unique<Document>();
-  doc->read = syntax::load_policy(input, doc->ast, doc->sources, doc->diagnostics);
+  doc->read = syntax::load_policy(std::move(input), doc->ast, doc->sources, doc->diagnostics);
   // Names and values are checked only in a policy that parsed: a broken
   // definition line would otherwise make every use of it an error too.
   if (doc->read && !doc->diagnostics.has_errors()) doc->ir = semantics::lower(doc->ast, doc->diagnostics, options);
@@ -27,7 +27,7 @@ std::unique_ptr<Document> load_text(std::string text, std::string name, std::str
   in.text = std::move(text);
   in.from_file = false;
   in.base_dir = std::move(base_dir);
-  return load(in, options);
+  return load(std::move(in), options);
 }
 
 }  // namespace rulec

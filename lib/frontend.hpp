@@ -29,7 +29,7 @@ struct Document {
 };
 
 /// Reads, parses, checks and lowers a policy.
-std::unique_ptr<Document> load(const syntax::Input& input, const semantics::LowerOptions& options = {});
+std::unique_ptr<Document> load(syntax::Input input, const semantics::LowerOptions& options = {});
 
 /// The same for a file path ("-" reads standard input).
 std::unique_ptr<Document> load_file(const std::string& path, const semantics::LowerOptions& options = {});

@@ -325,7 +325,7 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
         q.via_in = p.str(r.via_in);
         q.via_out = p.str(r.via_out);
         q.on = p.str(r.on);
-        if (r.peer_value != UINT32_MAX) q.peer = p.str(p.values[r.peer_value].sym);
+        if (r.peer_value != UINT32_MAX) q.peer = ast::address_text(p, p.values[r.peer_value]);
         if (r.port_value != UINT32_MAX) {
           const ast::Value& v = p.values[r.port_value];
           if (auto port = single_port(v)) {

@@ -20,10 +20,10 @@ const char* context_word(int ctx) {
   return words[ctx];
 }
 
-ir::U128 address_value(const Value& v) {
+ir::U128 address_value(const ast::Policy& p, const Value& v) {
   ir::U128 a = 0;
   int n = v.family == 4 ? 4 : 16;
-  for (int i = 0; i < n; ++i) a = (a << 8) | v.addr[i];
+  for (int i = 0; i < n; ++i) a = (a << 8) | p.address_bytes(v)[i];
   return a;
 }
 
@@ -112,14 +112,14 @@ bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet&
       continue;
     }
     int bits = v->family == 4 ? 32 : 128;
-    ir::U128 a = address_value(*v);
+    ir::U128 a = address_value(p_, *v);
     ir::U128 host_mask = v->prefix >= bits ? 0 : ((ir::U128(1) << (bits - v->prefix)) - 1);
     if (a & host_mask) {
       ir::U128 net = a & ~host_mask;
       std::string fixed = ir::format_address(v->family == 4 ? ir::Family::Inet : ir::Family::Inet6, net) + "/" +
                           std::to_string(v->prefix);
       diag::Diagnostic d{Severity::Warning, "RC205",
-                         fmt::format("'{}' has host bits set; it means the network {}", p_.str(v->sym), fixed),
+                         fmt::format("'{}' has host bits set; it means the network {}", ast::address_text(p_, *v), fixed),
                          p_.loc(*st, *v)};
       d.hint = fmt::format("write {} (or a /{} for the single host)", fixed, bits);
       sink_.add(std::move(d));

@@ -1,6 +1,7 @@
 // Symbols, names of AST enums, and the structural dump used by tests.
 #include "syntax/ast.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 namespace rulec::ast {
@@ -46,12 +47,18 @@ const char* to_string(Clause::Kind k) {
   return "?";
 }
 
+std::string address_text(const Policy& p, const Value& v) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(v.family == 4 ? AF_INET : AF_INET6, p.address_bytes(v).data(), buf, sizeof buf);
+  return v.has_prefix ? std::string(buf) + "/" + std::to_string(v.prefix) : std::string(buf);
+}
+
 namespace {
 
 std::string dump_value(const Policy& p, const Value& v) {
   switch (v.kind) {
     case Value::Kind::Any: return "any";
-    case Value::Kind::Address: return "addr(" + p.str(v.sym) + ")";
+    case Value::Kind::Address: return "addr(" + address_text(p, v) + ")";
     case Value::Kind::Number:
       return v.lo == v.hi ? fmt::format("num({})", v.lo) : fmt::format("num({}-{})", v.lo, v.hi);
     case Value::Kind::Word: return "word(" + p.str(v.sym) + ")";

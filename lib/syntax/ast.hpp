@@ -43,10 +43,9 @@ struct Value {
   std::uint8_t family = 4;    ///< Address: 4 or 6
   std::uint8_t prefix = 32;   ///< Address: prefix length (32 or 128 when absent)
   bool has_prefix = false;    ///< Address: written with "/N"
-  std::uint32_t lo = 0, hi = 0;  ///< Number: inclusive range (lo == hi for one number)
-  std::uint32_t sym = 0;      ///< Word or Ref: the name; Address: the text as written
+  std::uint32_t lo = 0, hi = 0;  ///< Number: inclusive range (lo == hi for one number); Address: lo indexes Policy::addresses
+  std::uint32_t sym = 0;      ///< Word or Ref: the name
   std::uint32_t begin = 0, end = 0;  ///< byte range in the statement's file
-  std::array<std::uint8_t, 16> addr{};  ///< Address: network byte order (IPv4 in the first 4)
 };
 
 /// One clause of a rule (`protocol tcp`, `to 192.0.2.1 port 80`), or one
@@ -116,6 +115,8 @@ struct Policy {
   std::vector<Statement> statements;
   std::vector<Clause> clauses;
   std::vector<Value> values;
+  /// The bytes of every address value, network order (IPv4 in the first 4); Value::lo indexes it.
+  std::vector<std::array<std::uint8_t, 16>> addresses;
   std::vector<Requirement> requirements;
   std::vector<Comment> comments;
   /// Blank lines seen, as (file, byte offset of the line start); for the formatter.
@@ -134,6 +135,7 @@ struct Policy {
     return {values.data() + c.first_port, c.port_count};
   }
   const std::string& str(std::uint32_t sym) const { return symbols.str(sym); }
+  const std::array<std::uint8_t, 16>& address_bytes(const Value& v) const { return addresses[v.lo]; }
   diag::Location loc(const Statement& s) const { return {s.file, s.begin, s.end}; }
   diag::Location loc(const Statement& s, const Clause& c) const { return {s.file, c.begin, c.end}; }
   diag::Location loc(const Statement& s, const Value& v) const { return {s.file, v.begin, v.end}; }
@@ -142,6 +144,9 @@ struct Policy {
 const char* to_string(Action a);
 const char* to_string(Direction d);
 const char* to_string(Clause::Kind k);
+
+/// An address value in canonical text: "192.0.2.0/24", "2001:db8::1".
+std::string address_text(const Policy& p, const Value& v);
 
 /// A structural dump without locations, one statement a line: what table
 /// tests compare, and what `parse(fmt(x)) == parse(x)` is measured by.

@@ -51,12 +51,7 @@ class Formatter {
 std::string Formatter::value(const Value& v) const {
   switch (v.kind) {
     case Value::Kind::Any: return "any";
-    case Value::Kind::Address: {
-      ir::U128 a = 0;
-      for (int i = 0; i < (v.family == 4 ? 4 : 16); ++i) a = (a << 8) | v.addr[i];
-      std::string s = ir::format_address(v.family == 4 ? ir::Family::Inet : ir::Family::Inet6, a);
-      return v.has_prefix ? s + "/" + std::to_string(v.prefix) : s;
-    }
+    case Value::Kind::Address: return ast::address_text(p_, v);
     case Value::Kind::Number: return v.lo == v.hi ? std::to_string(v.lo) : fmt::format("{}-{}", v.lo, v.hi);
     case Value::Kind::Word: return p_.str(v.sym);
     case Value::Kind::Ref: return "$" + p_.str(v.sym);

@@ -108,7 +108,7 @@ class Loader {
  public:
   Loader(ast::Policy& p, diag::SourceMap& s, diag::Sink& k) : policy_(p), sources_(s), sink_(k) {}
 
-  bool run(const Input& input) {
+  bool run(Input input) {
     std::string text, error;
     if (input.from_file) {
       if (!read_regular_file(input.name, text, error)) {
@@ -118,7 +118,7 @@ class Loader {
         return false;
       }
     } else {
-      text = input.text;
+      text = std::move(input.text);
     }
     std::string dir = input.from_file ? directory_of(input.name) : input.base_dir;
     std::string key = input.from_file ? canonical_key(input.name) : std::string("\n<text>");
@@ -145,6 +145,9 @@ class Loader {
   /// Puts statements in reading order, reading included files as they are
   /// reached. An explicit stack of (file, next statement) frames.
   void order() {
+    bool any_include = false;
+    for (const ast::Statement& s : policy_.statements) any_include |= s.kind == ast::Statement::Kind::Include;
+    if (!any_include) return;  // one file: already in reading order
     std::vector<ast::Statement> ordered;
     ordered.reserve(policy_.statements.size());
     struct Frame {
@@ -212,8 +215,7 @@ class Loader {
 
 }  // namespace
 
-bool load_policy(const Input& input, ast::Policy& policy, diag::SourceMap& sources, diag::Sink& sink) {
-  Input in = input;
+bool load_policy(Input in, ast::Policy& policy, diag::SourceMap& sources, diag::Sink& sink) {
   if (in.from_file && in.name == "-") {
     std::string error;
     if (!read_stdin(in.text, error)) {
@@ -225,7 +227,7 @@ bool load_policy(const Input& input, ast::Policy& policy, diag::SourceMap& sourc
     in.from_file = false;
     in.name = "<stdin>";
   }
-  return Loader(policy, sources, sink).run(in);
+  return Loader(policy, sources, sink).run(std::move(in));
 }
 
 }  // namespace rulec::syntax

@@ -29,7 +29,7 @@ struct Builder {
 
   // the statement being built
   std::uint32_t stmt_begin = kNone, stmt_end = 0;
-  std::uint32_t first_clause = 0, first_value = 0;
+  std::uint32_t first_clause = 0, first_value = 0, first_address = 0;
   ast::Action action = ast::Action::Pass;
   ast::Direction direction = ast::Direction::Both;
   std::uint8_t options = 0;
@@ -52,6 +52,7 @@ struct Builder {
     stmt_begin = at;
     first_clause = static_cast<std::uint32_t>(p.clauses.size());
     first_value = static_cast<std::uint32_t>(p.values.size());
+    first_address = static_cast<std::uint32_t>(p.addresses.size());
     action = ast::Action::Pass;
     direction = ast::Direction::Both;
     options = 0;
@@ -65,6 +66,7 @@ struct Builder {
     if (stmt_begin == kNone) return;
     p.clauses.resize(first_clause);
     p.values.resize(first_value);
+    p.addresses.resize(first_address);
   }
 
   Statement& finish(Statement::Kind kind) {
@@ -149,13 +151,14 @@ void push_address(Builder& b, const Input& in) {
   auto slash = text.find('/');
   std::string host(text.substr(0, slash));
   Value& v = b.push(Value::Kind::Address, b.offset(in), b.end_offset(in));
-  v.sym = b.p.symbols.intern(text);
+  v.lo = static_cast<std::uint32_t>(b.p.addresses.size());
+  auto& bytes = b.p.addresses.emplace_back();
   if (host.size() <= 45 && host.find(':') == std::string::npos &&
-      inet_pton(AF_INET, host.c_str(), v.addr.data()) == 1) {
+      inet_pton(AF_INET, host.c_str(), bytes.data()) == 1) {
     v.family = 4;
     v.prefix = 32;
   } else if (host.size() <= 45 && host.find(':') != std::string::npos &&
-             inet_pton(AF_INET6, host.c_str(), v.addr.data()) == 1) {
+             inet_pton(AF_INET6, host.c_str(), bytes.data()) == 1) {
     v.family = 6;
     v.prefix = 128;
   } else {
@@ -485,6 +488,7 @@ void parse_text(ast::Policy& policy, const diag::SourceMap& sources, std::uint32
     policy.statements.reserve(text.size() / 24 + 16);
     policy.clauses.reserve(text.size() / 16 + 16);
     policy.values.reserve(text.size() / 10 + 16);
+    policy.addresses.reserve(text.size() / 32 + 16);
   }
   Builder b{policy, file_id, text.data()};
   std::size_t cur = 0;

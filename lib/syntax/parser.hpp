@@ -30,7 +30,7 @@ struct Input {
 /// diagnostics (RC001 for the root, RC102 for includes); statements of
 /// included files follow their include statement in `policy.statements`.
 /// Returns false when the root could not be read at all.
-bool load_policy(const Input& input, ast::Policy& policy, diag::SourceMap& sources, diag::Sink& sink);
+bool load_policy(Input input, ast::Policy& policy, diag::SourceMap& sources, diag::Sink& sink);
 
 /// Reads a whole regular file. Refuses directories, devices and FIFOs (so
 /// `/dev/zero` cannot hang the reader) and files over `max_bytes`. On
