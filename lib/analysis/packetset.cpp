@@ -1,0 +1,343 @@
+// Packet sets as unions of disjoint boxes.
+#include "analysis/packetset.hpp"
+
+#include <algorithm>
+
+namespace rulec::analysis {
+
+using ir::U128;
+
+namespace values {
+
+std::vector<Interval> intersect(std::span<const Interval> a, std::span<const Interval> b) {
+  std::vector<Interval> out;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    U128 lo = std::max(a[i].lo, b[j].lo), hi = std::min(a[i].hi, b[j].hi);
+    if (lo <= hi) out.push_back({lo, hi});
+    if (a[i].hi < b[j].hi) ++i; else ++j;
+  }
+  return out;
+}
+
+std::vector<Interval> subtract(std::span<const Interval> a, std::span<const Interval> b) {
+  std::vector<Interval> out;
+  std::size_t j = 0;
+  for (Interval cur : a) {
+    bool alive = true;
+    while (j < b.size() && b[j].hi < cur.lo) ++j;
+    std::size_t k = j;
+    while (alive && k < b.size() && b[k].lo <= cur.hi) {
+      if (b[k].lo > cur.lo) out.push_back({cur.lo, b[k].lo - 1});
+      if (b[k].hi >= cur.hi) alive = false;
+      else cur.lo = b[k].hi + 1;
+      ++k;
+    }
+    if (alive) out.push_back(cur);
+  }
+  return out;
+}
+
+bool overlap(std::span<const Interval> a, std::span<const Interval> b) {
+  if (a.empty() || b.empty() || a.back().hi < b.front().lo || b.back().hi < a.front().lo) return false;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::max(a[i].lo, b[j].lo) <= std::min(a[i].hi, b[j].hi)) return true;
+    if (a[i].hi < b[j].hi) ++i; else ++j;
+  }
+  return false;
+}
+
+bool covers(std::span<const Interval> outer, std::span<const Interval> inner) {
+  std::size_t j = 0;
+  for (const Interval& v : inner) {
+    while (j < outer.size() && outer[j].hi < v.lo) ++j;
+    if (j == outer.size() || outer[j].lo > v.lo || outer[j].hi < v.hi) return false;
+  }
+  return true;
+}
+
+}  // namespace values
+
+namespace {
+
+constexpr U128 kV4Max = 0xffffffffu;
+constexpr U128 kV6Max = ~U128(0);
+
+Interval iv(U128 lo, U128 hi) { return {lo, hi}; }
+
+template <typename T>
+std::vector<Interval> widen(const ir::FieldSet<T>& set, U128 max) {
+  if (set.empty()) return {iv(0, max)};
+  std::vector<Interval> out;
+  out.reserve(set.size());
+  for (const auto& r : set) out.push_back({r.lo, r.hi});
+  return out;
+}
+
+/// One box from per-field value sets, or nullopt when a field is empty.
+std::optional<Box> make_box(const std::array<std::vector<Interval>, kFieldCount>& fields) {
+  Box::Builder b;
+  for (const auto& f : fields)
+    if (!b.add(f)) return std::nullopt;
+  return b.take();
+}
+
+/// The fields of a box as separate vectors (for building variants of it).
+std::array<std::vector<Interval>, kFieldCount> fields_of(const Box& b) {
+  std::array<std::vector<Interval>, kFieldCount> out;
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    auto s = b[static_cast<Field>(f)];
+    out[f].assign(s.begin(), s.end());
+  }
+  return out;
+}
+
+bool boxes_overlap(const Box& a, const Box& b) {
+  for (std::size_t f = 0; f < kFieldCount; ++f)
+    if (!values::overlap(a[static_cast<Field>(f)], b[static_cast<Field>(f)])) return false;
+  return true;
+}
+
+std::optional<Box> box_intersect(const Box& a, const Box& b) {
+  Box::Builder out;
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    auto fa = a[static_cast<Field>(f)], fb = b[static_cast<Field>(f)];
+    if (values::covers(fb, fa)) {
+      if (!out.add(fa)) return std::nullopt;
+    } else if (!out.add(values::intersect(fa, fb))) {
+      return std::nullopt;
+    }
+  }
+  return out.take();
+}
+
+/// a \ b as disjoint boxes appended to `out`: one piece per field where a
+/// reaches outside b, with the fields before it narrowed to the overlap.
+void box_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
+  if (!boxes_overlap(a, b)) {
+    out.push_back(a);
+    return;
+  }
+  auto cur = fields_of(a);
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    auto fb = b[static_cast<Field>(f)];
+    if (values::covers(fb, cur[f])) continue;
+    std::vector<Interval> outside = values::subtract(cur[f], fb);
+    if (!outside.empty()) {
+      auto piece = cur;
+      piece[f] = std::move(outside);
+      if (auto box = make_box(piece)) out.push_back(std::move(*box));
+    }
+    cur[f] = values::intersect(cur[f], fb);
+  }
+}
+
+/// The universe's boxes for one family, on every direction and interface.
+void universe_boxes(std::uint32_t ifaces, ir::Family fam, std::vector<Box>& out) {
+  bool v6 = fam == ir::Family::Inet6;
+  U128 amax = v6 ? kV6Max : kV4Max;
+  U128 icmp = v6 ? ir::proto::icmpv6 : ir::proto::icmp;
+  std::vector<Interval> dirs{iv(0, 1)}, ifs{iv(0, ifaces)}, fams{iv(U128(v6), U128(v6))}, addr{iv(0, amax)};
+  std::vector<Interval> zero{iv(0, 0)}, ports{iv(0, 65535)}, types{iv(0, 255)};
+  std::vector<Interval> port_protos{iv(6, 6), iv(17, 17), iv(132, 132)};
+  std::vector<Interval> other_protos =
+      values::subtract(std::vector<Interval>{iv(0, 255)},
+                       std::vector<Interval>{iv(1, 1), iv(6, 6), iv(17, 17), iv(58, 58), iv(132, 132)});
+  out.push_back(*make_box({dirs, ifs, fams, port_protos, addr, addr, ports, ports, zero}));
+  out.push_back(*make_box({dirs, ifs, fams, {iv(icmp, icmp)}, addr, addr, zero, zero, types}));
+  out.push_back(*make_box({dirs, ifs, fams, other_protos, addr, addr, zero, zero, zero}));
+}
+
+/// The first value of `set` among `preferred`, else its smallest value
+/// (skipping 0 when the set holds more, so addresses and ports look real).
+U128 pick(std::span<const Interval> set, std::initializer_list<U128> preferred) {
+  for (U128 v : preferred)
+    for (const Interval& r : set)
+      if (r.contains(v)) return v;
+  if (set.front().lo == 0 && set.front().hi > 0) return 1;
+  return set.front().lo;
+}
+
+}  // namespace
+
+bool Box::Builder::add(std::span<const Interval> values) {
+  if (values.empty() || field_ >= kFieldCount) return false;
+  box_.intervals_.insert(box_.intervals_.end(), values.begin(), values.end());
+  box_.start_[++field_] = static_cast<std::uint16_t>(box_.intervals_.size());
+  return true;
+}
+
+bool Box::contains(const Packet& p, std::uint32_t iface) const {
+  U128 v[kFieldCount] = {U128(static_cast<int>(p.direction)), iface, U128(static_cast<int>(p.family)),
+                         p.protocol, p.src, p.dst, p.sport, p.dport, p.icmp_type};
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    auto s = (*this)[static_cast<Field>(f)];
+    if (std::none_of(s.begin(), s.end(), [&](const Interval& r) { return r.contains(v[f]); })) return false;
+  }
+  return true;
+}
+
+std::uint32_t interface_index(const ir::Policy& policy, const Packet& p) {
+  return p.interface.empty() ? static_cast<std::uint32_t>(policy.interfaces.size())
+                             : policy.interface_index(p.interface);
+}
+
+PacketSet PacketSet::all(const ir::Policy& policy) {
+  PacketSet s;
+  auto n = static_cast<std::uint32_t>(policy.interfaces.size());
+  universe_boxes(n, ir::Family::Inet, s.boxes_);
+  universe_boxes(n, ir::Family::Inet6, s.boxes_);
+  return s;
+}
+
+PacketSet PacketSet::of(const ir::Match& m, const ir::Policy& policy) {
+  auto raw = make_box({widen(m.directions, 1), widen(m.interfaces, policy.interfaces.size()), widen(m.families, 1),
+                       widen(m.protocols, 255), widen(m.src, kV6Max), widen(m.dst, kV6Max), widen(m.sport, 65535),
+                       widen(m.dport, 65535), widen(m.icmp_types, 255)});
+  PacketSet out;
+  if (!raw) return out;
+  for (const Box& u : all(policy).boxes_)
+    if (auto b = box_intersect(u, *raw)) out.boxes_.push_back(std::move(*b));
+  return out;
+}
+
+PacketSet PacketSet::of(const Packet& p, const ir::Policy& policy) {
+  ir::Match m;
+  auto one8 = [](std::uint8_t v) { return ir::FieldSet<std::uint8_t>{{v, v}}; };
+  auto one16 = [](std::uint16_t v) { return ir::FieldSet<std::uint16_t>{{v, v}}; };
+  std::uint32_t iface = interface_index(policy, p);
+  m.directions = one8(static_cast<std::uint8_t>(p.direction));
+  m.interfaces = {{iface, iface}};
+  m.families = one8(static_cast<std::uint8_t>(p.family));
+  m.protocols = one8(p.protocol);
+  m.src = {{p.src, p.src}};
+  m.dst = {{p.dst, p.dst}};
+  m.sport = one16(p.sport);
+  m.dport = one16(p.dport);
+  m.icmp_types = one8(p.icmp_type);
+  return of(m, policy);
+}
+
+PacketSet PacketSet::of(ir::Direction d, const ir::Policy& policy) {
+  ir::Match m;
+  m.directions = {{static_cast<std::uint8_t>(d), static_cast<std::uint8_t>(d)}};
+  return of(m, policy);
+}
+
+Interval PacketSet::hull(Field f) const {
+  if (boxes_.empty()) return {1, 0};
+  Interval h = boxes_.front().hull(f);
+  for (const Box& b : boxes_) {
+    Interval x = b.hull(f);
+    h.lo = std::min(h.lo, x.lo);
+    h.hi = std::max(h.hi, x.hi);
+  }
+  return h;
+}
+
+PacketSet& PacketSet::subtract(const PacketSet& other) {
+  for (const Box& b : other.boxes_) {
+    if (boxes_.empty()) break;
+    std::vector<Box> next;
+    next.reserve(boxes_.size());
+    for (const Box& a : boxes_) box_subtract(a, b, next);
+    boxes_ = std::move(next);
+  }
+  return *this;
+}
+
+PacketSet& PacketSet::unite(const PacketSet& other) {
+  PacketSet extra = other;
+  extra.subtract(*this);
+  for (Box& b : extra.boxes_) boxes_.push_back(std::move(b));
+  return *this;
+}
+
+PacketSet& PacketSet::intersect(const PacketSet& other) {
+  std::vector<Box> out;
+  for (const Box& a : boxes_)
+    for (const Box& b : other.boxes_)
+      if (auto x = box_intersect(a, b)) out.push_back(std::move(*x));
+  boxes_ = std::move(out);
+  return *this;
+}
+
+bool PacketSet::intersects(const PacketSet& other) const {
+  for (const Box& a : boxes_)
+    for (const Box& b : other.boxes_)
+      if (boxes_overlap(a, b)) return true;
+  return false;
+}
+
+bool PacketSet::contains(const PacketSet& other) const { return (other - *this).empty(); }
+
+bool PacketSet::contains(const Packet& p, const ir::Policy& policy) const {
+  std::uint32_t iface = interface_index(policy, p);
+  return std::any_of(boxes_.begin(), boxes_.end(), [&](const Box& b) { return b.contains(p, iface); });
+}
+
+std::optional<Packet> PacketSet::witness(const ir::Policy& policy) const {
+  if (boxes_.empty()) return std::nullopt;
+  const Box& b = boxes_.front();
+  Packet p;
+  p.direction = static_cast<ir::Direction>(static_cast<int>(b[Field::Direction].front().lo));
+  auto iface = static_cast<std::uint32_t>(b[Field::Interface].front().lo);
+  p.interface = iface < policy.interfaces.size() ? policy.interfaces[iface] : "";
+  p.family = static_cast<ir::Family>(static_cast<int>(b[Field::Family].front().lo));
+  bool v6 = p.family == ir::Family::Inet6;
+  p.protocol = static_cast<std::uint8_t>(pick(b[Field::Protocol], {6, 17, 1, 58, 47, 50}));
+  const U128 doc6 = U128(0x20010db8) << 96;  // 2001:db8::/32
+  p.src = pick(b[Field::Src], {v6 ? doc6 + 7 : U128(0xc0000207), v6 ? doc6 + 1 : U128(0xc0000201)});
+  p.dst = pick(b[Field::Dst], {v6 ? doc6 + 2 : U128(0xc6336402), v6 ? doc6 + 3 : U128(0xc6336401)});
+  p.sport = static_cast<std::uint16_t>(pick(b[Field::Sport], {40000, 1024}));
+  p.dport = static_cast<std::uint16_t>(pick(b[Field::Dport], {443, 80, 1723}));
+  U128 echo = p.protocol == ir::proto::icmpv6 ? 128 : 8;
+  p.icmp_type = static_cast<std::uint8_t>(pick(b[Field::IcmpType], {echo}));
+  if (!ir::proto::has_ports(p.protocol)) p.sport = p.dport = 0;
+  if (!ir::proto::is_icmp(p.protocol)) p.icmp_type = 0;
+  return p;
+}
+
+PacketSet PacketSet::replies() const {
+  PacketSet out;
+  for (const Box& b : boxes_) {
+    auto f = fields_of(b);
+    const auto d = static_cast<std::size_t>(Field::Direction);
+    f[d] = values::intersect(std::vector<Interval>{iv(0, 1)}, f[d]);  // keep sorted after the flip
+    std::vector<Interval> flipped;
+    for (const Interval& r : f[d]) flipped.push_back({1 - r.hi, 1 - r.lo});
+    std::reverse(flipped.begin(), flipped.end());
+    f[d] = flipped;
+    std::swap(f[static_cast<std::size_t>(Field::Src)], f[static_cast<std::size_t>(Field::Dst)]);
+    std::swap(f[static_cast<std::size_t>(Field::Sport)], f[static_cast<std::size_t>(Field::Dport)]);
+    auto& types = f[static_cast<std::size_t>(Field::IcmpType)];
+    auto proto = b[Field::Protocol];
+    U128 request = 0, reply = 0;
+    if (proto.size() == 1 && proto[0].lo == proto[0].hi && ir::proto::is_icmp(static_cast<unsigned>(proto[0].lo))) {
+      request = proto[0].lo == ir::proto::icmp ? 8 : 128;
+      reply = proto[0].lo == ir::proto::icmp ? 0 : 129;
+    }
+    std::vector<Interval> req{iv(request, request)};
+    if (request && values::overlap(types, req)) {
+      std::vector<Interval> rest = values::subtract(types, req);
+      PacketSet answered;  // echo-requests become echo-replies
+      auto g = f;
+      g[static_cast<std::size_t>(Field::IcmpType)] = {iv(reply, reply)};
+      answered.boxes_.push_back(*make_box(g));
+      if (auto others = (types = rest, make_box(f))) {
+        PacketSet o;
+        o.boxes_.push_back(std::move(*others));
+        answered.unite(o);
+      }
+      out.unite(answered);
+      continue;
+    }
+    PacketSet one;
+    one.boxes_.push_back(*make_box(f));
+    out.unite(one);
+  }
+  return out;
+}
+
+}  // namespace rulec::analysis

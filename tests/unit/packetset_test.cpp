@@ -1,0 +1,94 @@
+// Packet sets: algebra against membership of concrete packets.
+#include <doctest/doctest.h>
+
+#include "analysis/evaluator.hpp"
+#include "analysis/packetset.hpp"
+#include "frontend.hpp"
+
+using namespace rulec;
+using analysis::Packet;
+using analysis::PacketSet;
+
+namespace {
+
+Packet packet(const std::string& text) {
+  std::string err;
+  auto p = analysis::parse_packet(text, err);
+  REQUIRE_MESSAGE(p, err);
+  return *p;
+}
+
+std::unique_ptr<Document> policy(const std::string& text) {
+  auto doc = load_text(text);
+  REQUIRE(doc->ok());
+  return doc;
+}
+
+}  // namespace
+
+TEST_CASE("packet sets: a rule's set holds exactly the packets the evaluator matches") {
+  auto doc = policy(
+      "default block\n"
+      "pass out on wan protocol tcp, to 198.51.100.0/24 port { 80, 443 }\n"
+      "block in from 2001:db8::/32\n"
+      "pass protocol icmp, icmp-type echo-request\n");
+  const ir::Policy& ir = doc->ir;
+  const char* packets[] = {
+      "out on wan tcp 192.0.2.7:40000 -> 198.51.100.2:443", "out on wan tcp 192.0.2.7:40000 -> 198.51.100.2:444",
+      "out on lan tcp 192.0.2.7:40000 -> 198.51.100.2:80",  "in udp [2001:db8::1]:53 -> [2001:db9::1]:53",
+      "in udp [2001:db9::1]:53 -> [2001:db8::1]:53",        "in icmp 192.0.2.1 -> 192.0.2.2 type echo-request",
+      "in icmp 192.0.2.1 -> 192.0.2.2 type echo-reply",     "out gre 192.0.2.1 -> 198.51.100.2",
+  };
+  for (const ir::Rule& r : ir.rules) {
+    PacketSet s = PacketSet::of(r.match, ir);
+    for (const char* text : packets) {
+      Packet p = packet(text);
+      CHECK_MESSAGE(s.contains(p, ir) == analysis::matches(r.match, p, analysis::interface_index(ir, p)), text);
+    }
+  }
+}
+
+TEST_CASE("packet sets: subtract, unite, intersect and witness agree") {
+  auto doc = policy(
+      "pass protocol tcp\n"
+      "pass protocol tcp, to port 22\n"
+      "pass in protocol tcp, from 192.0.2.0/24\n");
+  const ir::Policy& ir = doc->ir;
+  PacketSet tcp = PacketSet::of(ir.rules[0].match, ir);
+  PacketSet ssh = PacketSet::of(ir.rules[1].match, ir);
+  PacketSet lan = PacketSet::of(ir.rules[2].match, ir);
+  CHECK(tcp.contains(ssh));
+  CHECK_FALSE(ssh.contains(tcp));
+  PacketSet rest = tcp - ssh - lan;
+  CHECK_FALSE(rest.empty());
+  CHECK_FALSE(rest.intersects(ssh));
+  CHECK_FALSE(rest.intersects(lan));
+  CHECK((rest | ssh | lan).contains(tcp));
+  CHECK(tcp.contains(rest | ssh | lan));
+  CHECK((ssh & lan).contains(packet("in tcp 192.0.2.9:1000 -> 203.0.113.1:22"), ir));
+  CHECK_FALSE((ssh & lan).contains(packet("out tcp 192.0.2.9:1000 -> 203.0.113.1:22"), ir));
+  auto w = (ssh - lan).witness(ir);
+  REQUIRE(w);
+  CHECK(analysis::format_packet(*w) == "out tcp 192.0.2.7:40000 -> 198.51.100.2:22");
+  CHECK((tcp - tcp).empty());
+  CHECK_FALSE((tcp - tcp).witness(ir));
+  // The union of disjoint pieces covers the universe exactly once.
+  PacketSet all = PacketSet::all(ir);
+  CHECK(((all - tcp) | tcp).contains(all));
+  CHECK_FALSE((all - tcp).intersects(tcp));
+}
+
+TEST_CASE("packet sets: replies swap ends and turn echo-requests into echo-replies") {
+  auto doc = policy(
+      "pass out protocol tcp, from 192.0.2.0/24 port 40000-40010, to 198.51.100.2 port 1723\n"
+      "pass out protocol icmp, icmp-type { echo-request, 3 }\n");
+  const ir::Policy& ir = doc->ir;
+  PacketSet tcp = PacketSet::of(ir.rules[0].match, ir).replies();
+  CHECK(tcp.contains(packet("in tcp 198.51.100.2:1723 -> 192.0.2.9:40005"), ir));
+  CHECK_FALSE(tcp.contains(packet("out tcp 198.51.100.2:1723 -> 192.0.2.9:40005"), ir));
+  CHECK_FALSE(tcp.contains(packet("in tcp 198.51.100.2:1724 -> 192.0.2.9:40005"), ir));
+  PacketSet icmp = PacketSet::of(ir.rules[1].match, ir).replies();
+  CHECK(icmp.contains(packet("in icmp 198.51.100.2 -> 192.0.2.9 type echo-reply"), ir));
+  CHECK(icmp.contains(packet("in icmp 198.51.100.2 -> 192.0.2.9 type 3"), ir));
+  CHECK_FALSE(icmp.contains(packet("in icmp 198.51.100.2 -> 192.0.2.9 type echo-request"), ir));
+}
