@@ -5,10 +5,13 @@
 
 namespace rulec::backends {
 
+std::unique_ptr<Backend> make_pf_backend();
+
 namespace {
 
 // One row per target; a backend file adds its row here and nothing else.
 constexpr BackendEntry kTargets[] = {
+    {"pf", "pf.conf filter rules for pfctl -f (OpenBSD, FreeBSD, macOS)", make_pf_backend},
     {nullptr, nullptr, nullptr},
 };
 

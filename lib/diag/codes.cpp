@@ -31,6 +31,10 @@ constexpr CodeInfo kCodes[] = {
     {"RC215", "unknown-vpn-profile", "require vpn names a profile that is not known"},
     {"RC216", "bad-requirement", "a require statement is contradictory (via with on, server with via, ...)"},
     {"RC501", "unsupported-by-target", "the target cannot express a feature this rule uses"},
+    {"RC540", "pf-label-rewritten", "a label holds characters pf cannot carry literally, or is longer than 63 bytes; pf gets a cleaned copy"},
+    {"RC541", "pf-unnamed-interfaces", "a rule matches interfaces the policy never names, which pf cannot write in one rule"},
+    {"RC542", "pf-bad-interface-name", "an interface name cannot be written in pf.conf"},
+    {"RC543", "pf-address-without-family", "a rule has addresses but no single address family"},
 };
 
 }  // namespace

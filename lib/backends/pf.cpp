@@ -1,0 +1,376 @@
+// The pf backend: pf.conf filter rules, loaded as one ruleset with `pfctl -f`.
+//
+// rulec's semantics are pf's own (last match, `quick`, state per direction,
+// floating states), so the translation is nearly one to one: each IR rule
+// becomes one pf rule, `done` becomes `quick`, defaults become leading
+// catch-all rules, and state is always written out (`keep state` /
+// `no state`), because pf keeps state on pass rules unless told otherwise.
+// `flags S/SA` appears only on stateful pass rules for TCP alone; a block
+// rule never carries flags, which would make it miss most TCP packets.
+// Address lists longer than a few blocks go into tables. Labels are the
+// only free text copied into the output; they are reduced to characters pf
+// reads literally (no quotes, backslashes, `$` macros or line ends).
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "backends/backend.hpp"
+#include "backends/output_text.hpp"
+
+namespace rulec::backends {
+namespace {
+
+/// More address blocks than this in one rule go into a table.
+constexpr std::size_t kTableThreshold = 6;
+/// pf keeps labels in a fixed buffer of 64 bytes (PF_RULE_LABEL_SIZE).
+constexpr std::size_t kLabelMax = 63;
+
+using ProtoSet = ir::FieldSet<std::uint8_t>;
+
+/// One pf rule's worth of an IR rule: pf ties ports to TCP/UDP/SCTP and
+/// ICMP types to one family, so an IR rule can need several pf rules.
+struct Piece {
+  ProtoSet protocols;  ///< empty: any
+  bool ports = false;  ///< write the IR rule's ports
+  bool icmp = false;   ///< write the IR rule's ICMP types
+  std::optional<ir::Family> family;
+};
+
+bool contains_zero(const auto& set) { return ir::field_contains(set, static_cast<decltype(set.front().lo)>(0)); }
+
+/// The protocols of `m` that lie in `wanted` (a set of single values).
+ProtoSet restrict(const ProtoSet& m, std::initializer_list<std::uint8_t> wanted) {
+  ProtoSet out;
+  for (std::uint8_t p : wanted)
+    if (ir::field_contains(m, p)) out.push_back({p, p});
+  return out;
+}
+
+/// Every protocol of `m` that carries neither ports nor ICMP types.
+ProtoSet other_protocols(const ProtoSet& m) {
+  ProtoSet out;
+  for (unsigned p = 0; p < 256; ++p) {
+    auto v = static_cast<std::uint8_t>(p);
+    if (ir::proto::has_ports(p) || ir::proto::is_icmp(p) || !ir::field_contains(m, v)) continue;
+    if (!out.empty() && out.back().hi + 1u == p)
+      out.back().hi = v;
+    else
+      out.push_back({v, v});
+  }
+  return out;
+}
+
+/// Splits an IR match into pf rules. Lowering keeps ports with TCP/UDP/SCTP
+/// and ICMP types with one ICMP protocol, so this is one piece in practice;
+/// the general case keeps the backend exact for any IR.
+std::vector<Piece> pieces_of(const ir::Match& m) {
+  bool ports = !m.sport.empty() || !m.dport.empty();
+  bool icmp = !m.icmp_types.empty();
+  if (!ports && !icmp) return {Piece{m.protocols, false, false, std::nullopt}};
+  std::vector<Piece> out;
+  bool zero_ports = contains_zero(m.sport) && contains_zero(m.dport);
+  bool zero_icmp = contains_zero(m.icmp_types);
+  if (zero_icmp) {
+    ProtoSet p = restrict(m.protocols, {ir::proto::tcp, ir::proto::udp, ir::proto::sctp});
+    if (!p.empty()) out.push_back({p, true, false, std::nullopt});
+  }
+  if (zero_ports) {
+    for (auto [proto, fam] : {std::pair{ir::proto::icmp, ir::Family::Inet}, {ir::proto::icmpv6, ir::Family::Inet6}}) {
+      if (!ir::field_contains(m.protocols, proto) || !ir::field_contains(m.families, static_cast<std::uint8_t>(fam)))
+        continue;
+      out.push_back({{{proto, proto}}, false, true, fam});
+    }
+  }
+  if (zero_ports && zero_icmp) {
+    ProtoSet p = other_protocols(m.protocols);
+    if (!p.empty()) out.push_back({p, false, false, std::nullopt});
+  }
+  return out;
+}
+
+const char* pf_protocol_name(unsigned p) {
+  switch (p) {
+    case ir::proto::icmp: return "icmp";
+    case ir::proto::tcp: return "tcp";
+    case ir::proto::udp: return "udp";
+    case ir::proto::gre: return "gre";
+    case ir::proto::esp: return "esp";
+    case ir::proto::ah: return "ah";
+    case ir::proto::icmpv6: return "icmp6";
+    case ir::proto::sctp: return "sctp";
+    default: return nullptr;
+  }
+}
+
+/// Appends `{ a b c }` or the single item.
+void append_list(std::string& out, const std::vector<std::string>& items) {
+  if (items.size() == 1) {
+    out += items[0];
+    return;
+  }
+  out += "{ ";
+  for (const auto& i : items) {
+    out += i;
+    out += ' ';
+  }
+  out += '}';
+}
+
+void append_ports(std::string& out, const ir::FieldSet<std::uint16_t>& set) {
+  if (set.empty() || (set.size() == 1 && set[0].lo == 0 && set[0].hi == 65535)) return;
+  std::vector<std::string> items;
+  for (const auto& r : set) {
+    if (r.lo == r.hi)
+      items.push_back(fmt::format("= {}", r.lo));
+    else if (r.lo == 0)
+      items.push_back(fmt::format("<= {}", r.hi));
+    else if (r.hi == 65535)
+      items.push_back(fmt::format(">= {}", r.lo));
+    else
+      items.push_back(fmt::format("{}:{}", r.lo, r.hi));
+  }
+  out += " port ";
+  append_list(out, items);
+}
+
+class PfWriter {
+ public:
+  PfWriter(const ir::Policy& policy, const EmitOptions& options, diag::Sink& sink)
+      : policy_(policy), options_(options), sink_(sink) {}
+
+  bool write(std::string& out) {
+    rules_.reserve(policy_.rules.size() * 96);
+    write_defaults();
+    std::uint32_t last_source = UINT32_MAX;
+    for (const ir::Rule& r : policy_.rules) {
+      if (r.source_rule != last_source) {
+        std::string where = source_comment(options_.sources, r.origin);
+        if (!where.empty()) rules_ += fmt::format("\n# {}\n", where);
+        last_source = r.source_rule;
+      }
+      if (!write_rule(r)) ok_ = false;
+    }
+    if (!ok_) return false;
+    write_header(out);
+    out += tables_;
+    out += rules_;
+    return true;
+  }
+
+ private:
+  void write_header(std::string& out) const {
+    std::string from = options_.sources && options_.sources->size() > 0
+                           ? comment_text(options_.sources->file(0).name())
+                           : std::string("a policy");
+    out += fmt::format(
+        "# pf.conf filter rules generated by rulec from {}.\n"
+        "# Check with `pfctl -nf FILE`, load with `pfctl -f FILE`: the whole ruleset\n"
+        "# is replaced at once. rulec's semantics are pf's: the last matching rule\n"
+        "# decides, `quick` decides at once, states float between interfaces.\n"
+        "set state-policy floating\n",
+        from);
+    if (!tables_.empty()) out += '\n';
+  }
+
+  void write_defaults() {
+    bool any = false;
+    for (int d = 0; d < 2; ++d) {
+      const ir::Default& def = policy_.defaults[d];
+      if (!def.explicit_) continue;
+      if (!any) rules_ += "\n# defaults\n";
+      any = true;
+      const char* dir = d == 0 ? "in" : "out";
+      switch (def.action) {
+        case ir::Action::Pass: rules_ += fmt::format("pass {} all no state\n", dir); break;
+        case ir::Action::Block: rules_ += fmt::format("block drop {} all\n", dir); break;
+        case ir::Action::Reject: rules_ += fmt::format("block return {} all\n", dir); break;
+      }
+    }
+  }
+
+  bool write_rule(const ir::Rule& r) {
+    std::string head;
+    if (!rule_head(r, head)) return false;
+    std::string tail = rule_tail_label(r);
+    for (const Piece& p : pieces_of(r.match)) {
+      if (p.family && !r.match.families.empty() &&
+          !ir::field_contains(r.match.families, static_cast<std::uint8_t>(*p.family)))
+        continue;
+      rules_ += head;
+      if (!rule_body(r, p)) return false;
+      if (r.action == ir::Action::Pass) {
+        bool tcp_only = p.protocols.size() == 1 && p.protocols[0].lo == ir::proto::tcp &&
+                        p.protocols[0].hi == ir::proto::tcp;
+        rules_ += r.state ? (tcp_only ? " flags S/SA keep state" : " keep state") : " no state";
+      }
+      rules_ += tail;
+      rules_ += '\n';
+    }
+    return true;
+  }
+
+  /// action, direction, log, quick, interfaces.
+  bool rule_head(const ir::Rule& r, std::string& out) {
+    out = r.action == ir::Action::Pass ? "pass" : r.action == ir::Action::Block ? "block drop" : "block return";
+    const auto& dirs = r.match.directions;
+    if (dirs.size() == 1 && dirs[0].lo == dirs[0].hi) out += dirs[0].lo == 0 ? " in" : " out";
+    if (r.log) out += " log";
+    if (r.done) out += " quick";
+    const auto& ifs = r.match.interfaces;
+    const auto unnamed = static_cast<std::uint32_t>(policy_.interfaces.size());
+    if (ifs.empty() || (ifs.size() == 1 && ifs[0].lo == 0 && ifs[0].hi >= unnamed)) return true;
+    std::vector<std::string> names;
+    for (const auto& range : ifs)
+      for (std::uint32_t i = range.lo; i <= range.hi; ++i) {
+        if (i >= unnamed) {
+          error(r, "RC541", "pf cannot match 'every interface the policy does not name' in one rule",
+                "name the interfaces this rule is for");
+          return false;
+        }
+        names.push_back(policy_.interfaces[i]);
+        if (!valid_interface(names.back())) {
+          error(r, "RC542", fmt::format("interface name '{}' cannot be written in pf.conf", comment_text(names.back())),
+                "use an interface name of letters, digits, '_', '.' and '-'");
+          return false;
+        }
+      }
+    out += " on ";
+    append_list(out, names);
+    return true;
+  }
+
+  static bool valid_interface(const std::string& name) {
+    if (name.empty() || name.size() > 15) return false;
+    for (char c : name)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+    return !std::isdigit(static_cast<unsigned char>(name[0]));
+  }
+
+  /// family, protocols, addresses, ports, ICMP types.
+  bool rule_body(const ir::Rule& r, const Piece& p) {
+    const ir::Match& m = r.match;
+    std::optional<ir::Family> fam = p.family;
+    if (!fam && m.families.size() == 1 && m.families[0].lo == m.families[0].hi)
+      fam = static_cast<ir::Family>(m.families[0].lo);
+    if (fam) rules_ += *fam == ir::Family::Inet ? " inet" : " inet6";
+    if (!p.protocols.empty() && !(p.protocols[0].lo == 0 && p.protocols[0].hi == 255)) {
+      std::vector<std::string> names;
+      for (const auto& range : p.protocols)
+        for (unsigned v = range.lo; v <= range.hi; ++v) {
+          const char* n = pf_protocol_name(v);
+          names.push_back(n ? n : std::to_string(v));
+        }
+      rules_ += " proto ";
+      append_list(rules_, names);
+    }
+    bool sport = p.ports && !m.sport.empty(), dport = p.ports && !m.dport.empty();
+    if (m.src.empty() && m.dst.empty() && !sport && !dport) {
+      rules_ += " all";
+    } else {
+      if ((!m.src.empty() || !m.dst.empty()) && !fam) {
+        error(r, "RC543", "an address set without one address family cannot be written in pf.conf",
+              "split the rule by family");
+        return false;
+      }
+      rules_ += " from ";
+      append_addresses(fam.value_or(ir::Family::Inet), m.src);
+      if (sport) append_ports(rules_, m.sport);
+      rules_ += " to ";
+      append_addresses(fam.value_or(ir::Family::Inet), m.dst);
+      if (dport) append_ports(rules_, m.dport);
+    }
+    if (p.icmp && !m.icmp_types.empty()) {
+      rules_ += *p.family == ir::Family::Inet ? " icmp-type " : " icmp6-type ";
+      std::vector<std::string> types;
+      for (const auto& range : m.icmp_types)
+        for (unsigned v = range.lo; v <= range.hi; ++v) types.push_back(std::to_string(v));
+      append_list(rules_, types);
+    }
+    return true;
+  }
+
+  void append_addresses(ir::Family f, const ir::FieldSet<ir::U128>& set) {
+    if (set.empty()) {
+      rules_ += "any";
+      return;
+    }
+    std::vector<AddressBlock> blocks = address_blocks(f, set);
+    if (blocks.size() == 1 && blocks[0].prefix == 0) {
+      rules_ += "any";
+      return;
+    }
+    std::vector<std::string> items;
+    items.reserve(blocks.size());
+    for (const auto& b : blocks) items.push_back(format_block(f, b));
+    if (items.size() <= kTableThreshold) {
+      append_list(rules_, items);
+      return;
+    }
+    std::string contents;
+    for (std::size_t i = 0; i < items.size(); ++i)
+      contents += (i % 8 == 0 ? (i ? " \\\n    " : "") : " ") + items[i];
+    auto [it, added] = tables_by_contents_.try_emplace(contents, "");
+    if (added) {
+      it->second = fmt::format("<rulec_{}>", tables_by_contents_.size());
+      tables_ += fmt::format("table {} const {{ {} }}\n", it->second, contents);
+    }
+    rules_ += it->second;
+  }
+
+  /// ` label "text"`, with the text reduced to what pf reads literally.
+  std::string rule_tail_label(const ir::Rule& r) {
+    if (r.label.empty()) return {};
+    std::string text;
+    bool changed = false;
+    for (char c : r.label) {
+      auto u = static_cast<unsigned char>(c);
+      bool literal = u >= 0x20 && u != 0x7f && c != '"' && c != '\\' && c != '$';
+      text += literal ? c : '_';
+      changed |= !literal;
+    }
+    if (text.size() > kLabelMax) {
+      std::size_t cut = kLabelMax;
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;  // keep UTF-8 whole
+      text.resize(cut);
+      changed = true;
+    }
+    if (changed && r.source_rule != last_label_warning_) {
+      last_label_warning_ = r.source_rule;
+      diag::Diagnostic d{diag::Severity::Warning, "RC540",
+                         "pf labels hold at most 63 bytes and no quotes, backslashes, '$' or control characters; "
+                         "the label is written as \"" + comment_text(text) + "\"",
+                         r.origin};
+      sink_.add(std::move(d));
+    }
+    return " label \"" + text + "\"";
+  }
+
+  void error(const ir::Rule& r, const char* code, std::string message, std::string hint) {
+    diag::Diagnostic d{diag::Severity::Error, code, std::move(message), r.origin};
+    d.hint = std::move(hint);
+    sink_.add(std::move(d));
+  }
+
+  const ir::Policy& policy_;
+  const EmitOptions& options_;
+  diag::Sink& sink_;
+  bool ok_ = true;
+  std::uint32_t last_label_warning_ = UINT32_MAX;
+  std::string tables_, rules_;
+  std::unordered_map<std::string, std::string> tables_by_contents_;
+};
+
+class PfBackend final : public Backend {
+ public:
+  bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
+    return PfWriter(policy, options, sink).write(out);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_pf_backend() { return std::make_unique<PfBackend>(); }
+
+}  // namespace rulec::backends
