@@ -353,6 +353,10 @@ template <>
 struct action<g::word> : push_named<Value::Kind::Word, 0> {};
 template <>
 struct action<g::service_value> : push_named<Value::Kind::Word, 0> {};
+// The first element of a list is matched as its `_expected` rule (for the
+// error message); PEGTL picks actions by the exact rule type, so it needs its own.
+template <>
+struct action<g::service_expected> : action<g::service_value> {};
 template <>
 struct action<g::family_name> : push_named<Value::Kind::Word, 0> {};
 template <>
@@ -400,6 +404,8 @@ template <>
 struct action<g::icmp_type_clause> : push_clause<Clause::Kind::IcmpType> {};
 template <>
 struct action<g::leg> : push_clause<Clause::Kind::Leg> {};
+template <>
+struct action<g::leg_expected> : action<g::leg> {};
 
 // ---- statements ----
 
