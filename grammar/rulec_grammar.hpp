@@ -80,9 +80,11 @@ struct word : name {};
 struct number_high : number {};
 struct number_range : seq<number, opt<one<'-'>, must<number_high>>, not_at<word_char>> {};
 
-/// Lists are flat: `{` values `}`; a `{` inside a list is an error, not a nesting.
+/// Lists are flat: `{` values `}`, a trailing comma allowed; a `{` inside a list is an error, not a nesting.
+struct no_nested_list : not_at<one<'{'>> {};
 template <typename Value, typename Expected>
-struct list_of : seq<one<'{'>, lsp, must<Expected>, star<lsp, opt<one<','>, lsp>, Value>, lsp, must<one<'}'>>> {};
+struct list_of : seq<one<'{'>, lsp, must<Expected>, star<lsp, opt<one<','>, lsp>, Value>, lsp, opt<one<','>, lsp>,
+                     must<no_nested_list>, must<one<'}'>>> {};
 
 struct any_list_value : sor<ref, any_value, address, number_range, word> {};
 struct value_expected : any_list_value {};
@@ -207,7 +209,7 @@ struct blank_line : seq<sp, opt<comment>, eol> {};
 struct last_line : seq<sp, opt<comment>, eof> {};
 struct statement_start : seq<sp, not_at<eof>, not_at<one<'#'>>, not_at<eol>> {};
 /// A whole file; the parser driver restarts it after an error, at the next statement.
-struct file : until<eof, sor<blank_line, last_line, seq<statement_start, statement>>> {};
+struct file : seq<star<sor<blank_line, seq<statement_start, statement>>>, must<last_line>> {};
 
 // ---- error messages ------------------------------------------------------
 
@@ -229,6 +231,7 @@ RULEC_ERROR(value_expected, "expected an address, number, name or $name in the l
 RULEC_ERROR(port_expected, "expected a port number or range in the list");
 RULEC_ERROR(address_expected, "expected an address, 'any' or $name in the list");
 RULEC_ERROR(protocol_expected, "expected a protocol name or number in the list");
+RULEC_ERROR(no_nested_list, "lists cannot be nested: put the inner list's values in the outer list");
 RULEC_ERROR(one<'}'>, "expected ',' or '}' to continue or close the list");
 RULEC_ERROR(ports_after_port, "expected a port number or range after 'port'");
 RULEC_ERROR(endpoint, "expected an address, 'any', $name, a { list } or 'port'");
@@ -263,6 +266,7 @@ RULEC_ERROR(leg_expected, "expected a leg: a protocol and optional ports, such a
 RULEC_ERROR(service_end, "expected the end of the line after the list of legs");
 RULEC_ERROR(list_values_expected, "expected a value or { list } after '='");
 RULEC_ERROR(list_end, "expected the end of the line after the list");
+RULEC_ERROR(last_line, "expected a statement or the end of the file");
 RULEC_ERROR(statement_expected,
             "expected a statement: a rule (pass, block, reject), default, include, require, service, vpn or name = { ... }");
 
