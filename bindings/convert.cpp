@@ -1,0 +1,177 @@
+// Library values as plain Python data (see convert.hpp).
+#include "convert.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+namespace rulec::python {
+
+py::str text(std::string_view s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+py::dict location(const diag::SourceMap& sources, const diag::Location& loc) {
+  py::dict out;
+  if (loc.file >= sources.size()) {
+    out["file"] = text("<unknown>");
+    for (const char* key : {"line", "column", "end_line", "end_column"}) out[key] = 0;
+    return out;
+  }
+  const diag::SourceFile& f = sources.file(loc.file);
+  diag::LineCol begin = f.line_col(loc.begin), end = f.line_col(std::max(loc.begin, loc.end));
+  out["file"] = text(f.name());
+  out["line"] = begin.line;
+  out["column"] = begin.column;
+  out["end_line"] = end.line;
+  out["end_column"] = end.column;
+  return out;
+}
+
+namespace {
+
+py::object optional_text(const std::string& s) { return s.empty() ? py::object(py::none()) : py::object(text(s)); }
+
+std::string value_text(const ast::Policy& p, const ast::Value& v) {
+  switch (v.kind) {
+    case ast::Value::Kind::Any: return "any";
+    case ast::Value::Kind::Address: return ast::address_text(p, v);
+    case ast::Value::Kind::Number: return v.lo == v.hi ? fmt::format("{}", v.lo) : fmt::format("{}-{}", v.lo, v.hi);
+    case ast::Value::Kind::Word: return p.str(v.sym);
+    case ast::Value::Kind::Ref: return "$" + p.str(v.sym);
+  }
+  return "?";
+}
+
+py::tuple value_texts(const ast::Policy& p, std::span<const ast::Value> values) {
+  py::tuple out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) out[i] = text(value_text(p, values[i]));
+  return out;
+}
+
+py::list clauses(const Document& doc, const ast::Statement& s) {
+  py::list out;
+  for (const ast::Clause& c : doc.ast.clauses_of(s)) {
+    py::dict d;
+    d["kind"] = ast::to_string(c.kind);
+    d["values"] = value_texts(doc.ast, doc.ast.values_of(c));
+    d["ports"] = value_texts(doc.ast, doc.ast.ports_of(c));
+    d["location"] = location(doc.sources, doc.ast.loc(s, c));
+    out.append(std::move(d));
+  }
+  return out;
+}
+
+/// The options as written, in the order they were written.
+py::tuple options(const ast::Statement& s) {
+  static constexpr std::array<const char*, 4> kNames{"state", "done", "log", "label"};
+  std::vector<std::pair<std::uint32_t, const char*>> present;
+  for (std::size_t i = 0; i < kNames.size(); ++i)
+    if (s.options & (1u << i)) present.emplace_back(s.option_at[i], kNames[i]);
+  std::sort(present.begin(), present.end());
+  py::tuple out(present.size());
+  for (std::size_t i = 0; i < present.size(); ++i) out[i] = present[i].second;
+  return out;
+}
+
+py::dict rule(const Document& doc, const ast::Statement& s, std::size_t index) {
+  py::dict d;
+  d["index"] = index;
+  d["action"] = ast::to_string(s.action);
+  d["direction"] = s.direction == ast::Direction::Both ? py::object(py::none()) : py::str(ast::to_string(s.direction));
+  d["interface"] = s.iface ? py::object(text(doc.ast.str(s.iface))) : py::object(py::none());
+  d["clauses"] = clauses(doc, s);
+  d["options"] = options(s);
+  d["label"] = (s.options & ast::OptLabel) ? py::object(text(doc.ast.str(s.label))) : py::object(py::none());
+  d["location"] = location(doc.sources, doc.ast.loc(s));
+  const std::string& file_text = doc.sources.file(s.file).text();
+  d["text"] = text(std::string_view(file_text).substr(s.begin, s.end - s.begin));
+  return d;
+}
+
+}  // namespace
+
+py::dict diagnostic(const diag::Diagnostic& d, const diag::SourceMap& sources) {
+  py::dict out;
+  out["severity"] = diag::to_string(d.severity);
+  out["code"] = text(d.code);
+  out["message"] = text(d.message);
+  out["location"] = d.has_loc ? py::object(location(sources, d.loc)) : py::object(py::none());
+  py::list notes;
+  for (const diag::Label& n : d.notes) notes.append(py::make_tuple(location(sources, n.loc), text(n.message)));
+  out["notes"] = notes;
+  out["hint"] = optional_text(d.hint);
+  out["witness"] = optional_text(d.witness);
+  out["text"] = text(diag::render({d}, sources, diag::Format::Text));
+  return out;
+}
+
+py::list diagnostics(const std::vector<diag::Diagnostic>& diags, const diag::SourceMap& sources) {
+  py::list out;
+  for (const diag::Diagnostic& d : diags) out.append(diagnostic(d, sources));
+  return out;
+}
+
+py::list rules(const Document& doc) {
+  py::list out;
+  std::size_t index = 0;
+  for (const ast::Statement& s : doc.ast.statements)
+    if (s.kind == ast::Statement::Kind::Rule) out.append(rule(doc, s, index++));
+  return out;
+}
+
+namespace {
+
+const char* decided_by(analysis::Verdict::By by) {
+  switch (by) {
+    case analysis::Verdict::By::Rule: return "rule";
+    case analysis::Verdict::By::Default: return "default";
+    case analysis::Verdict::By::NoDefault: return "no-default";
+    case analysis::Verdict::By::State: return "state";
+  }
+  return "?";
+}
+
+/// Source rules that match, once each, with what they did ("decides", ...).
+py::list matching(const Document& doc, const analysis::Packet& packet, const analysis::Verdict& v) {
+  py::list out;
+  if (v.by == analysis::Verdict::By::State) return out;
+  std::uint32_t last_source = UINT32_MAX;
+  for (std::uint32_t i : analysis::matching_rules(doc.ir, packet)) {
+    const ir::Rule& r = doc.ir.rules[i];
+    if (r.source_rule == last_source) continue;
+    last_source = r.source_rule;
+    const char* role = static_cast<std::int64_t>(i) == v.rule ? "decides"
+                       : static_cast<std::int64_t>(i) < v.rule ? "overridden"
+                                                                : "not-consulted";
+    out.append(py::make_tuple(r.source_rule, role));
+  }
+  return out;
+}
+
+}  // namespace
+
+py::dict trace_result(const Document& doc, const analysis::Packet& packet, const analysis::Verdict& v) {
+  py::dict d;
+  d["packet"] = text(analysis::format_packet(packet));
+  d["verdict"] = ir::to_string(v.action);
+  d["decided_by"] = decided_by(v.by);
+  d["rule"] = py::none();
+  d["location"] = py::none();
+  if (v.by == analysis::Verdict::By::Rule) {
+    const ir::Rule& r = doc.ir.rules[static_cast<std::size_t>(v.rule)];
+    d["rule"] = r.source_rule;
+    d["location"] = location(doc.sources, r.origin);
+  } else if (v.by == analysis::Verdict::By::Default) {
+    d["location"] = location(doc.sources, doc.ir.default_for(packet.direction).origin);
+  }
+  d["created_state"] = v.created_state;
+  d["matching"] = matching(doc, packet, v);
+  return d;
+}
+
+}  // namespace rulec::python

@@ -1,0 +1,44 @@
+// Library values as plain Python data, for the private _rulec module.
+//
+// The extension hands dicts, lists and strings to the `rulec` package, which
+// turns them into read-only Python objects (python/rulec/_model.py). Every
+// string from a policy file goes through text(): a policy may hold bytes
+// that are not UTF-8, and they become U+FFFD instead of an exception.
+// Functions here need the GIL.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <string_view>
+#include <vector>
+
+#include "analysis/evaluator.hpp"
+#include "diag/diagnostic.hpp"
+#include "frontend.hpp"
+
+namespace rulec::python {
+
+namespace py = pybind11;
+
+/// A Python str from bytes that should be UTF-8 (invalid bytes become U+FFFD).
+py::str text(std::string_view s);
+
+/// {"file", "line", "column", "end_line", "end_column"} for a location.
+py::dict location(const diag::SourceMap& sources, const diag::Location& loc);
+
+/// One diagnostic as a dict: severity, code, message, location (or None),
+/// notes [(location, message)], hint, witness, and `text`, the CLI's rendering.
+py::dict diagnostic(const diag::Diagnostic& d, const diag::SourceMap& sources);
+py::list diagnostics(const std::vector<diag::Diagnostic>& diags, const diag::SourceMap& sources);
+
+/// Every source rule of the policy, in reading order (includes expanded),
+/// as dicts: index, action, direction, interface, clauses, options, label,
+/// location, text.
+py::list rules(const Document& doc);
+
+/// One judged packet for Policy.trace: packet, verdict, decided_by, rule
+/// (source rule index or None), location, created_state, matching
+/// [(source rule index, role)].
+py::dict trace_result(const Document& doc, const analysis::Packet& packet, const analysis::Verdict& verdict);
+
+}  // namespace rulec::python

@@ -1,0 +1,191 @@
+// The private extension module rulec._rulec: a thin layer over the library.
+//
+// It loads policies into Documents and runs the library's stages on them
+// (lint, backends, evaluator), handing back plain Python data; the `rulec`
+// package (python/rulec/) builds the public objects and exceptions on top.
+// A Document is never changed after loading, so one policy may be linted,
+// compiled and traced from several threads: the GIL is released while the
+// library parses, lints and compiles.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "analysis/evaluator.hpp"
+#include "analysis/lint.hpp"
+#include "backends/backend.hpp"
+#include "convert.hpp"
+#include "frontend.hpp"
+#include "syntax/format.hpp"
+#include "version.hpp"
+
+namespace rulec::python {
+namespace {
+
+/// A loaded policy, shared read-only with Python.
+class PyDocument {
+ public:
+  explicit PyDocument(std::unique_ptr<Document> doc) : doc_(std::move(doc)) {
+    // Line indexes are built lazily; build them now, while no other thread
+    // can see the document, so later const use is free of data races.
+    for (std::uint32_t i = 0; i < doc_->sources.size(); ++i) doc_->sources.file(i).line_col(0);
+  }
+  const Document& doc() const { return *doc_; }
+
+ private:
+  std::unique_ptr<Document> doc_;
+};
+
+PyDocument parse(const py::bytes& data, const std::string& filename, const std::string& base_dir) {
+  std::string text = data;
+  std::unique_ptr<Document> doc;
+  {
+    py::gil_scoped_release nogil;
+    doc = load_text(std::move(text), filename, base_dir);
+  }
+  return PyDocument(std::move(doc));
+}
+
+PyDocument load(const std::string& path) {
+  std::unique_ptr<Document> doc;
+  {
+    py::gil_scoped_release nogil;
+    doc = load_file(path);
+  }
+  return PyDocument(std::move(doc));
+}
+
+py::list lint(const PyDocument& self) {
+  const Document& doc = self.doc();
+  if (!doc.ok()) throw std::invalid_argument("lint needs a policy without errors");
+  diag::Sink sink;
+  {
+    py::gil_scoped_release nogil;
+    for (const diag::Diagnostic& d : doc.diagnostics.all()) sink.add(d);
+    analysis::lint(doc.ir, doc.ast, sink);
+    sink.sort();
+  }
+  return diagnostics(sink.all(), doc.sources);
+}
+
+/// (ok, text, diagnostics): the configuration, or why there is none.
+py::tuple compile(const PyDocument& self, const std::string& target, bool strict) {
+  const Document& doc = self.doc();
+  if (!doc.ok()) throw std::invalid_argument("compile needs a policy without errors");
+  const backends::BackendEntry* entry = backends::find(target);
+  if (!entry) throw std::invalid_argument("unknown target '" + target + "'");
+  std::string out;
+  diag::Sink sink;
+  bool ok;
+  {
+    py::gil_scoped_release nogil;
+    backends::EmitOptions options;
+    options.strict = strict;
+    options.sources = &doc.sources;
+    ok = backends::compile(*entry, doc.ir, options, out, sink);
+    sink.sort();
+  }
+  return py::make_tuple(ok, text(out), diagnostics(sink.all(), doc.sources));
+}
+
+/// Judges packets in order, with one state table (later packets of a
+/// connection pass by the state of earlier ones, as in `rulec trace`).
+py::list trace(const PyDocument& self, const std::vector<std::string>& specs) {
+  const Document& doc = self.doc();
+  if (!doc.ok()) throw std::invalid_argument("trace needs a policy without errors");
+  analysis::StateTable state;
+  py::list out;
+  for (const std::string& spec : specs) {
+    std::string error;
+    auto packet = analysis::parse_packet(spec, error);
+    if (!packet) throw std::invalid_argument("packet '" + spec + "': " + error);
+    analysis::Verdict v = analysis::evaluate(doc.ir, *packet, &state);
+    out.append(trace_result(doc, *packet, v));
+  }
+  return out;
+}
+
+/// (canonical packet text, "") or (None, error message with the column).
+py::tuple parse_packet(const std::string& spec) {
+  std::string error;
+  auto packet = analysis::parse_packet(spec, error);
+  if (!packet) return py::make_tuple(py::none(), text(error));
+  return py::make_tuple(text(analysis::format_packet(*packet)), py::str(""));
+}
+
+/// (name, summary, features the target cannot express) for every target.
+py::list targets() {
+  py::list out;
+  for (const backends::BackendEntry& e : backends::registry()) {
+    backends::Capabilities caps = e.make()->capabilities();
+    py::list missing;
+    auto note = [&](bool has, const char* what) {
+      if (!has) missing.append(what);
+    };
+    note(caps.reject, "reject");
+    note(caps.log, "log");
+    note(caps.label, "label");
+    note(caps.interfaces, "on IFACE");
+    note(caps.ipv6, "IPv6");
+    note(caps.icmp_types, "icmp-type");
+    note(caps.stateless, "stateless pass");
+    out.append(py::make_tuple(e.name, e.summary, missing));
+  }
+  return out;
+}
+
+void bind_document(py::module_& m) {
+  py::class_<PyDocument>(m, "Document", "A loaded policy (private: use rulec.Policy)")
+      .def_property_readonly("read", [](const PyDocument& d) { return d.doc().read; },
+                             "the root file could be read")
+      .def_property_readonly("ok", [](const PyDocument& d) { return d.doc().ok(); },
+                             "read, and no errors: the policy is complete")
+      .def_property_readonly(
+          "files",
+          [](const PyDocument& d) {
+            py::list out;
+            for (std::uint32_t i = 0; i < d.doc().sources.size(); ++i) out.append(text(d.doc().sources.file(i).name()));
+            return out;
+          },
+          "every file read: the root first, then included files")
+      .def(
+          "diagnostics", [](const PyDocument& d) { return diagnostics(d.doc().diagnostics.all(), d.doc().sources); },
+          "the front end's diagnostics, as dicts")
+      .def(
+          "render",
+          [](const PyDocument& d) {
+            return text(diag::render(d.doc().diagnostics.all(), d.doc().sources, diag::Format::Text));
+          },
+          "the front end's diagnostics as the CLI prints them")
+      .def(
+          "rules", [](const PyDocument& d) { return rules(d.doc()); }, "every source rule, as dicts")
+      .def(
+          "format",
+          [](const PyDocument& d) {
+            if (!d.doc().ok()) throw std::invalid_argument("format needs a policy without errors");
+            return text(syntax::format_file(d.doc().ast, d.doc().sources, 0));
+          },
+          "the root file in canonical formatting")
+      .def("lint", &lint, "front-end diagnostics and every lint finding, as dicts")
+      .def("compile", &compile, py::arg("target"), py::arg("strict"),
+           "(ok, configuration text, diagnostics) for a target")
+      .def("trace", &trace, py::arg("packets"), "judges packets in order with shared state");
+}
+
+}  // namespace
+}  // namespace rulec::python
+
+PYBIND11_MODULE(_rulec, m) {
+  using namespace rulec::python;
+  m.doc() = "rulec's private extension module; use the rulec package";
+  m.attr("version") = RULEC_VERSION;
+  bind_document(m);
+  m.def("parse", &parse, py::arg("data"), py::arg("filename"), py::arg("base_dir"),
+        "loads a policy from UTF-8 bytes; includes resolve against base_dir");
+  m.def("load", &load, py::arg("path"), "loads a policy file and its includes");
+  m.def("parse_packet", &parse_packet, py::arg("spec"), "(canonical text, '') or (None, error)");
+  m.def("targets", &targets, "(name, summary, cannot express) for every target");
+}

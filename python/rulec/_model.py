@@ -1,0 +1,251 @@
+"""The plain, read-only objects rulec hands out, and its exceptions.
+
+Every object here is a frozen dataclass built from the private extension's
+data: rules as written (Rule, Clause), findings (Diagnostic, Note), packet
+verdicts (Trace) and source positions (Location). They compare by value,
+print usefully and cannot be changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Sequence, Tuple
+
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A span of a policy file: 1-based lines and columns (columns count bytes)."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    @classmethod
+    def _from(cls, data: Optional[dict[str, Any]]) -> Optional[Location]:
+        return None if data is None else cls(**data)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A secondary location of a diagnostic ("shadowed by this rule")."""
+
+    location: Location
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: what `rulec lint` prints for it is `text` (and str())."""
+
+    severity: Severity
+    code: str
+    message: str
+    location: Optional[Location]
+    notes: Tuple[Note, ...] = ()
+    hint: Optional[str] = None
+    witness: Optional[str] = None
+    text: str = field(default="", repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return self.text or f"{self.location}: {self.severity}: {self.message} [{self.code}]"
+
+    @classmethod
+    def _from(cls, data: dict[str, Any]) -> Diagnostic:
+        notes = tuple(Note(Location(**loc), message) for loc, message in data["notes"])
+        return cls(
+            severity=data["severity"],
+            code=data["code"],
+            message=data["message"],
+            location=Location._from(data["location"]),
+            notes=notes,
+            hint=data["hint"],
+            witness=data["witness"],
+            text=data["text"],
+        )
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a rule as written: `to 192.0.2.1 port 80` is kind "to",
+    values ("192.0.2.1",), ports ("80",). Values are text: addresses and
+    CIDRs, numbers and ranges ("1000-2000"), names ("tcp", "https") and
+    list references ("$office_lan")."""
+
+    kind: Literal["protocol", "from", "to", "service", "family", "icmp-type"]
+    values: Tuple[str, ...]
+    ports: Tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule as written, in reading order (included files expanded).
+
+    `direction` and `interface` are None where the rule names none (both
+    directions, every interface); `options` are the `>>` options in the order
+    written ("state", "done", "log", "label"); `label` is the label's text."""
+
+    index: int
+    action: Literal["pass", "block", "reject"]
+    direction: Optional[Literal["in", "out"]]
+    interface: Optional[str]
+    clauses: Tuple[Clause, ...]
+    options: Tuple[str, ...]
+    label: Optional[str]
+    location: Location
+    text: str = field(compare=False)
+
+    @property
+    def state(self) -> bool:
+        """`>> state`: replies of a passed connection come back."""
+        return "state" in self.options
+
+    @property
+    def done(self) -> bool:
+        """`>> done`: a match decides at once."""
+        return "done" in self.options
+
+    @property
+    def log(self) -> bool:
+        return "log" in self.options
+
+    def __str__(self) -> str:
+        return self.text
+
+    @classmethod
+    def _from(cls, data: dict[str, Any]) -> Rule:
+        clauses = tuple(
+            Clause(c["kind"], tuple(c["values"]), tuple(c["ports"]), Location(**c["location"]))
+            for c in data["clauses"]
+        )
+        return cls(
+            index=data["index"],
+            action=data["action"],
+            direction=data["direction"],
+            interface=data["interface"],
+            clauses=clauses,
+            options=tuple(data["options"]),
+            label=data["label"],
+            location=Location(**data["location"]),
+            text=data["text"],
+        )
+
+
+@dataclass(frozen=True)
+class MatchingRule:
+    """A rule that matches a traced packet, and what it did: "decides",
+    "overridden" (a later matching rule decides) or "not-consulted" (an
+    earlier rule with `done` decided)."""
+
+    rule: Rule
+    role: Literal["decides", "overridden", "not-consulted"]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What the policy does to one packet, by the reference evaluator.
+
+    `decided_by` is "rule" (then `rule` is set), "default" (the direction's
+    `default` statement, at `location`), "no-default" (nothing matched and
+    there is no default: the packet passes) or "state" (an earlier packet of
+    the connection created state)."""
+
+    packet: str
+    verdict: Literal["pass", "block", "reject"]
+    decided_by: Literal["rule", "default", "no-default", "state"]
+    rule: Optional[Rule]
+    location: Optional[Location]
+    created_state: bool
+    matching: Tuple[MatchingRule, ...]
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+
+class Error(Exception):
+    """The base of every exception rulec raises on purpose."""
+
+
+class ParseError(Error, ValueError):
+    """A policy that does not parse or check: every diagnostic, and str() is
+    the text `rulec lint` prints for them. `file`, `line`, `column`, `code`
+    and `message` describe the first error."""
+
+    def __init__(self, text: str, diagnostics: Sequence[Diagnostic] = ()) -> None:
+        super().__init__(text, tuple(diagnostics))
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def diagnostics(self) -> Tuple[Diagnostic, ...]:
+        return tuple(self.args[1])
+
+    @property
+    def errors(self) -> Tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    def _first(self) -> Optional[Diagnostic]:
+        errors = self.errors
+        return errors[0] if errors else None
+
+    @property
+    def file(self) -> Optional[str]:
+        first = self._first()
+        return first.location.file if first and first.location else None
+
+    @property
+    def line(self) -> Optional[int]:
+        first = self._first()
+        return first.location.line if first and first.location else None
+
+    @property
+    def column(self) -> Optional[int]:
+        first = self._first()
+        return first.location.column if first and first.location else None
+
+    @property
+    def code(self) -> Optional[str]:
+        first = self._first()
+        return first.code if first else None
+
+    @property
+    def message(self) -> Optional[str]:
+        first = self._first()
+        return first.message if first else None
+
+
+class CompileError(Error):
+    """A policy that cannot be compiled for a target (a feature the target
+    cannot express, or an unknown target). str() is the CLI's text."""
+
+    def __init__(self, text: str, target: str = "", diagnostics: Sequence[Diagnostic] = ()) -> None:
+        super().__init__(text, target, tuple(diagnostics))
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def target(self) -> str:
+        return str(self.args[1])
+
+    @property
+    def diagnostics(self) -> Tuple[Diagnostic, ...]:
+        return tuple(self.args[2])
+
+
+class CompileWarning(UserWarning):
+    """A target-specific warning (RC5xx) from a compilation that succeeded."""
+
+
+class PacketError(Error, ValueError):
+    """A packet that does not follow the trace syntax
+    (`out on wan tcp 192.0.2.7:40000 -> 198.51.100.2:1723`)."""
