@@ -5,12 +5,18 @@
 
 namespace rulec::backends {
 
+std::unique_ptr<Backend> make_iptables_backend();
+std::unique_ptr<Backend> make_ip6tables_backend();
+std::unique_ptr<Backend> make_nft_backend();
 std::unique_ptr<Backend> make_pf_backend();
 
 namespace {
 
 // One row per target; a backend file adds its row here and nothing else.
 constexpr BackendEntry kTargets[] = {
+    {"iptables", "iptables-restore input for IPv4 (raw and filter tables, replaced atomically)", make_iptables_backend},
+    {"ip6tables", "ip6tables-restore input for IPv6 (raw and filter tables, replaced atomically)", make_ip6tables_backend},
+    {"nft", "an nft -f script: one table inet rulec, replaced atomically", make_nft_backend},
     {"pf", "pf.conf filter rules for pfctl -f (OpenBSD, FreeBSD, macOS)", make_pf_backend},
     {nullptr, nullptr, nullptr},
 };

@@ -1,0 +1,234 @@
+// The mapping shared by the Linux backends (see linux_rules.hpp).
+#include "backends/linux_rules.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace rulec::backends::linux_fw {
+
+namespace {
+
+using ir::FieldSet;
+
+template <typename T>
+bool contains_value(const FieldSet<T>& s, T v) {
+  return s.empty() || ir::field_contains(s, v);
+}
+
+template <typename T>
+bool names_value(const FieldSet<T>& s, T v) {
+  return !s.empty() && ir::field_contains(s, v);
+}
+
+FieldSet<std::uint8_t> values(std::initializer_list<std::uint8_t> vs) {
+  FieldSet<std::uint8_t> out;
+  for (auto v : vs) out.push_back({v, v});
+  ir::normalise(out);
+  return out;
+}
+
+/// The protocols of `p` (empty: any) that are in `cls`.
+FieldSet<std::uint8_t> intersect(const FieldSet<std::uint8_t>& p, std::initializer_list<std::uint8_t> cls) {
+  FieldSet<std::uint8_t> out;
+  for (auto v : cls)
+    if (contains_value(p, v)) out.push_back({v, v});
+  ir::normalise(out);
+  return out;
+}
+
+/// The protocols of `p` outside `cls`; p must not be empty.
+FieldSet<std::uint8_t> subtract(const FieldSet<std::uint8_t>& p, const std::set<unsigned>& cls) {
+  FieldSet<std::uint8_t> out;
+  for (const auto& r : p)
+    for (unsigned v = r.lo; v <= r.hi; ++v)
+      if (!cls.count(v)) out.push_back({static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v)});
+  ir::normalise(out);
+  return out;
+}
+
+/// "office.rules:14" for a rule (no directory, no column).
+std::string short_location(const ir::Rule& r, const EmitOptions& options) {
+  if (!options.sources) return fmt::format("rule {}", r.source_rule + 1);
+  std::string where = options.sources->describe(r.origin);
+  if (auto slash = where.rfind('/'); slash != std::string::npos) where = where.substr(slash + 1);
+  if (auto colon = where.rfind(':'); colon != std::string::npos && where.find(':') != colon) where.resize(colon);
+  return where;
+}
+
+void warn_once(diag::Sink& sink, const ir::Rule& r, bool strict, const char* code, std::string message,
+               std::string hint) {
+  diag::Diagnostic d{strict ? diag::Severity::Error : diag::Severity::Warning, code, std::move(message), r.origin};
+  d.hint = std::move(hint);
+  sink.add(std::move(d));
+}
+
+}  // namespace
+
+std::uint32_t state_bit(ir::Direction dir, bool original) {
+  if (dir == ir::Direction::In) return original ? kInOriginal : kInReply;
+  return original ? kOutOriginal : kOutReply;
+}
+
+std::uint32_t state_match_bits(ir::Direction dir, bool original) {
+  ir::Direction other = dir == ir::Direction::In ? ir::Direction::Out : ir::Direction::In;
+  return state_bit(dir, original) | state_bit(other, !original);
+}
+
+std::vector<std::uint32_t> first_match_order(const ir::Policy& policy, ir::Direction dir) {
+  std::vector<std::uint32_t> order, rest;
+  auto d = static_cast<std::uint8_t>(dir);
+  for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
+    const ir::Rule& r = policy.rules[i];
+    if (!contains_value(r.match.directions, d)) continue;
+    (r.done ? order : rest).push_back(i);
+  }
+  order.insert(order.end(), rest.rbegin(), rest.rend());
+  return order;
+}
+
+InterfaceMatch interface_match(const ir::Policy& policy, const FieldSet<std::uint32_t>& set) {
+  InterfaceMatch m;
+  if (set.empty()) return m;
+  auto n = static_cast<std::uint32_t>(policy.interfaces.size());
+  bool others = ir::field_contains(set, n);
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (ir::field_contains(set, i) != others) m.names.push_back(policy.interfaces[i]);
+  m.negate = others;
+  m.any = others && m.names.empty();
+  return m;
+}
+
+std::vector<Alternative> alternatives(const ir::Match& m) {
+  std::vector<Alternative> out;
+  if (m.sport.empty() && m.dport.empty() && m.icmp_types.empty()) {
+    out.push_back({m.protocols, false, {}, {}, {}});
+    return out;
+  }
+  bool port_zero = contains_value(m.sport, std::uint16_t{0}) && contains_value(m.dport, std::uint16_t{0});
+  bool type_zero = contains_value(m.icmp_types, std::uint8_t{0});
+  using namespace ir::proto;
+  if (auto pp = intersect(m.protocols, {tcp, udp, sctp}); !pp.empty() && type_zero)
+    out.push_back({pp, false, m.sport, m.dport, {}});
+  for (std::uint8_t q : {icmp, icmpv6})
+    if (contains_value(m.protocols, q) && port_zero) out.push_back({values({q}), false, {}, {}, m.icmp_types});
+  if (port_zero && type_zero) {
+    if (m.protocols.empty())
+      out.push_back({values({tcp, udp, sctp, icmp, icmpv6}), true, {}, {}, {}});
+    else if (auto po = subtract(m.protocols, {tcp, udp, sctp, icmp, icmpv6}); !po.empty())
+      out.push_back({po, false, {}, {}, {}});
+  }
+  return out;
+}
+
+int rule_family(const ir::Match& m) {
+  if (m.families.size() == 1 && m.families[0].lo == m.families[0].hi) return m.families[0].lo;
+  return -1;
+}
+
+std::vector<Cidr> range_to_cidrs(ir::U128 lo, ir::U128 hi, ir::Family f) {
+  const int bits = f == ir::Family::Inet ? 32 : 128;
+  const ir::U128 top = bits == 32 ? ir::U128{0xffffffffu} : ~ir::U128{0};
+  std::vector<Cidr> out;
+  if (lo == 0 && hi == top) return {Cidr{0, 0}};
+  while (true) {
+    int size = 0;  // the block covers 2^size addresses
+    while (size + 1 < bits) {
+      ir::U128 next = ir::U128{1} << (size + 1);
+      if ((lo & (next - 1)) != 0 || lo + (next - 1) > hi) break;
+      ++size;
+    }
+    out.push_back({lo, bits - size});
+    ir::U128 last = lo + ((ir::U128{1} << size) - 1);
+    if (last >= hi) break;
+    lo = last + 1;
+  }
+  return out;
+}
+
+std::string format_cidr(const Cidr& c, ir::Family f) {
+  const int bits = f == ir::Family::Inet ? 32 : 128;
+  std::string s = ir::format_address(f, c.base);
+  if (c.prefix != bits) s += fmt::format("/{}", c.prefix);
+  return s;
+}
+
+bool valid_interface_name(std::string_view name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
+
+std::string safe_text(std::string_view text, std::size_t max) {
+  static constexpr std::string_view kPunct = " ._-:/@+=,()#";
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= max) break;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              kPunct.find(c) != std::string_view::npos;
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::string_view target,
+                  diag::Sink& sink) {
+  bool ok = true;
+  std::set<std::uint32_t> reported_iface, seen_label, seen_icmp, seen_gre;
+  for (const ir::Rule& r : policy.rules) {
+    for (const std::string& name : interface_match(policy, r.match.interfaces).names) {
+      if (valid_interface_name(name) || !reported_iface.insert(r.source_rule).second) continue;
+      diag::Diagnostic d{diag::Severity::Error, "RC510",
+                         fmt::format("target '{}' cannot use the interface name '{}'", target,
+                                     safe_text(name, 40)),
+                         r.origin};
+      d.hint = "Linux interface names are 1-15 letters, digits, '.', '_' or '-'";
+      sink.add(std::move(d));
+      ok = false;
+    }
+    if (!r.label.empty() && safe_text(r.label, 64) != r.label && seen_label.insert(r.source_rule).second)
+      sink.add({diag::Severity::Warning, "RC511",
+                fmt::format("the label is shortened to 64 bytes of letters, digits and ._-:/@+=,()# for target '{}'",
+                            target),
+                r.origin});
+    if (r.action != ir::Action::Pass || !r.state) continue;
+    if ((names_value(r.match.protocols, ir::proto::icmp) || names_value(r.match.protocols, ir::proto::icmpv6)) &&
+        seen_icmp.insert(r.source_rule).second)
+      warn_once(sink, r, options.strict, "RC512",
+                fmt::format("target '{}': the kernel keeps ICMP state per echo request (by its id), not per pair "
+                            "of hosts as the reference does",
+                            target),
+                "echo replies pass as in the reference; other ICMP between the same hosts needs its own pass rule");
+    if (names_value(r.match.protocols, ir::proto::gre) && seen_gre.insert(r.source_rule).second)
+      warn_once(sink, r, options.strict, "RC513",
+                fmt::format("target '{}': the kernel tracks enhanced GRE (PPTP) only through the pptp helper on "
+                            "TCP port 1723 over IPv4; other GRE state holds for GRE version 0 only",
+                            target),
+                "for GRE outside an IPv4 PPTP session, pass GRE in both directions with rules");
+  }
+  return ok && !(options.strict && (!seen_icmp.empty() || !seen_gre.empty()));
+}
+
+std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_t max) {
+  std::string name = r.label.empty() ? short_location(r, options) : r.label;
+  std::string p = safe_text("rulec " + name, max - 1);
+  return p + " ";
+}
+
+std::string source_comment(const ir::Rule& r, const EmitOptions& options) {
+  if (!options.sources) return fmt::format("rule {}", r.source_rule + 1);
+  return safe_text(options.sources->describe(r.origin), 120);
+}
+
+bool needs_pptp_helper(const ir::Policy& policy) {
+  for (const ir::Rule& r : policy.rules)
+    if (r.action == ir::Action::Pass && r.state && contains_value(r.match.protocols, ir::proto::gre) &&
+        contains_value(r.match.families, std::uint8_t{0}))
+      return true;
+  return false;
+}
+
+}  // namespace rulec::backends::linux_fw

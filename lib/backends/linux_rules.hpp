@@ -1,0 +1,98 @@
+// What the Linux backends (nft, iptables, ip6tables) share: the mapping of
+// the reference semantics onto netfilter.
+//
+// The kernel evaluates first-match; the reference is last-match with `done`.
+// For one direction, the deciding rule is the first matching `done` rule, or
+// else the last matching rule, so emitting the `done` rules in policy order
+// followed by the other rules in reverse order gives the same decision with
+// first match. Each direction becomes one "judgement" chain: input runs the
+// in-judgement, output the out-judgement, forward both (in on the arriving
+// interface, out on the leaving one). State is kept per direction with four
+// bits of the conntrack mark (kStateBits): a judgement passes a packet by
+// state when its own bit for this conntrack direction, or the other
+// judgement's bit for the opposite conntrack direction, is set; that is
+// exactly the evaluator's "same direction and 5-tuple, or opposite direction
+// and reversed 5-tuple".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/backend.hpp"
+
+namespace rulec::backends::linux_fw {
+
+/// Conntrack mark bits: state created by the in-judgement for a packet in
+/// the conntrack's original direction, in its reply direction, and the same
+/// for the out-judgement. Only these four bits of the mark are used.
+inline constexpr std::uint32_t kInOriginal = 0x1, kInReply = 0x2, kOutOriginal = 0x4, kOutReply = 0x8;
+inline constexpr std::uint32_t kStateMask = 0xf;
+
+/// The bit a state-keeping pass sets in judgement `dir` for a packet in the
+/// conntrack's original (`original` true) or reply direction.
+std::uint32_t state_bit(ir::Direction dir, bool original);
+/// The bits that let a packet pass by state in judgement `dir`.
+std::uint32_t state_match_bits(ir::Direction dir, bool original);
+
+/// IR rule indices that apply to direction `dir`, in first-match order.
+std::vector<std::uint32_t> first_match_order(const ir::Policy& policy, ir::Direction dir);
+
+/// An interface condition: any interface, one of `names`, or none of `names`.
+struct InterfaceMatch {
+  bool any = true;
+  bool negate = false;
+  std::vector<std::string> names;
+};
+InterfaceMatch interface_match(const ir::Policy& policy, const ir::FieldSet<std::uint32_t>& set);
+
+/// A piece of a rule's match that the kernel can test in one rule: the
+/// rule matches a packet when one of its alternatives does. Splitting is
+/// needed because ports exist only for tcp, udp and sctp and ICMP types only
+/// for icmp and icmpv6, while the IR gives other protocols port 0 and type 0.
+struct Alternative {
+  ir::FieldSet<std::uint8_t> protocols;  ///< empty: any protocol
+  bool negate_protocols = false;         ///< any protocol except `protocols`
+  ir::FieldSet<std::uint16_t> sport, dport;  ///< only for tcp/udp/sctp alternatives
+  ir::FieldSet<std::uint8_t> icmp_types;     ///< only for a single icmp or icmpv6 protocol
+};
+std::vector<Alternative> alternatives(const ir::Match& m);
+
+/// The single family a rule is limited to, or -1 for both.
+int rule_family(const ir::Match& m);
+
+/// A CIDR block of one family.
+struct Cidr {
+  ir::U128 base = 0;
+  int prefix = 0;
+};
+/// The smallest list of CIDR blocks covering exactly [lo, hi].
+std::vector<Cidr> range_to_cidrs(ir::U128 lo, ir::U128 hi, ir::Family f);
+/// "192.0.2.0/24", or the bare address for a full-length prefix.
+std::string format_cidr(const Cidr& c, ir::Family f);
+
+/// True when `name` is a Linux interface name that is safe to copy into any
+/// output: 1-15 bytes of letters, digits, '.', '_', '-'.
+bool valid_interface_name(std::string_view name);
+/// Copies `text` keeping letters, digits, space and `._-:/@+=,()#`, other bytes
+/// replaced by '_', truncated to `max` bytes. Never contains a quote or backslash.
+std::string safe_text(std::string_view text, std::size_t max);
+
+/// Checks that apply to both Linux backends, adding diagnostics: invalid
+/// interface names (error), labels that must be altered (warning), and the
+/// places where conntrack cannot reproduce the reference exactly (warning;
+/// error with `strict`). Returns false when an error was added.
+bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::string_view target,
+                  diag::Sink& sink);
+
+/// The log prefix for a rule: "rulec " and its label or source line.
+std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_t max);
+/// A rule's source location for a comment ("office.rules:14:1"), made safe.
+std::string source_comment(const ir::Rule& r, const EmitOptions& options);
+
+/// True when a pass with state in `policy` can match GRE (then the PPTP
+/// helper is attached to TCP 1723, so enhanced GRE is tracked by call ID).
+bool needs_pptp_helper(const ir::Policy& policy);
+
+}  // namespace rulec::backends::linux_fw

@@ -1,0 +1,287 @@
+// The nftables target: an `nft -f` script with one `table inet rulec`.
+//
+// The script first creates the table (a no-op when it exists), deletes it,
+// then defines it completely, all in one transaction: loading it replaces
+// the previous ruleset atomically, and loading it twice gives the same
+// ruleset. The mapping of the semantics (first-match order, judgements per
+// direction, state in conntrack mark bits) is in linux_rules.hpp; here it is
+// only written out: lists become named sets, protocols `meta l4proto` (so
+// GRE and ESP match in both families), `reject` a TCP reset or ICMP port
+// unreachable, `log` a log prefix naming the rule.
+#include <fmt/format.h>
+
+#include <string_view>
+#include <unordered_map>
+
+#include "backends/backend.hpp"
+#include "backends/linux_rules.hpp"
+
+namespace rulec::backends {
+namespace {
+
+using linux_fw::Alternative;
+using linux_fw::InterfaceMatch;
+
+template <typename T>
+bool is_single(const ir::FieldSet<T>& s) {
+  return s.size() == 1 && s[0].lo == s[0].hi;
+}
+
+template <typename T>
+std::size_t element_count(const ir::FieldSet<T>& s) {
+  return s.size();
+}
+
+class NftWriter {
+ public:
+  NftWriter(const ir::Policy& policy, const EmitOptions& options) : policy_(policy), options_(options) {}
+  std::string write();
+
+ private:
+  void judgement(ir::Direction dir);
+  void rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt);
+  void interfaces(ir::Direction dir, const InterfaceMatch& m);
+  void protocols(const Alternative& alt);
+  void addresses(ir::Family f, const char* which, const ir::FieldSet<ir::U128>& set);
+  template <typename T>
+  void value_set(const ir::FieldSet<T>& set);
+  std::string named_set(const char* type, std::string elements);
+  void verdict(ir::Direction dir, const ir::Rule& r);
+  void fixed_chains();
+  void base_chains();
+
+  const ir::Policy& policy_;
+  const EmitOptions& options_;
+  bool stateful_ = false;
+  std::string sets_, chains_;
+  std::string* o_ = &chains_;
+  std::unordered_map<std::string, std::string> set_names_;
+};
+
+template <typename T>
+void NftWriter::value_set(const ir::FieldSet<T>& set) {
+  auto one = [&](const ir::Range<T>& r) {
+    if (r.lo == r.hi)
+      fmt::format_to(std::back_inserter(*o_), "{}", static_cast<unsigned>(r.lo));
+    else
+      fmt::format_to(std::back_inserter(*o_), "{}-{}", static_cast<unsigned>(r.lo), static_cast<unsigned>(r.hi));
+  };
+  if (set.size() == 1) return one(set[0]);
+  *o_ += "{ ";
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    if (i) *o_ += ", ";
+    one(set[i]);
+  }
+  *o_ += " }";
+}
+
+std::string NftWriter::named_set(const char* type, std::string elements) {
+  std::string key = std::string(type) + '|' + elements;
+  auto [it, fresh] = set_names_.try_emplace(std::move(key));
+  if (fresh) {
+    it->second = fmt::format("{}_{}", std::string_view(type).substr(0, 4), set_names_.size());
+    fmt::format_to(std::back_inserter(sets_),
+                   "\tset {} {{\n\t\ttype {}; flags interval;\n\t\telements = {{ {} }}\n\t}}\n", it->second, type,
+                   elements);
+  }
+  return it->second;
+}
+
+void NftWriter::addresses(ir::Family f, const char* which, const ir::FieldSet<ir::U128>& set) {
+  if (set.empty()) return;
+  std::string elements;
+  std::size_t count = 0;
+  for (const auto& r : set) {
+    auto cidrs = linux_fw::range_to_cidrs(r.lo, r.hi, f);
+    if (!elements.empty()) elements += ", ";
+    if (cidrs.size() == 1) {
+      elements += linux_fw::format_cidr(cidrs[0], f);
+    } else {
+      elements += ir::format_address(f, r.lo) + "-" + ir::format_address(f, r.hi);
+    }
+    ++count;
+  }
+  const char* proto = f == ir::Family::Inet ? "ip" : "ip6";
+  if (count == 1)
+    fmt::format_to(std::back_inserter(*o_), "{} {} {} ", proto, which, elements);
+  else
+    fmt::format_to(std::back_inserter(*o_), "{} {} @{} ", proto, which,
+                   named_set(f == ir::Family::Inet ? "ipv4_addr" : "ipv6_addr", std::move(elements)));
+}
+
+void NftWriter::interfaces(ir::Direction dir, const InterfaceMatch& m) {
+  if (m.any) return;
+  *o_ += dir == ir::Direction::In ? "iifname " : "oifname ";
+  if (m.negate) *o_ += "!= ";
+  if (m.names.size() == 1) {
+    fmt::format_to(std::back_inserter(*o_), "\"{}\" ", m.names[0]);
+    return;
+  }
+  *o_ += "{ ";
+  for (std::size_t i = 0; i < m.names.size(); ++i) fmt::format_to(std::back_inserter(*o_), "{}\"{}\"", i ? ", " : "", m.names[i]);
+  *o_ += " } ";
+}
+
+void NftWriter::protocols(const Alternative& alt) {
+  const bool ports = !alt.sport.empty() || !alt.dport.empty();
+  if (!alt.icmp_types.empty()) {
+    *o_ += alt.protocols[0].lo == ir::proto::icmp ? "icmp type " : "icmpv6 type ";
+    value_set(alt.icmp_types);
+    *o_ += ' ';
+    return;
+  }
+  const char* th = "th";
+  if (ports && is_single(alt.protocols)) {
+    unsigned p = alt.protocols[0].lo;
+    th = p == ir::proto::tcp ? "tcp" : p == ir::proto::udp ? "udp" : "sctp";
+  } else if (!alt.protocols.empty()) {
+    *o_ += alt.negate_protocols ? "meta l4proto != " : "meta l4proto ";
+    value_set(alt.protocols);
+    *o_ += ' ';
+  }
+  auto port_set = [&](const char* which, const ir::FieldSet<std::uint16_t>& s) {
+    if (s.empty()) return;
+    fmt::format_to(std::back_inserter(*o_), "{} {} ", th, which);
+    if (s.size() == 1) return value_set(s);
+    std::string saved;
+    std::swap(saved, *o_);
+    value_set(s);
+    std::string elements = o_->substr(2, o_->size() - 4);
+    std::swap(saved, *o_);
+    *o_ += "@" + named_set("inet_service", std::move(elements));
+  };
+  port_set("sport", alt.sport);
+  if (!alt.sport.empty()) *o_ += ' ';
+  port_set("dport", alt.dport);
+  if (!alt.dport.empty()) *o_ += ' ';
+}
+
+void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
+  if (r.log) fmt::format_to(std::back_inserter(*o_), "log prefix \"{}\" ", linux_fw::log_prefix(r, options_, 120));
+  const char* d = ir::to_string(dir);
+  switch (r.action) {
+    case ir::Action::Pass:
+      if (r.state)
+        fmt::format_to(std::back_inserter(*o_), "goto keep_{}", d);
+      else
+        *o_ += "return";
+      break;
+    case ir::Action::Block: *o_ += "drop"; break;
+    case ir::Action::Reject: *o_ += "goto reject_packet"; break;
+  }
+  std::string comment = linux_fw::source_comment(r, options_);
+  if (!r.label.empty()) comment += " " + linux_fw::safe_text(r.label, 64);
+  fmt::format_to(std::back_inserter(*o_), " comment \"{}\"\n", comment);
+}
+
+void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt) {
+  *o_ += "\t\t";
+  interfaces(dir, linux_fw::interface_match(policy_, r.match.interfaces));
+  int family = linux_fw::rule_family(r.match);
+  if (family >= 0 && r.match.src.empty() && r.match.dst.empty())
+    *o_ += family == 0 ? "meta nfproto ipv4 " : "meta nfproto ipv6 ";
+  auto f = family == 1 ? ir::Family::Inet6 : ir::Family::Inet;
+  addresses(f, "saddr", r.match.src);
+  addresses(f, "daddr", r.match.dst);
+  protocols(alt);
+  verdict(dir, r);
+}
+
+void NftWriter::judgement(ir::Direction dir) {
+  const char* d = ir::to_string(dir);
+  fmt::format_to(std::back_inserter(*o_), "\tchain judge_{} {{\n", d);
+  if (stateful_) {
+    fmt::format_to(std::back_inserter(*o_),
+                   "\t\tct state established ct direction original ct mark & {:#x} != 0 return comment \"state\"\n"
+                   "\t\tct state established ct direction reply ct mark & {:#x} != 0 return comment \"state\"\n",
+                   linux_fw::state_match_bits(dir, true), linux_fw::state_match_bits(dir, false));
+  }
+  for (std::uint32_t i : linux_fw::first_match_order(policy_, dir)) {
+    const ir::Rule& r = policy_.rules[i];
+    for (const Alternative& alt : linux_fw::alternatives(r.match)) rule(dir, r, alt);
+  }
+  const ir::Default& def = policy_.default_for(dir);
+  if (def.action == ir::Action::Block)
+    fmt::format_to(std::back_inserter(*o_), "\t\tdrop comment \"default block {}\"\n", d);
+  else if (def.action == ir::Action::Reject)
+    fmt::format_to(std::back_inserter(*o_), "\t\tgoto reject_packet comment \"default reject {}\"\n", d);
+  *o_ += "\t}\n";
+}
+
+void NftWriter::fixed_chains() {
+  for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) {
+    if (!stateful_) break;
+    fmt::format_to(std::back_inserter(*o_),
+                   "\tchain keep_{0} {{\n"
+                   "\t\tct direction original ct mark set ct mark | {1:#x} return\n"
+                   "\t\tct mark set ct mark | {2:#x}\n"
+                   "\t}}\n",
+                   ir::to_string(dir), linux_fw::state_bit(dir, true), linux_fw::state_bit(dir, false));
+  }
+  *o_ +=
+      "\tchain reject_packet {\n"
+      "\t\tmeta l4proto tcp reject with tcp reset\n"
+      "\t\treject with icmpx type port-unreachable\n"
+      "\t}\n";
+}
+
+void NftWriter::base_chains() {
+  // A connection that conntrack creates from an expectation (PPTP's GRE)
+  // inherits the control connection's mark: its state bits are cleared.
+  const std::string fresh =
+      stateful_ ? "\t\tct state related ct status expected meta l4proto != { icmp, ipv6-icmp } "
+                  "ct mark set ct mark & 0xfffffff0\n"
+                : "";
+  fmt::format_to(std::back_inserter(*o_),
+                 "\tchain input {{\n\t\ttype filter hook input priority filter; policy accept;\n{0}"
+                 "\t\tjump judge_in\n\t}}\n"
+                 "\tchain forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n{0}"
+                 "\t\tjump judge_in\n\t\tjump judge_out\n\t}}\n"
+                 "\tchain output {{\n\t\ttype filter hook output priority filter; policy accept;\n{0}"
+                 "\t\tct state related accept comment \"resets and ICMP errors this host sends\"\n"
+                 "\t\tjump judge_out\n\t}}\n",
+                 fresh);
+  if (linux_fw::needs_pptp_helper(policy_)) {
+    *o_ +=
+        "\tchain pptp_prerouting {\n\t\ttype filter hook prerouting priority filter; policy accept;\n"
+        "\t\tmeta nfproto ipv4 tcp dport 1723 ct helper set \"pptp\"\n\t}\n"
+        "\tchain pptp_output {\n\t\ttype filter hook output priority filter; policy accept;\n"
+        "\t\tmeta nfproto ipv4 tcp dport 1723 ct helper set \"pptp\"\n\t}\n";
+  }
+}
+
+std::string NftWriter::write() {
+  for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
+  for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) judgement(dir);
+  fixed_chains();
+  base_chains();
+  std::string out =
+      "#!/usr/sbin/nft -f\n"
+      "# Generated by rulec. Load with `nft -f FILE`: it replaces table inet rulec\n"
+      "# atomically; loading it again gives the same ruleset.\n"
+      "table inet rulec {}\n"
+      "delete table inet rulec\n"
+      "table inet rulec {\n";
+  if (linux_fw::needs_pptp_helper(policy_))
+    out += "\tct helper pptp {\n\t\ttype \"pptp\" protocol tcp\n\t\tl3proto ip\n\t}\n";
+  out += sets_;
+  out += chains_;
+  out += "}\n";
+  return out;
+}
+
+class NftBackend final : public Backend {
+ public:
+  bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out,
+            diag::Sink& sink) const override {
+    if (!linux_fw::check_policy(policy, options, "nft", sink)) return false;
+    out = NftWriter(policy, options).write();
+    return true;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_nft_backend() { return std::make_unique<NftBackend>(); }
+
+}  // namespace rulec::backends
