@@ -64,6 +64,32 @@ std::string topology(const vpn::Check& c) {
              : fmt::format("this host is the server ({}) on {}; client {}", server, iface, client);
 }
 
+/// The table lines of one row: one line per judgement.
+std::string row_lines(const Document& doc, const vpn::Check& c, const vpn::Row& row, std::size_t w) {
+  const vpn::Leg& leg = c.profile.legs[row.leg];
+  std::string name = row.reply ? "" : fmt::format("{} ({})", vpn::leg_name(leg), leg.purpose);
+  if (row.outcome == vpn::Row::Outcome::NotSent)
+    return fmt::format("{:<{}}  {:<17} {:<13} {:<9} {}\n", name, w, flow(row), "-", "not sent",
+                       "the first packet is dropped");
+  std::string out;
+  for (std::size_t h = 0; h < row.hops.size(); ++h) {
+    const vpn::Judgement& j = row.hops[h];
+    out += fmt::format("{:<{}}  {:<17} {:<13} {:<9} {}\n", h == 0 ? name : "", w, h == 0 ? flow(row) : "",
+                       where(j.packet), ir::to_string(j.verdict.action), decided_by(doc, j));
+  }
+  return out;
+}
+
+/// Below a leg's rows: the dropped packet, the rule or default, the symptom.
+std::string blocked_lines(const Document& doc, const vpn::Check& c, const vpn::Row& row) {
+  const vpn::Judgement* j = row.blocking();
+  if (!j) return "";
+  auto loc = vpn::deciding_location(doc.ir, *j);
+  return fmt::format("  {} {} by {}: {}\n  the user sees: {}\n", analysis::format_packet(j->packet),
+                     j->verdict.action == ir::Action::Reject ? "rejected" : "dropped", doc.sources.describe(*loc),
+                     rule_text(doc, *loc), c.profile.legs[row.leg].symptom);
+}
+
 std::string render_text(const Document& doc, const vpn::Check& c) {
   std::string out = fmt::format("VPN {}: {}\n{}\n", c.profile.name, c.profile.description, topology(c));
   if (!c.profile.note.empty()) out += fmt::format("note: {}\n", c.profile.note);
@@ -73,30 +99,17 @@ std::string render_text(const Document& doc, const vpn::Check& c) {
     w = std::max(w, vpn::leg_name(leg).size() + leg.purpose.size() + 3);
   out += fmt::format("\n{:<{}}  {:<17} {:<13} {:<9} {}\n", "leg", w, "direction", "judged", "verdict", "decided by");
   std::size_t passed = 0;
-  for (const vpn::Row& row : c.rows) {
-    const vpn::Leg& leg = c.profile.legs[row.leg];
-    std::string name = row.reply ? "" : fmt::format("{} ({})", vpn::leg_name(leg), leg.purpose);
-    passed += row.passed();
-    if (row.outcome == vpn::Row::Outcome::NotSent) {
-      out += fmt::format("{:<{}}  {:<17} {:<13} {:<9} {}\n", name, w, flow(row), "-", "not sent",
-                         "the first packet is dropped");
-      continue;
-    }
-    for (std::size_t h = 0; h < row.hops.size(); ++h) {
-      const vpn::Judgement& j = row.hops[h];
-      out += fmt::format("{:<{}}  {:<17} {:<13} {:<9} {}\n", h == 0 ? name : "", w, h == 0 ? flow(row) : "",
-                         where(j.packet), ir::to_string(j.verdict.action), decided_by(doc, j));
-    }
-    if (const vpn::Judgement* j = row.blocking()) {
-      auto loc = vpn::deciding_location(doc.ir, *j);
-      out += fmt::format("  {} {} by {}: {}\n", analysis::format_packet(j->packet),
-                         j->verdict.action == ir::Action::Reject ? "rejected" : "dropped",
-                         doc.sources.describe(*loc), rule_text(doc, *loc));
-      out += fmt::format("  the user sees: {}\n", leg.symptom);
-    }
+  std::string blocked;  // printed after the last row of each leg
+  for (std::size_t i = 0; i < c.rows.size(); ++i) {
+    passed += c.rows[i].passed();
+    out += row_lines(doc, c, c.rows[i], w);
+    blocked += blocked_lines(doc, c, c.rows[i]);
+    if (i + 1 < c.rows.size() && c.rows[i + 1].leg == c.rows[i].leg) continue;
+    out += blocked;
+    blocked.clear();
   }
-  out += c.works() ? fmt::format("\nresult: the VPN works ({} of {} rows pass)\n", passed, c.rows.size())
-                   : fmt::format("\nresult: the VPN does not work ({} of {} rows pass)\n", passed, c.rows.size());
+  out += fmt::format("\nresult: the VPN {} ({} of {} rows pass)\n", c.works() ? "works" : "does not work", passed,
+                     c.rows.size());
   return out;
 }
 

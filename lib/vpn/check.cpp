@@ -108,7 +108,7 @@ analysis::Packet first_packet(const Check& c, const Leg& leg) {
   p.src = from_client ? c.client : c.server;
   p.dst = from_client ? c.server : c.client;
   if (ir::proto::has_ports(leg.protocol)) {
-    p.sport = leg.client_port.value_or(kEphemeralPort);
+    p.sport = leg.source_port.value_or(kEphemeralPort);
     p.dport = leg.port;
   }
   return p;
@@ -173,14 +173,19 @@ std::optional<Check> check_vpn(const ir::Policy& policy, const Request& request,
     fail(error, CheckError::Kind::UnknownProfile, fmt::format("unknown VPN profile '{}'", request.profile), near);
     return std::nullopt;
   }
-  if (!validate_shape(request, error) || !apply_port(*profile, request, error)) return std::nullopt;
+  return check_profile(policy, std::move(*profile), request, error);
+}
+
+std::optional<Check> check_profile(const ir::Policy& policy, Profile profile, const Request& request,
+                                   CheckError& error) {
+  if (!validate_shape(request, error) || !apply_port(profile, request, error)) return std::nullopt;
   Check c;
   c.request = request;
   ir::U128 local = 0, remote = 0;
   if (!resolve_addresses(request, c, local, remote, error)) return std::nullopt;
   c.client = request.role == Side::Client ? local : remote;
   c.server = request.role == Side::Client ? remote : local;
-  c.profile = std::move(*profile);
+  c.profile = std::move(profile);
   note_unnamed_interfaces(policy, request, c);
   analysis::StateTable state;
   for (std::size_t i = 0; i < c.profile.legs.size(); ++i) {

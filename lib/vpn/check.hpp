@@ -94,6 +94,10 @@ struct CheckError {
 /// profile, bad peer address, `via` with `on`, --port on fixed ports, ...).
 std::optional<Check> check_vpn(const ir::Policy& policy, const Request& request, CheckError& error);
 
+/// The same for a profile given directly (request.profile is not looked up).
+std::optional<Check> check_profile(const ir::Policy& policy, Profile profile, const Request& request,
+                                   CheckError& error);
+
 /// Where the rule or default that decided a judgement is written; nullopt
 /// when state decided or no default exists.
 std::optional<diag::Location> deciding_location(const ir::Policy& policy, const Judgement& j);

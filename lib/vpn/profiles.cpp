@@ -26,7 +26,7 @@ Leg leg(std::uint8_t protocol, std::uint16_t port, std::string purpose, std::str
 /// IKE and NAT-T use the same well-known port on both sides.
 Leg ike_leg(std::uint16_t port, std::string purpose, std::string symptom) {
   Leg l = leg(udp, port, std::move(purpose), std::move(symptom));
-  l.client_port = port;
+  l.source_port = port;
   return l;
 }
 

@@ -27,11 +27,12 @@ const char* to_string(Side s);
 /// One flow a VPN session needs.
 struct Leg {
   std::uint8_t protocol = ir::proto::tcp;
-  /// Destination port on the server (0 for protocols without ports, and for
-  /// a custom leg without a port: then --port / `port N` supplies it).
+  /// The port the receiving side listens on: the server's, for a leg the
+  /// client starts (0 for protocols without ports, and for a declared leg
+  /// without a port: then --port / `port N` supplies it).
   std::uint16_t port = 0;
-  /// Source port the client uses; nullopt for an ephemeral port.
-  std::optional<std::uint16_t> client_port;
+  /// Source port of the side that starts the leg; nullopt for an ephemeral one.
+  std::optional<std::uint16_t> source_port;
   bool port_configurable = false;  ///< --port replaces `port`
   Side starts = Side::Client;
   bool replies = true;  ///< replies must come back for the session to work

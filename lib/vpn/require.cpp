@@ -56,7 +56,8 @@ diag::Diagnostic failing_row(const ir::Policy& policy, const ir::Requirement& re
   std::string what = fmt::format("{} ({})", leg_name(leg), leg.purpose);
   std::string message = fmt::format("VPN '{}' would not work: {}{} {} {} {}; the user sees: {}", req.vpn, what,
                                     row.reply ? " replies" : "", flow(row),
-                                    j.verdict.action == ir::Action::Reject ? "are rejected" : "are dropped",
+                                    fmt::format("{} {}", row.reply ? "are" : "is",
+                                                j.verdict.action == ir::Action::Reject ? "rejected" : "dropped"),
                                     where(j.packet), leg.symptom);
   diag::Diagnostic d{Severity::Error, row.reply ? "RC401" : "RC400", std::move(message), req.origin};
   add_blocking_note(policy, j, d);
