@@ -3,6 +3,7 @@
 // `rulec --target T [FILE|-] [-o OUT]` compiles; subcommands (lint, fmt,
 // trace, check, targets) register themselves from their own files.
 #include <algorithm>
+#include <csignal>
 #include <iostream>
 
 #include "backends/backend.hpp"
@@ -70,6 +71,10 @@ int compile_main(const std::string& target, const std::string& file, const std::
 
 int main(int argc, char** argv) {
   using namespace rulec::cli;
+  // Past a file-size limit (ulimit -f) a write must fail with EFBIG, so the
+  // atomic writer removes its temporary file and reports it; the default
+  // SIGXFSZ would kill rulec and leave the half-written temporary behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"rulec " RULEC_VERSION
                ": a firewall rule-language compiler and linter.\n"
                "One policy, checked like a compiler checks code, compiled to nftables, iptables, pf or\n"
