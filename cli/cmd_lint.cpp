@@ -21,7 +21,7 @@ int run_lint(const LintArgs& a) {
   std::vector<std::unique_ptr<Document>> docs;
   for (const std::string& f : a.files) {
     auto doc = load_file(f);
-    if (doc->ok()) analysis::lint(doc->ir, doc->ast, doc->diagnostics);
+    if (doc->ok()) analysis::lint(doc->ir, doc->ast, doc->sources, doc->diagnostics);
     auto& all = doc->diagnostics.all();
     all.erase(std::remove_if(all.begin(), all.end(),
                              [&](const diag::Diagnostic& d) {

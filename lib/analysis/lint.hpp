@@ -11,8 +11,12 @@
 
 namespace rulec::analysis {
 
-/// Adds every lint finding for `policy` to `sink`. `ast` gives suppression
-/// comments (`# rulec: ignore RCnnn`) and exact spans.
+/// Adds every lint finding for `policy` to `sink`. `ast` gives exact spans;
+/// `sources` gives the text of suppression comments (`# rulec: ignore RCnnn`
+/// on a rule's own line or the line above it), which drop that rule's findings.
+void lint(const ir::Policy& policy, const ast::Policy& ast, const diag::SourceMap& sources, diag::Sink& sink);
+
+/// The same without suppression comments (no source text at hand).
 void lint(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink);
 
 }  // namespace rulec::analysis

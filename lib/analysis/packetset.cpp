@@ -151,11 +151,11 @@ void universe_boxes(std::uint32_t ifaces, ir::Family fam, std::vector<Box>& out)
 
 /// The first value of `set` among `preferred`, else its smallest value
 /// (skipping 0 when the set holds more, so addresses and ports look real).
-U128 pick(std::span<const Interval> set, std::initializer_list<U128> preferred) {
+U128 pick(std::span<const Interval> set, std::initializer_list<U128> preferred, bool skip_zero = false) {
   for (U128 v : preferred)
     for (const Interval& r : set)
       if (r.contains(v)) return v;
-  if (set.front().lo == 0 && set.front().hi > 0) return 1;
+  if (skip_zero && set.front().lo == 0 && set.front().hi > 0) return 1;
   return set.front().lo;
 }
 
@@ -282,16 +282,17 @@ std::optional<Packet> PacketSet::witness(const ir::Policy& policy) const {
   const Box& b = boxes_.front();
   Packet p;
   p.direction = static_cast<ir::Direction>(static_cast<int>(b[Field::Direction].front().lo));
-  auto iface = static_cast<std::uint32_t>(b[Field::Interface].front().lo);
+  auto unnamed = static_cast<ir::U128>(policy.interfaces.size());
+  auto iface = static_cast<std::uint32_t>(pick(b[Field::Interface], {unnamed}));
   p.interface = iface < policy.interfaces.size() ? policy.interfaces[iface] : "";
   p.family = static_cast<ir::Family>(static_cast<int>(b[Field::Family].front().lo));
   bool v6 = p.family == ir::Family::Inet6;
   p.protocol = static_cast<std::uint8_t>(pick(b[Field::Protocol], {6, 17, 1, 58, 47, 50}));
   const U128 doc6 = U128(0x20010db8) << 96;  // 2001:db8::/32
-  p.src = pick(b[Field::Src], {v6 ? doc6 + 7 : U128(0xc0000207), v6 ? doc6 + 1 : U128(0xc0000201)});
-  p.dst = pick(b[Field::Dst], {v6 ? doc6 + 2 : U128(0xc6336402), v6 ? doc6 + 3 : U128(0xc6336401)});
-  p.sport = static_cast<std::uint16_t>(pick(b[Field::Sport], {40000, 1024}));
-  p.dport = static_cast<std::uint16_t>(pick(b[Field::Dport], {443, 80, 1723}));
+  p.src = pick(b[Field::Src], {v6 ? doc6 + 7 : U128(0xc0000207), v6 ? doc6 + 1 : U128(0xc0000201)}, true);
+  p.dst = pick(b[Field::Dst], {v6 ? doc6 + 2 : U128(0xc6336402), v6 ? doc6 + 3 : U128(0xc6336401)}, true);
+  p.sport = static_cast<std::uint16_t>(pick(b[Field::Sport], {40000, 1024}, true));
+  p.dport = static_cast<std::uint16_t>(pick(b[Field::Dport], {443, 80, 1723}, true));
   U128 echo = p.protocol == ir::proto::icmpv6 ? 128 : 8;
   p.icmp_type = static_cast<std::uint8_t>(pick(b[Field::IcmpType], {echo}));
   if (!ir::proto::has_ports(p.protocol)) p.sport = p.dport = 0;

@@ -30,6 +30,14 @@ constexpr CodeInfo kCodes[] = {
     {"RC214", "icmp-type-without-icmp", "an icmp-type is given for a rule whose protocol is not icmp or icmpv6"},
     {"RC215", "unknown-vpn-profile", "require vpn names a profile that is not known"},
     {"RC216", "bad-requirement", "a require statement is contradictory (via with on, server with via, ...)"},
+    {"RC300", "shadowed-rule", "a rule never decides a packet: earlier 'done' rules or later rules take every packet it matches"},
+    {"RC301", "redundant-rule", "removing a rule changes no verdict: other rules or the default decide its packets the same way"},
+    {"RC302", "overridden-rule", "a rule without 'done' never takes effect because later rules decide its packets differently"},
+    {"RC303", "order-dependent-overlap", "two rules with different actions share packets, so their order decides those packets"},
+    {"RC304", "contradictory-rule", "a rule's clauses contradict each other, so it matches no packet"},
+    {"RC305", "state-on-block", "'state' on a block or reject rule does nothing: only passed packets create state"},
+    {"RC306", "replies-blocked", "a pass rule without 'state' whose replies the policy blocks"},
+    {"RC307", "impossible-packets", "a rule matches only packets that never occur (multicast source, loopback address off loopback)"},
     {"RC400", "vpn-blocked", "a required VPN does not work: the first packet of one of its legs is dropped"},
     {"RC401", "vpn-replies-blocked", "a required VPN does not work: replies of one of its legs are dropped (often a pass without state)"},
     {"RC402", "vpn-unknown-interface", "a require statement names an interface the policy never mentions"},
@@ -43,6 +51,12 @@ constexpr CodeInfo kCodes[] = {
     {"RC541", "pf-unnamed-interfaces", "a rule matches interfaces the policy never names, which pf cannot write in one rule"},
     {"RC542", "pf-bad-interface-name", "an interface name cannot be written in pf.conf"},
     {"RC543", "pf-address-without-family", "a rule has addresses but no single address family"},
+    {"RC550", "windows-always-stateful", "Windows keeps state for every allowed connection, so replies the policy drops would pass"},
+    {"RC551", "windows-no-reject", "Windows Firewall cannot reject; a reject rule or default drops silently there"},
+    {"RC552", "windows-log-per-profile", "Windows Firewall logs per profile, not per rule; the profile log is turned on instead"},
+    {"RC553", "windows-sctp-ports", "Windows Firewall matches ports only for TCP and UDP, and the policy needs SCTP ports"},
+    {"RC554", "windows-too-many-rules", "the order-free Windows rule set would exceed the rule limit"},
+    {"RC555", "netsh-named-interface", "netsh advfirewall cannot name an interface, and the rule set needs one"},
 };
 
 }  // namespace

@@ -1,0 +1,65 @@
+// The lint passes (codes RC300-RC349), shared state and helpers.
+//
+// Each pass works per source rule (one line of the policy), reading the IR
+// rules lowered from it, and proves its findings with packet sets
+// (decisions.hpp). lint.cpp runs them in order and then applies per-rule
+// suppression comments.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/decisions.hpp"
+#include "diag/diagnostic.hpp"
+#include "ir/ir.hpp"
+#include "syntax/ast.hpp"
+
+namespace rulec::analysis::lint_passes {
+
+/// What the passes share for one policy.
+struct Context {
+  Context(const ir::Policy& p, const ast::Policy& a, diag::Sink& s);
+
+  const ir::Policy& policy;
+  const ast::Policy& ast;
+  diag::Sink& sink;
+  Decisions decisions;
+  /// The AST statement of each source rule.
+  std::vector<const ast::Statement*> statements;
+  /// Source rules already reported as deciding nothing or redundant: later
+  /// passes stay quiet about them.
+  std::vector<bool> reported;
+
+  /// The packets a source rule decides (computed once, on demand).
+  const PacketSet& decided(std::uint32_t source_rule);
+  /// The source location of the rule or default that decides `d`.
+  std::optional<diag::Location> location_of(const Decision& d) const;
+  /// "rule 12" style words for a decision, for notes and messages.
+  std::string describe(const Decision& d) const;
+
+ private:
+  std::vector<std::optional<PacketSet>> decided_;
+};
+
+/// RC300 shadowed, RC301 redundant, RC302 overridden.
+void coverage(Context& cx);
+/// RC303: overlapping rules with different actions whose order matters.
+void correlated(Context& cx);
+/// RC304 contradictory clauses, RC307 packets that can never occur.
+void never_match(Context& cx);
+/// RC305 state on block/reject, RC306 a pass without state whose replies are blocked.
+void state_checks(Context& cx);
+
+/// Adds one note per distinct rule or default among `parts` (at most
+/// kMaxNotes; the last note counts the rest).
+void add_notes(const Context& cx, diag::Diagnostic& diag, const std::vector<const Decision*>& parts,
+               const std::string& message);
+
+/// At most this many notes name other rules; the rest are counted.
+inline constexpr std::size_t kMaxNotes = 3;
+
+/// "pass", "block", "reject" as a verb for messages ("passes", "blocks", "rejects").
+const char* verb(ir::Action a);
+
+}  // namespace rulec::analysis::lint_passes
