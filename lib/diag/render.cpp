@@ -35,11 +35,34 @@ void Sink::sort() {
 
 namespace {
 
-/// A source line made safe for a terminal: control bytes other than tab shown as '?'.
+/// Length of the valid UTF-8 sequence at `s[i]`, or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto b = static_cast<unsigned char>(s[i]);
+  std::size_t n = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 0;
+  if (n == 0 || b >= 0xf5 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  return n;
+}
+
+/// A source line made safe for a terminal: control bytes other than tab, and
+/// bytes that are not valid UTF-8, shown as '?', so the caret still lines up.
 std::string printable(std::string_view line) {
-  std::string out(line);
-  for (char& c : out)
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
+  std::string out;
+  out.reserve(line.size());
+  for (std::size_t i = 0; i < line.size();) {
+    auto c = static_cast<unsigned char>(line[i]);
+    if (c < 0x80) {
+      out += (c < 0x20 && c != '\t') || c == 0x7f ? '?' : static_cast<char>(c);
+      ++i;
+    } else if (std::size_t n = utf8_length(line, i)) {
+      out.append(line.substr(i, n));
+      i += n;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
   return out;
 }
 
@@ -58,7 +81,10 @@ void quote_source(std::string& out, const SourceMap& sources, const Location& lo
   std::string gutter = std::to_string(lc.line);
   out += fmt::format(" {} | {}\n", gutter, printable(line));
   std::string caret;
-  for (std::uint32_t i = 1; i < lc.column && i - 1 < line.size(); ++i) caret += line[i - 1] == '\t' ? '\t' : ' ';
+  // One blank per character shown before the column (tabs kept), so the caret
+  // lines up under multi-byte UTF-8 characters too.
+  for (char c : printable(line.substr(0, std::min<std::size_t>(lc.column - 1, line.size()))))
+    if ((static_cast<unsigned char>(c) & 0xc0) != 0x80) caret += c == '\t' ? '\t' : ' ';
   caret += '^';
   std::uint32_t len = loc.end > loc.begin ? loc.end - loc.begin : 1;
   std::uint32_t room = line.size() >= lc.column ? static_cast<std::uint32_t>(line.size()) - lc.column + 1 : 1;

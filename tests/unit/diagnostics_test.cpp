@@ -320,3 +320,16 @@ require vpn pptp via lan:wan on wan
    | ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 )DIAG");
 }
+
+TEST_CASE("diagnostics: control bytes and invalid UTF-8 are shown as '?', the caret stays under its column") {
+  CHECK(lint("block >> label \"caf\xc3\xa9\" stat\n") ==
+        "t.rules:1:24: error: expected a clause (protocol, from, to, service, family, icmp-type), '>>' or the end "
+        "of the line [RC100]\n"
+        " 1 | block >> label \"caf\xc3\xa9\" stat\n"
+        "   |                       ^\n");
+  CHECK(lint("pass \x1b[31m \xff\n") ==
+        "t.rules:1:6: error: expected a clause (protocol, from, to, service, family, icmp-type), '>>' or the end "
+        "of the line [RC100]\n"
+        " 1 | pass ?[31m ?\n"
+        "   |      ^\n");
+}
