@@ -9,6 +9,9 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -40,5 +43,27 @@ py::list rules(const Document& doc);
 /// (source rule index or None), location, created_state, matching
 /// [(source rule index, role)].
 py::dict trace_result(const Document& doc, const analysis::Packet& packet, const analysis::Verdict& verdict);
+
+}  // namespace rulec::python
+
+namespace rulec::python {
+
+/// What Policy.check_vpn asks (the options of `rulec check --vpn`).
+struct VpnQuestion {
+  std::string profile;
+  std::string role = "client";
+  std::string via_in, via_out, on;
+  std::optional<std::string> peer;
+  std::optional<std::uint16_t> port;
+};
+
+/// The VPN check leg by leg, as a dict (vpn, description, note, works,
+/// client, server, topology, remarks, rows [leg, purpose, sender, reply,
+/// verdict, hops, symptom, blocked_by]); on bad input a dict with "error"
+/// ("unknown-profile" or "bad-request"), "message", "suggestion", "known".
+py::dict vpn_check(const Document& doc, const VpnQuestion& question);
+
+/// Every VPN profile name: built-in ones, and with a document also the ones it declares.
+py::list vpn_profile_names(const Document* doc);
 
 }  // namespace rulec::python

@@ -10,6 +10,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -137,6 +138,13 @@ py::list targets() {
   return out;
 }
 
+py::dict check_vpn(const PyDocument& self, const std::string& profile, const std::string& role,
+                   const std::string& via_in, const std::string& via_out, const std::string& on,
+                   std::optional<std::string> peer, std::optional<std::uint16_t> port) {
+  if (!self.doc().ok()) throw std::invalid_argument("check_vpn needs a policy without errors");
+  return vpn_check(self.doc(), {profile, role, via_in, via_out, on, std::move(peer), port});
+}
+
 void bind_document(py::module_& m) {
   py::class_<PyDocument>(m, "Document", "A loaded policy (private: use rulec.Policy)")
       .def_property_readonly("read", [](const PyDocument& d) { return d.doc().read; },
@@ -172,7 +180,12 @@ void bind_document(py::module_& m) {
       .def("lint", &lint, "front-end diagnostics and every lint finding, as dicts")
       .def("compile", &compile, py::arg("target"), py::arg("strict"),
            "(ok, configuration text, diagnostics) for a target")
-      .def("trace", &trace, py::arg("packets"), "judges packets in order with shared state");
+      .def("trace", &trace, py::arg("packets"), "judges packets in order with shared state")
+      .def("check_vpn", &check_vpn, py::arg("profile"), py::arg("role"), py::arg("via_in"), py::arg("via_out"),
+           py::arg("on"), py::arg("peer"), py::arg("port"), "the VPN check leg by leg, or an error, as a dict")
+      .def(
+          "vpn_profiles", [](const PyDocument& d) { return vpn_profile_names(&d.doc()); },
+          "built-in and declared VPN profile names");
 }
 
 }  // namespace
@@ -188,4 +201,6 @@ PYBIND11_MODULE(_rulec, m) {
   m.def("load", &load, py::arg("path"), "loads a policy file and its includes");
   m.def("parse_packet", &parse_packet, py::arg("spec"), "(canonical text, '') or (None, error)");
   m.def("targets", &targets, "(name, summary, cannot express) for every target");
+  m.def(
+      "vpn_profiles", [] { return vpn_profile_names(nullptr); }, "the built-in VPN profile names");
 }

@@ -17,8 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import warnings
-from functools import cached_property
-from typing import Iterable, Optional, Union
+from typing import Iterable, Optional, Sequence, Union
 
 from . import _rulec
 from ._model import (
@@ -27,6 +26,7 @@ from ._model import (
     CompileWarning,
     Diagnostic,
     Error,
+    Hop,
     Location,
     MatchingRule,
     Note,
@@ -34,6 +34,9 @@ from ._model import (
     ParseError,
     Rule,
     Trace,
+    VpnCheck,
+    VpnError,
+    VpnRow,
 )
 
 __version__: str = _rulec.version
@@ -44,6 +47,7 @@ __all__ = [
     "CompileWarning",
     "Diagnostic",
     "Error",
+    "Hop",
     "Location",
     "MatchingRule",
     "Note",
@@ -52,10 +56,14 @@ __all__ = [
     "Policy",
     "Rule",
     "Trace",
+    "VpnCheck",
+    "VpnError",
+    "VpnRow",
     "__version__",
     "load",
     "parse",
     "targets",
+    "vpn_profiles",
 ]
 
 
@@ -68,24 +76,33 @@ class Policy:
         if not document.ok:
             raise ValueError("rulec.Policy is made by rulec.parse() or rulec.load()")
         self._doc = document
+        self._files: Optional[tuple[str, ...]] = None
+        self._rules: Optional[tuple[Rule, ...]] = None
+        self._diagnostics: Optional[tuple[Diagnostic, ...]] = None
 
     def __repr__(self) -> str:
         return f"<rulec.Policy {self.files[0]!r}: {len(self.rules)} rules>"
 
-    @cached_property
+    @property
     def files(self) -> tuple[str, ...]:
         """Every file read: the root first, then included files."""
-        return tuple(self._doc.files)
+        if self._files is None:
+            self._files = tuple(self._doc.files)
+        return self._files
 
-    @cached_property
+    @property
     def rules(self) -> tuple[Rule, ...]:
         """Every rule as written, in reading order (included files expanded)."""
-        return tuple(Rule._from(r) for r in self._doc.rules())
+        if self._rules is None:
+            self._rules = tuple(Rule._from(r) for r in self._doc.rules())
+        return self._rules
 
-    @cached_property
+    @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
         """Warnings from reading and checking the policy (lint() includes them)."""
-        return tuple(Diagnostic._from(d) for d in self._doc.diagnostics())
+        if self._diagnostics is None:
+            self._diagnostics = tuple(Diagnostic._from(d) for d in self._doc.diagnostics())
+        return self._diagnostics
 
     def lint(self) -> list[Diagnostic]:
         """Every finding `rulec lint` reports for this policy, in file order."""
@@ -144,9 +161,54 @@ class Policy:
             )
         return out
 
+    def check_vpn(
+        self,
+        name: str,
+        *,
+        role: str = "client",
+        via: Union[str, Sequence[str], None] = None,
+        peer: Optional[str] = None,
+        port: Optional[int] = None,
+        on: Optional[str] = None,
+    ) -> VpnCheck:
+        """Would VPN `name` (rulec.vpn_profiles(), or one the policy declares)
+        work through this policy? As `rulec check --vpn`: `role` is this
+        host's ("client" or "server"), or the inside machine's with `via`
+        ("lan:wan" or ("lan", "wan"): a router forwards, inside interface
+        first); `peer` is the remote side's address, `port` replaces the
+        port of configurable legs, `on` is the host's interface. Raises
+        VpnError for an unknown profile or a request that makes no sense."""
+        if role not in ("client", "server"):
+            raise VpnError(f"role {role!r}: expected 'client' or 'server'")
+        via_in, via_out = _split_via(via)
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+            raise VpnError(f"port {port!r}: expected a number from 1 to 65535")
+        result = self._doc.check_vpn(
+            name, role, via_in, via_out, on or "", None if peer is None else str(peer), port
+        )
+        if "error" in result:
+            message = result["message"]
+            if result["suggestion"]:
+                message += f"; did you mean {result['suggestion']!r}?"
+            raise VpnError(message, result["suggestion"], result["known"])
+        return VpnCheck._from(result)
+
+    def vpn_profiles(self) -> list[str]:
+        """Every VPN profile this policy can check: built-in and declared."""
+        return list(self._doc.vpn_profiles())
+
     def format(self) -> str:
         """The root file in canonical formatting (what `rulec fmt` writes)."""
         return self._doc.format()
+
+
+def _split_via(via: Union[str, Sequence[str], None]) -> tuple[str, str]:
+    if via is None:
+        return "", ""
+    parts = via.split(":") if isinstance(via, str) else list(via)
+    if len(parts) != 2 or not all(isinstance(p, str) and p for p in parts):
+        raise VpnError(f"via {via!r}: expected IN:OUT, the inside interface first ('lan:wan')")
+    return parts[0], parts[1]
 
 
 def _checked(document: _rulec.Document) -> Policy:
@@ -200,3 +262,8 @@ def load(path: Union[str, os.PathLike[str]]) -> Policy:
 def targets() -> list[str]:
     """The compilation targets built into this rulec, e.g. ["nft", "pf"]."""
     return [name for name, _summary, _missing in _rulec.targets()]
+
+
+def vpn_profiles() -> list[str]:
+    """The built-in VPN profiles, e.g. ["ikev2", ..., "pptp", ...]."""
+    return list(_rulec.vpn_profiles())

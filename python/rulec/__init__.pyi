@@ -2,8 +2,7 @@
 # tests/python/test_stubs.py (python3 -m mypy.stubtest rulec), so it cannot
 # drift from the module. The objects are documented in _model.py.
 import os
-from functools import cached_property
-from typing import Iterable, Optional, Union
+from typing import Iterable, Optional, Sequence, Union
 
 from . import _rulec
 from ._model import Clause as Clause
@@ -11,6 +10,7 @@ from ._model import CompileError as CompileError
 from ._model import CompileWarning as CompileWarning
 from ._model import Diagnostic as Diagnostic
 from ._model import Error as Error
+from ._model import Hop as Hop
 from ._model import Location as Location
 from ._model import MatchingRule as MatchingRule
 from ._model import Note as Note
@@ -18,22 +18,59 @@ from ._model import PacketError as PacketError
 from ._model import ParseError as ParseError
 from ._model import Rule as Rule
 from ._model import Trace as Trace
+from ._model import VpnCheck as VpnCheck
+from ._model import VpnError as VpnError
+from ._model import VpnRow as VpnRow
 
 __version__: str
-__all__: list[str]
+__all__ = [
+    "Clause",
+    "CompileError",
+    "CompileWarning",
+    "Diagnostic",
+    "Error",
+    "Hop",
+    "Location",
+    "MatchingRule",
+    "Note",
+    "PacketError",
+    "ParseError",
+    "Policy",
+    "Rule",
+    "Trace",
+    "VpnCheck",
+    "VpnError",
+    "VpnRow",
+    "__version__",
+    "load",
+    "parse",
+    "targets",
+    "vpn_profiles",
+]
 
 class Policy:
     def __init__(self, document: _rulec.Document) -> None: ...
-    @cached_property
+    @property
     def files(self) -> tuple[str, ...]: ...
-    @cached_property
+    @property
     def rules(self) -> tuple[Rule, ...]: ...
-    @cached_property
+    @property
     def diagnostics(self) -> tuple[Diagnostic, ...]: ...
     def lint(self) -> list[Diagnostic]: ...
     def compile(self, target: str, *, strict: bool = ...) -> str: ...
     def trace(self, packet: str) -> Trace: ...
     def trace_connection(self, packets: Iterable[str]) -> list[Trace]: ...
+    def check_vpn(
+        self,
+        name: str,
+        *,
+        role: str = ...,
+        via: Union[str, Sequence[str], None] = ...,
+        peer: Optional[str] = ...,
+        port: Optional[int] = ...,
+        on: Optional[str] = ...,
+    ) -> VpnCheck: ...
+    def vpn_profiles(self) -> list[str]: ...
     def format(self) -> str: ...
 
 def parse(
@@ -44,3 +81,4 @@ def parse(
 ) -> Policy: ...
 def load(path: Union[str, os.PathLike[str]]) -> Policy: ...
 def targets() -> list[str]: ...
+def vpn_profiles() -> list[str]: ...

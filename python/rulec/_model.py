@@ -8,10 +8,29 @@ print usefully and cannot be changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as _field
+from typing import Any, Literal, Optional, Tuple
 
-Severity = Literal["error", "warning", "note"]
+__all__ = [
+    "Clause",
+    "CompileError",
+    "CompileWarning",
+    "Diagnostic",
+    "Error",
+    "Hop",
+    "Location",
+    "MatchingRule",
+    "Note",
+    "PacketError",
+    "ParseError",
+    "Rule",
+    "Trace",
+    "VpnCheck",
+    "VpnError",
+    "VpnRow",
+]
 
 
 @dataclass(frozen=True)
@@ -44,14 +63,14 @@ class Note:
 class Diagnostic:
     """One finding: what `rulec lint` prints for it is `text` (and str())."""
 
-    severity: Severity
+    severity: Literal["error", "warning", "note"]
     code: str
     message: str
     location: Optional[Location]
     notes: Tuple[Note, ...] = ()
     hint: Optional[str] = None
     witness: Optional[str] = None
-    text: str = field(default="", repr=False, compare=False)
+    text: str = _field(default="", repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.text or f"{self.location}: {self.severity}: {self.message} [{self.code}]"
@@ -100,7 +119,7 @@ class Rule:
     options: Tuple[str, ...]
     label: Optional[str]
     location: Location
-    text: str = field(compare=False)
+    text: str = _field(compare=False)
 
     @property
     def state(self) -> bool:
@@ -168,6 +187,91 @@ class Trace:
     @property
     def passed(self) -> bool:
         return self.verdict == "pass"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One judgement of a VPN packet: on a host the one judgement, through a
+    router `in` on the inside or outside interface, then `out`."""
+
+    packet: str
+    verdict: Literal["pass", "block", "reject"]
+    decided_by: Literal["rule", "default", "no-default", "state"]
+    location: Optional[Location]
+    created_state: bool
+
+
+@dataclass(frozen=True)
+class VpnRow:
+    """One leg of a VPN in one direction: the packet that starts it
+    (reply=False) or its reply. `verdict` is "pass", "block", "reject", or
+    "not sent" for the reply to a dropped request; a failing row names the
+    rule or default that drops it (`blocked_by`) and what the user sees."""
+
+    leg: str
+    purpose: str
+    sender: Literal["client", "server"]
+    reply: bool
+    verdict: Literal["pass", "block", "reject", "not sent"]
+    hops: Tuple[Hop, ...]
+    symptom: Optional[str]
+    blocked_by: Optional[Location]
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    @classmethod
+    def _from(cls, data: dict[str, Any]) -> VpnRow:
+        hops = tuple(
+            Hop(h["packet"], h["verdict"], h["decided_by"], Location._from(h["location"]), h["created_state"])
+            for h in data["hops"]
+        )
+        return cls(
+            leg=data["leg"],
+            purpose=data["purpose"],
+            sender=data["sender"],
+            reply=data["reply"],
+            verdict=data["verdict"],
+            hops=hops,
+            symptom=data["symptom"],
+            blocked_by=Location._from(data["blocked_by"]),
+        )
+
+
+@dataclass(frozen=True)
+class VpnCheck:
+    """Would a VPN session work through the policy? `ok` is True when every
+    row passes; `rows` go leg by leg, each request followed by its reply."""
+
+    vpn: str
+    description: str
+    ok: bool
+    client: str
+    server: str
+    rows: Tuple[VpnRow, ...]
+    remarks: Tuple[str, ...] = ()
+    note: Optional[str] = None
+    custom: bool = False
+
+    @property
+    def failing(self) -> Tuple[VpnRow, ...]:
+        """The rows that do not pass."""
+        return tuple(r for r in self.rows if not r.passed)
+
+    @classmethod
+    def _from(cls, data: dict[str, Any]) -> VpnCheck:
+        return cls(
+            vpn=data["vpn"],
+            description=data["description"],
+            ok=data["works"],
+            client=data["client"],
+            server=data["server"],
+            rows=tuple(VpnRow._from(r) for r in data["rows"]),
+            remarks=tuple(data["remarks"]),
+            note=data["note"],
+            custom=data["custom"],
+        )
 
 
 class Error(Exception):
@@ -244,6 +348,25 @@ class CompileError(Error):
 
 class CompileWarning(UserWarning):
     """A target-specific warning (RC5xx) from a compilation that succeeded."""
+
+
+class VpnError(Error, ValueError):
+    """A VPN check that cannot be made: an unknown profile (then `suggestion`
+    may name a close one, and `known` lists them all) or a bad request."""
+
+    def __init__(self, text: str, suggestion: Optional[str] = None, known: Sequence[str] = ()) -> None:
+        super().__init__(text, suggestion, tuple(known))
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def suggestion(self) -> Optional[str]:
+        return self.args[1] if self.args[1] is None else str(self.args[1])
+
+    @property
+    def known(self) -> Tuple[str, ...]:
+        return tuple(self.args[2])
 
 
 class PacketError(Error, ValueError):
