@@ -110,6 +110,10 @@ std::string render_text(const Document& doc, const vpn::Check& c) {
   }
   out += fmt::format("\nresult: the VPN {} ({} of {} rows pass)\n", c.works() ? "works" : "does not work", passed,
                      c.rows.size());
+  if (!c.works() && !c.request.via() && c.request.on.empty() && !doc.ir.interfaces.empty())
+    out += fmt::format("hint: without --on, this host's packets are judged on an interface the policy does not "
+                       "name, so rules with 'on' ({}) do not apply to them\n",
+                       fmt::join(doc.ir.interfaces, ", "));
   return out;
 }
 
