@@ -31,6 +31,8 @@ bool validate_shape(const Request& r, CheckError& error) {
 
 /// Applies --port to the configurable legs; rejects it where no leg takes it.
 bool apply_port(Profile& p, const Request& r, CheckError& error) {
+  if (r.port && *r.port == 0)
+    return fail(error, CheckError::Kind::BadRequest, "port 0 is not a port a VPN can use");
   bool takes_port = false;
   for (Leg& l : p.legs) {
     if (!l.port_configurable) continue;
@@ -46,8 +48,6 @@ bool apply_port(Profile& p, const Request& r, CheckError& error) {
                 fmt::format("VPN '{}' uses fixed ports; a port can be given for openvpn, openvpn-tcp, wireguard "
                             "and declared legs without a port",
                             p.name));
-  if (r.port && *r.port == 0)
-    return fail(error, CheckError::Kind::BadRequest, "port 0 is not a port a VPN can use");
   return true;
 }
 
@@ -69,7 +69,7 @@ bool resolve_addresses(const Request& r, Check& c, ir::U128& local, ir::U128& re
   if (!addr)
     return fail(error, CheckError::Kind::BadRequest,
                 fmt::format("peer '{}' is not an IPv4 or IPv6 address", *r.peer));
-  if (!length.empty() && length != (addr->first == ir::Family::Inet ? "32" : "128"))
+  if (slash != std::string::npos && length != (addr->first == ir::Family::Inet ? "32" : "128"))
     return fail(error, CheckError::Kind::BadRequest,
                 fmt::format("peer '{}' is a network; give the address of one machine", *r.peer));
   c.family = addr->first;

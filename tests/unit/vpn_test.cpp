@@ -475,6 +475,9 @@ TEST_CASE("vpn check: addresses and bad requests") {
   q.port = 1724;
   CHECK(err(q) == "VPN 'pptp' uses fixed ports; a port can be given for openvpn, openvpn-tcp, wireguard and declared "
                   "legs without a port");
+  q = host("openvpn");
+  q.port = 0;
+  CHECK(err(q) == "port 0 is not a port a VPN can use");
   q = via("pptp");
   q.via_out = "lan";
   CHECK(err(q) == "via lan:lan names one interface twice; a router forwards between two");
@@ -484,6 +487,8 @@ TEST_CASE("vpn check: addresses and bad requests") {
   q = host("pptp");
   q.peer = "203.0.113.0/24";
   CHECK(err(q) == "peer '203.0.113.0/24' is a network; give the address of one machine");
+  q.peer = "203.0.113.10/";
+  CHECK(err(q) == "peer '203.0.113.10/' is a network; give the address of one machine");
   q.peer = "vpn.example.com";
   CHECK(err(q) == "peer 'vpn.example.com' is not an IPv4 or IPv6 address");
 }
