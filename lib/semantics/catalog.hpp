@@ -14,7 +14,7 @@
 namespace rulec::semantics {
 
 struct NamedNumber {
-  const char* name;
+  std::string_view name;
   std::uint16_t number;
 };
 
@@ -25,7 +25,7 @@ struct ServiceLeg {
 };
 
 struct BuiltinService {
-  const char* name;
+  std::string_view name;
   const char* description;
   std::vector<ServiceLeg> legs;
 };

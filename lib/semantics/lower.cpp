@@ -26,16 +26,28 @@ struct Dim {
       set = other;
       return;
     }
-    ir::FieldSet<T> out;
+    // A scratch buffer that keeps its capacity: lowering a million rules
+    // must not cost a million allocations here.
+    thread_local ir::FieldSet<T> out;
+    out.clear();
     std::size_t i = 0, j = 0;
     while (i < set.size() && j < other.size()) {
       T lo = std::max(set[i].lo, other[j].lo), hi = std::min(set[i].hi, other[j].hi);
       if (lo <= hi) out.push_back({lo, hi});
       if (set[i].hi < other[j].hi) ++i; else ++j;
     }
-    set = std::move(out);
+    set.swap(out);
   }
   bool empty() const { return !any && set.empty(); }
+  void reset() {
+    any = true;
+    set.clear();
+  }
+  /// Assigns without giving up this object's capacity.
+  void assign(const Dim& other) {
+    any = other.any;
+    set.assign(other.set.begin(), other.set.end());
+  }
   ir::FieldSet<T> field() const { return any ? ir::FieldSet<T>{} : set; }
 };
 
@@ -78,15 +90,28 @@ std::uint32_t RuleLowering::interface(std::uint32_t sym) {
 
 void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
   bool ok = true;
-  Dim<std::uint8_t> protos, families;
-  Dim<std::uint16_t> sport, dport;
-  AddressSet src{true, {}, {}}, dst{true, {}, {}};
+  // The working sets live across calls and are reset here, so that lowering
+  // a million rules reuses their memory instead of allocating it anew.
+  thread_local Dim<std::uint8_t> protos, families;
+  thread_local Dim<std::uint16_t> sport, dport;
+  thread_local AddressSet src, dst;
+  thread_local std::vector<Leg> legs;
+  thread_local std::vector<const Clause*> icmp_clauses;
+  protos.reset();
+  families.reset();
+  sport.reset();
+  dport.reset();
+  for (AddressSet* a : {&src, &dst}) {
+    a->any = true;
+    a->v4.clear();
+    a->v6.clear();
+  }
+  legs.clear();
+  icmp_clauses.clear();
   bool src_given = false, dst_given = false;
-  std::vector<Leg> legs;
   bool has_services = false;
   const Clause* port_clause = nullptr;
   const Clause* icmp_clause = nullptr;
-  std::vector<const Clause*> icmp_clauses;
 
   for (const Clause& c : p_.clauses_of(s)) {
     switch (c.kind) {
@@ -181,7 +206,8 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
   }
   if (icmp_clause) {
     Dim<std::uint8_t> icmp_protos = protos;
-    icmp_protos.restrict_to({{1, 1}, {58, 58}});
+    static const ir::FieldSet<std::uint8_t> icmp_numbers = {{1, 1}, {58, 58}};
+    icmp_protos.restrict_to(icmp_numbers);
     if (protos.any || icmp_protos.empty()) {
       diag::Diagnostic d{Severity::Error, "RC214", "icmp-type needs 'protocol icmp' or 'protocol icmpv6' in the rule",
                          p_.loc(s, *icmp_clause)};
@@ -199,8 +225,10 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
   emitted_ = 0;
   bool addressed = src_given || dst_given;
   for (const Leg& leg : legs) {
-    Dim<std::uint8_t> lp = protos;
-    Dim<std::uint16_t> ld = dport;
+    thread_local Dim<std::uint8_t> lp;
+    thread_local Dim<std::uint16_t> ld;
+    lp.assign(protos);
+    ld.assign(dport);
     if (has_services) {
       lp.restrict_to(one(leg.protocol));
       if (!leg.ports.empty()) ld.restrict_to(leg.ports);
@@ -225,11 +253,11 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
       if (src_given) fs = {false, v6 ? src.v6 : src.v4};
       if (dst_given) fd = {false, v6 ? dst.v6 : dst.v4};
       if (fs.empty() || fd.empty()) continue;
-      Dim<std::uint8_t> fp = lp;
+      thread_local Dim<std::uint8_t> fp;
+      fp.assign(lp);
       if (!fp.any) {  // ICMP belongs to IPv4, ICMPv6 to IPv6
-        Dim<std::uint8_t> allowed{false, v6 ? ir::FieldSet<std::uint8_t>{{0, 0}, {2, 255}}
-                                             : ir::FieldSet<std::uint8_t>{{0, 57}, {59, 255}}};
-        fp.restrict_to(allowed.set);
+        static const ir::FieldSet<std::uint8_t> not_icmp = {{0, 0}, {2, 255}}, not_icmpv6 = {{0, 57}, {59, 255}};
+        fp.restrict_to(v6 ? not_icmp : not_icmpv6);
         if (fp.empty()) continue;
       }
       Dim<std::uint8_t> icmp;

@@ -99,7 +99,8 @@ bool Names::expand(const Statement& s, std::span<const Value> vs, Context ctx,
 }
 
 bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet& out) {
-  std::vector<std::pair<const Statement*, const Value*>> flat;
+  auto& flat = flat_;
+  flat.clear();
   bool ok = expand(s, vs, Context::Address, flat);
   for (auto [st, v] : flat) {
     if (v->kind == Value::Kind::Any) {
@@ -134,7 +135,8 @@ bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet&
 }
 
 bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<std::uint16_t>& out) {
-  std::vector<std::pair<const Statement*, const Value*>> flat;
+  auto& flat = flat_;
+  flat.clear();
   bool ok = expand(s, vs, Context::Port, flat);
   for (auto [st, v] : flat) {
     if (v->kind == Value::Kind::Number) {
@@ -172,7 +174,8 @@ bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<st
 }
 
 bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSet<std::uint8_t>& out) {
-  std::vector<std::pair<const Statement*, const Value*>> flat;
+  auto& flat = flat_;
+  flat.clear();
   bool ok = expand(s, vs, Context::Protocol, flat);
   for (auto [st, v] : flat) {
     if (v->kind == Value::Kind::Number) {
@@ -204,7 +207,8 @@ bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSe
 }
 
 bool Names::icmp_types(const Statement& s, std::span<const Value> vs, bool v6, ir::FieldSet<std::uint8_t>& out) {
-  std::vector<std::pair<const Statement*, const Value*>> flat;
+  auto& flat = flat_;
+  flat.clear();
   bool ok = expand(s, vs, Context::IcmpType, flat);
   for (auto [st, v] : flat) {
     if (v->kind == Value::Kind::Number && v->lo <= 255 && v->hi <= 255 && v->lo <= v->hi) {

@@ -56,6 +56,8 @@ class Names {
   std::unordered_map<std::uint32_t, std::uint32_t> lists_, services_;  ///< name symbol -> statement index
   std::vector<bool> used_;  ///< by statement index
   std::vector<std::uint32_t> expanding_;  ///< list statements being expanded, for cycles
+  /// Scratch for expanded values, reused from call to call (lowering is hot).
+  std::vector<std::pair<const ast::Statement*, const ast::Value*>> flat_;
 };
 
 }  // namespace rulec::semantics
