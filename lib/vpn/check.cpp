@@ -111,6 +111,7 @@ analysis::Packet first_packet(const Check& c, const Leg& leg) {
     p.sport = leg.source_port.value_or(kEphemeralPort);
     p.dport = leg.port;
   }
+  if (ir::proto::is_icmp(leg.protocol)) p.icmp_type = c.family == ir::Family::Inet ? 8 : 128;  // echo request
   return p;
 }
 

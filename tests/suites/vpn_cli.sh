@@ -4,6 +4,7 @@
 set -uo pipefail
 root=${RULEC_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${RULEC_BIN:-$root/build/rulec}
+[[ $bin == /* ]] || bin=$PWD/$bin
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -58,6 +59,26 @@ expect 0 "article policy with defaults: pptp works on the host" -- "$bin" check 
 expect 1 "GRE blocked: pptp does not work" -- "$bin" check --vpn pptp "$tmp/gre-blocked.rules"
 contains out "Windows error 806 (older: 721)" "the GRE row names the symptom"
 contains out "out gre 192.0.2.7 -> 203.0.113.10 dropped by $tmp/gre-blocked.rules:1:1: default block" "the GRE row names the blocking default"
+(cd "$tmp" && "$bin" check --vpn pptp gre-blocked.rules >table.txt)
+cat >"$tmp/table.want" <<'TABLE'
+VPN pptp: PPTP: TCP 1723 (control) and GRE, IP protocol 47 (tunnel)
+this host is the client (192.0.2.7) on any interface; server 203.0.113.10
+
+leg                              direction         judged        verdict   decided by
+TCP 1723 (PPTP control channel)  client -> server  out           pass      gre-blocked.rules:2:1 (state created)
+                                 server -> client  in            pass      state of this connection
+GRE (PPTP tunnel)                client -> server  out           block     gre-blocked.rules:1:1 (default)
+                                 server -> client  -             not sent  the first packet is dropped
+  out gre 192.0.2.7 -> 203.0.113.10 dropped by gre-blocked.rules:1:1: default block
+  the user sees: connects, then hangs at Verifying user name and password; Windows error 806 (older: 721)
+
+result: the VPN does not work (2 of 4 rows pass)
+TABLE
+if diff -u "$tmp/table.want" "$tmp/table.txt"; then
+  echo "ok   the whole table for GRE blocked"
+else
+  echo "FAIL the whole table for GRE blocked"; failures=$((failures + 1))
+fi
 expect 1 "GRE blocked, as JSON" -- "$bin" check --vpn pptp --format json "$tmp/gre-blocked.rules"
 if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["works"] is False; assert [r["verdict"] for r in d["rows"]]==["pass","pass","block","not sent"], d' "$tmp/out"; then
   echo "ok   JSON rows: pass, pass, block, not sent"

@@ -426,6 +426,12 @@ TEST_CASE("vpn profile declared in the policy") {
     r.port = 9000;
     CHECK(run(policy, r).rows == Rows{"UDP 9000 c>s out=pass:L3+s", "UDP 9000 s>c in=pass:S"});
   }
+  SUBCASE("an ICMP leg is an echo request, its reply an echo reply") {
+    Outcome o = run("vpn ping = { icmp }\ndefault block\npass out protocol icmp, icmp-type echo-request\n"
+                    "pass in protocol icmp, icmp-type echo-reply\n",
+                    host("ping"));
+    CHECK(o.rows == Rows{"ICMP c>s out=pass:L3", "ICMP s>c in=pass:L4"});
+  }
   SUBCASE("a declared profile takes precedence over a built-in one") {
     Outcome o = run("vpn pptp = { tcp 1723 }\ndefault block\npass out protocol tcp, to port 1723 >> state\n",
                     host("pptp"));
