@@ -64,7 +64,16 @@ Decisions::Decisions(const ir::Policy& policy)
     if (s >= by_source_.size()) by_source_.resize(s + 1);
     by_source_[s].push_back(r);
   }
+  removed_.assign(by_source_.size(), false);
 }
+
+std::vector<std::uint32_t> Decisions::candidates(const PacketSet& set) const {
+  std::vector<std::uint32_t> out = index_.candidates(set);
+  std::erase_if(out, [&](std::uint32_t k) { return removed_[policy_.rules[k].source_rule]; });
+  return out;
+}
+
+void Decisions::remove(std::uint32_t source_rule) { removed_[source_rule] = true; }
 
 Effect Decisions::effect_of_rule(std::uint32_t r) const {
   const ir::Rule& rule = policy_.rules[r];

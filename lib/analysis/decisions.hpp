@@ -38,8 +38,15 @@ class Decisions {
   const ir::Policy& policy() const { return policy_; }
   /// The packets IR rule `r` matches.
   const PacketSet& match(std::uint32_t r) const { return matches_[r]; }
-  /// IR rules that may share packets with `set` (see RuleIndex).
-  std::vector<std::uint32_t> candidates(const PacketSet& set) const { return index_.candidates(set); }
+  /// IR rules that may share packets with `set` (see RuleIndex), leaving out removed ones.
+  std::vector<std::uint32_t> candidates(const PacketSet& set) const;
+
+  /// Takes a source rule out of the policy for every later question, as if
+  /// it were deleted. Lint removes each rule it reports as shadowed or
+  /// redundant, so that its findings hold together: deleting every reported
+  /// rule at once changes no verdict.
+  void remove(std::uint32_t source_rule);
+  bool removed(std::uint32_t source_rule) const { return removed_[source_rule]; }
   /// The IR rules lowered from one source rule.
   const std::vector<std::uint32_t>& rules_of(std::uint32_t source_rule) const { return by_source_[source_rule]; }
   std::size_t source_rule_count() const { return by_source_.size(); }
@@ -67,6 +74,7 @@ class Decisions {
   std::vector<PacketSet> matches_;
   RuleIndex index_;
   std::vector<std::vector<std::uint32_t>> by_source_;
+  std::vector<bool> removed_;
 };
 
 }  // namespace rulec::analysis

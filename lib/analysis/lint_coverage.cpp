@@ -125,6 +125,7 @@ void report_never_decides(Context& cx, std::uint32_t s) {
   }
   cx.sink.add(std::move(diag));
   cx.reported[s] = true;
+  cx.decisions.remove(s);
 }
 
 /// True when some packet the rule decides would get another verdict without it.
@@ -170,13 +171,43 @@ void check_source_rule(Context& cx, std::uint32_t s) {
   diag.hint = "remove this rule";
   cx.sink.add(std::move(diag));
   cx.reported[s] = true;
+  cx.decisions.remove(s);
+}
+
+/// Unreported source rules that share packets with source rule `t` (and,
+/// when `below` is set, come before it): removing `t` may make them redundant.
+void touched_by(const Context& cx, std::uint32_t t, bool below, std::vector<std::uint32_t>& out) {
+  for (std::uint32_t r : cx.decisions.rules_of(t))
+    for (std::uint32_t k : cx.decisions.candidates(cx.decisions.match(r))) {
+      std::uint32_t s = cx.policy.rules[k].source_rule;
+      if (s != t && !cx.reported[s] && (!below || s < t)) out.push_back(s);
+    }
 }
 
 }  // namespace
 
 void coverage(Context& cx) {
-  for (std::uint32_t s = 0; s < cx.decisions.source_rule_count(); ++s)
-    if (!cx.reported[s]) check_source_rule(cx, s);
+  // Each reported rule is removed at once, so a rule checked earlier may
+  // become redundant later; those are checked again until nothing changes.
+  std::vector<std::uint32_t> again;
+  for (std::uint32_t s = 0; s < cx.decisions.source_rule_count(); ++s) {
+    if (cx.reported[s]) continue;
+    check_source_rule(cx, s);
+    if (cx.reported[s]) touched_by(cx, s, true, again);
+  }
+  while (!again.empty()) {
+    std::sort(again.begin(), again.end());
+    again.erase(std::unique(again.begin(), again.end()), again.end());
+    std::vector<std::uint32_t> next;
+    for (std::uint32_t s : again) {
+      if (cx.reported[s]) continue;
+      cx.forget_decided(s);
+      check_source_rule(cx, s);
+      if (cx.reported[s]) touched_by(cx, s, false, next);
+    }
+    again = std::move(next);
+  }
+  cx.forget_decided();  // removals changed who decides what
 }
 
 namespace {

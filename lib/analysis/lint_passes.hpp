@@ -33,6 +33,9 @@ struct Context {
 
   /// The packets a source rule decides (computed once, on demand).
   const PacketSet& decided(std::uint32_t source_rule);
+  /// Drops the computed sets (after rules were removed from `decisions`).
+  void forget_decided() { decided_.assign(decided_.size(), std::nullopt); }
+  void forget_decided(std::uint32_t source_rule) { decided_[source_rule].reset(); }
   /// The source location of the rule or default that decides `d`.
   std::optional<diag::Location> location_of(const Decision& d) const;
   /// "rule 12" style words for a decision, for notes and messages.
