@@ -9,6 +9,8 @@ std::unique_ptr<Backend> make_iptables_backend();
 std::unique_ptr<Backend> make_ip6tables_backend();
 std::unique_ptr<Backend> make_nft_backend();
 std::unique_ptr<Backend> make_pf_backend();
+std::unique_ptr<Backend> make_windows_backend();
+std::unique_ptr<Backend> make_windows_netsh_backend();
 
 namespace {
 
@@ -18,6 +20,8 @@ constexpr BackendEntry kTargets[] = {
     {"ip6tables", "ip6tables-restore input for IPv6 (raw and filter tables, replaced atomically)", make_ip6tables_backend},
     {"nft", "an nft -f script: one table inet rulec, replaced atomically", make_nft_backend},
     {"pf", "pf.conf filter rules for pfctl -f (OpenBSD, FreeBSD, macOS)", make_pf_backend},
+    {"windows", "Windows Firewall: PowerShell New-NetFirewallRule script, an order-free rule set", make_windows_backend},
+    {"windows-netsh", "Windows Firewall: netsh advfirewall commands for netsh -f", make_windows_netsh_backend},
     {nullptr, nullptr, nullptr},
 };
 

@@ -1,0 +1,572 @@
+// An order-free rule set for Windows Firewall, computed from packet sets.
+#include "backends/windows_plan.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "analysis/evaluator.hpp"
+
+namespace rulec::backends::windows {
+namespace {
+
+using analysis::Box;
+using analysis::Field;
+using analysis::PacketSet;
+using ir::U128;
+namespace values = analysis::values;
+
+constexpr std::size_t kFields = analysis::kFieldCount;
+
+// ---- boxes ---------------------------------------------------------------
+
+/// A copy of `b` with field `f` replaced by `v` (nullopt when `v` is empty).
+std::optional<Box> with_field(const Box& b, Field f, std::span<const Interval> v) {
+  Box::Builder out;
+  for (std::size_t i = 0; i < kFields; ++i)
+    if (!out.add(static_cast<Field>(i) == f ? v : b[static_cast<Field>(i)])) return std::nullopt;
+  return out.take();
+}
+
+bool overlaps(const Box& a, const Box& b) {
+  for (std::size_t i = 0; i < kFields; ++i)
+    if (!values::overlap(a[static_cast<Field>(i)], b[static_cast<Field>(i)])) return false;
+  return true;
+}
+
+std::optional<Box> intersect(const Box& a, const Box& b) {
+  Box::Builder out;
+  for (std::size_t i = 0; i < kFields; ++i)
+    if (!out.add(values::intersect(a[static_cast<Field>(i)], b[static_cast<Field>(i)]))) return std::nullopt;
+  return out.take();
+}
+
+/// Appends the disjoint boxes of a - b (b known to overlap a).
+void subtract(const Box& a, const Box& b, std::vector<Box>& out) {
+  std::array<std::vector<Interval>, kFields> cur;
+  for (std::size_t i = 0; i < kFields; ++i) cur[i].assign(a[static_cast<Field>(i)].begin(), a[static_cast<Field>(i)].end());
+  for (std::size_t f = 0; f < kFields; ++f) {
+    auto rest = values::subtract(cur[f], b[static_cast<Field>(f)]);
+    if (!rest.empty()) {
+      Box::Builder piece;
+      for (std::size_t i = 0; i < kFields; ++i) piece.add(i == f ? rest : cur[i]);
+      out.push_back(piece.take());
+    }
+    cur[f] = values::intersect(cur[f], b[static_cast<Field>(f)]);
+  }
+}
+
+bool is_full(std::span<const Interval> v, U128 max) { return v.size() == 1 && v[0].lo == 0 && v[0].hi == max; }
+
+// ---- who decides what ----------------------------------------------------
+
+/// A disjoint piece of one direction's packets and the rule that decides it.
+struct Region {
+  Box box;
+  std::int64_t rule = -1;  ///< -1: the default
+  bool pass = true;
+};
+
+/// The evaluator's order of precedence: the first matching `done` rule
+/// decides, else the last matching rule.
+std::vector<std::uint32_t> precedence(const ir::Policy& p) {
+  std::vector<std::uint32_t> order;
+  order.reserve(p.rules.size());
+  for (std::uint32_t i = 0; i < p.rules.size(); ++i)
+    if (p.rules[i].done) order.push_back(i);
+  for (std::uint32_t i = static_cast<std::uint32_t>(p.rules.size()); i-- > 0;)
+    if (!p.rules[i].done) order.push_back(i);
+  return order;
+}
+
+/// Splits one direction's packets into regions, each decided by one rule
+/// or by the default: exactly analysis::evaluate without state.
+std::vector<Region> decide(const ir::Policy& p, ir::Direction d) {
+  std::vector<Box> rest = PacketSet::of(d, p).boxes(), next;
+  std::vector<Region> out;
+  for (std::uint32_t i : precedence(p)) {
+    if (rest.empty()) break;
+    const ir::Rule& r = p.rules[i];
+    if (!ir::field_contains(r.match.directions, static_cast<std::uint8_t>(d))) continue;
+    PacketSet match = PacketSet::of(r.match, p);
+    for (const Box& m : match.boxes()) {
+      next.clear();
+      for (Box& a : rest) {
+        if (!overlaps(a, m)) {
+          next.push_back(std::move(a));
+          continue;
+        }
+        out.push_back({*intersect(a, m), i, r.action == ir::Action::Pass});
+        subtract(a, m, next);
+      }
+      rest.swap(next);
+    }
+  }
+  bool pass = p.default_for(d).action == ir::Action::Pass;
+  for (Box& a : rest) out.push_back({std::move(a), -1, pass});
+  return out;
+}
+
+// ---- what Windows cannot say ---------------------------------------------
+
+class Approximations {
+ public:
+  Approximations(const ir::Policy& p, const PlanOptions& o, diag::Sink& s) : policy_(p), options_(o), sink_(s) {}
+
+  /// Reports reject, log and stateless passes; false when strict refuses.
+  bool check(const std::array<std::vector<Region>, 2>& regions, Plan& plan) {
+    for (int d = 0; d < 2; ++d) {
+      const ir::Default& def = policy_.defaults[d];
+      if (def.explicit_ && def.action == ir::Action::Reject)
+        report(def.origin, "RC551", "Windows Firewall cannot reject: the default drops silently instead",
+               "use 'default block' to say what Windows does");
+      for (const Region& r : regions[d]) {
+        if (r.rule < 0) continue;
+        const ir::Rule& rule = policy_.rules[static_cast<std::size_t>(r.rule)];
+        if (rule.log) {
+          (r.pass ? plan.log_allowed : plan.log_blocked) = true;
+          once(rule, 0, "RC552",
+               "Windows Firewall logs per profile, not per rule: the profile's log records every "
+               "packet of this verdict",
+               "drop '>> log', or accept the profile-wide log");
+        }
+        if (rule.action == ir::Action::Reject)
+          once(rule, 1, "RC551", "Windows Firewall cannot reject: this rule drops silently instead",
+               "use 'block' to say what Windows does");
+        if (r.pass && !rule.state) check_replies(r, rule, regions[1 - d]);
+      }
+    }
+    return ok_;
+  }
+
+ private:
+  /// Windows keeps state for every allowed connection: replies the policy
+  /// would drop pass there.
+  void check_replies(const Region& r, const ir::Rule& rule, const std::vector<Region>& other) {
+    if (reported(rule, 2)) return;
+    PacketSet forward;
+    forward.add_disjoint(r.box);
+    PacketSet replies = forward.replies();
+    PacketSet dropped;
+    for (const Box& rb : replies.boxes())
+      for (const Region& o : other)
+        if (!o.pass && overlaps(rb, o.box)) dropped.add_disjoint(*intersect(rb, o.box));
+    auto witness = dropped.witness(policy_);
+    if (!witness) return;
+    diag::Diagnostic& d = once(rule, 2, "RC550",
+                               "Windows Firewall keeps state for every allowed connection: replies to packets "
+                               "this rule passes come back, though the policy drops them",
+                               "add '>> state' to the rule, or accept that Windows passes the replies");
+    d.witness = analysis::format_packet(*witness);
+  }
+
+  bool reported(const ir::Rule& rule, int kind) {
+    return !seen_.insert(std::uint64_t{rule.source_rule} * 4 + static_cast<unsigned>(kind)).second;
+  }
+
+  diag::Diagnostic& once(const ir::Rule& rule, int kind, const char* code, std::string message, std::string hint) {
+    if (kind != 2 && reported(rule, kind)) return scratch_;
+    return report(rule.origin, code, std::move(message), std::move(hint));
+  }
+
+  diag::Diagnostic& report(const diag::Location& loc, const char* code, std::string message, std::string hint) {
+    auto sev = options_.strict ? diag::Severity::Error : diag::Severity::Warning;
+    if (options_.strict) {
+      ok_ = false;
+      hint += " (refused because of --strict)";
+    }
+    diag::Diagnostic d{sev, code, std::move(message), loc};
+    d.hint = std::move(hint);
+    sink_.add(std::move(d));
+    return sink_.all().back();
+  }
+
+  const ir::Policy& policy_;
+  const PlanOptions& options_;
+  diag::Sink& sink_;
+  bool ok_ = true;
+  std::unordered_set<std::uint64_t> seen_;
+  diag::Diagnostic scratch_;
+};
+
+
+// ---- covering the passed or the blocked packets ----------------------------
+
+/// A box a Windows rule covers, before protocols and families are split.
+struct Cover {
+  Box box;
+  bool allow = true;
+  bool any_interface = false;
+  std::int64_t rule = -1;
+};
+
+/// Above this many box pairs, covers are not widened (the cost is quadratic).
+constexpr std::size_t kWidenBudget = 20'000'000;
+
+/// Widens each covered box field by field to the whole field wherever it
+/// then still meets no packet of the other verdict: Windows rules may
+/// overlap, so a wider rule is as exact and splits into fewer rules.
+void widen(std::vector<Box>& covered, const std::vector<const Box*>& others) {
+  static constexpr Field kOrder[] = {Field::Protocol, Field::IcmpType, Field::Sport, Field::Dport, Field::Src,
+                                     Field::Dst,      Field::Interface, Field::Family};
+  static const std::vector<Interval> kAll{{0, ~U128{0}}};
+  if (covered.size() * std::max<std::size_t>(others.size(), 1) > kWidenBudget) return;
+  for (Box& b : covered)
+    for (Field f : kOrder) {
+      if (is_full(b[f], ~U128{0})) continue;
+      auto wide = with_field(b, f, kAll);
+      if (std::none_of(others.begin(), others.end(), [&](const Box* o) { return overlaps(*wide, *o); }))
+        b = std::move(*wide);
+    }
+}
+
+/// Covers the regions whose verdict is `allow`, under a default of the
+/// opposite. Regions that include interfaces the policy never names are
+/// written for every interface; under allow rules, block rules then close
+/// the named interfaces where that passes too much. Under block rules that
+/// is impossible (allow never beats block): nullopt.
+std::optional<std::vector<Cover>> cover(const ir::Policy& p, const std::vector<Region>& regions, bool allow) {
+  const auto n = static_cast<U128>(p.interfaces.size());
+  const std::vector<Interval> named{{0, n == 0 ? 0 : n - 1}};
+  std::vector<Box> covered;
+  std::vector<std::int64_t> tags;
+  std::vector<const Box*> others;
+  for (const Region& r : regions) {
+    if (r.pass == allow) {
+      covered.push_back(r.box);
+      tags.push_back(r.rule);
+    } else {
+      others.push_back(&r.box);
+    }
+  }
+  widen(covered, others);
+  std::vector<Cover> out;
+  std::vector<Box> widened;  // named-interface parts of rules written for every interface
+  std::unordered_set<std::string> seen;
+  for (std::size_t i = 0; i < covered.size(); ++i) {
+    const Box& b = covered[i];
+    auto ifs = b[Field::Interface];
+    bool unnamed = ifs.back().hi >= n;
+    out.push_back({b, allow, unnamed, tags[i]});
+    if (!unnamed || n == 0 || ifs.front().lo == 0 && ifs.size() == 1) continue;
+    if (auto part = with_field(b, Field::Interface, named)) widened.push_back(std::move(*part));
+  }
+  if (widened.empty()) return out;
+  for (const Region& o : regions) {
+    if (o.pass == allow) continue;
+    if (std::none_of(widened.begin(), widened.end(), [&](const Box& w) { return overlaps(o.box, w); })) continue;
+    if (!allow) return std::nullopt;
+    auto ifs = values::intersect(o.box[Field::Interface], named);
+    if (auto part = with_field(o.box, Field::Interface, ifs)) out.push_back({std::move(*part), false, false, o.rule});
+  }
+  return out;
+}
+
+// ---- coalescing ----------------------------------------------------------
+
+/// Cover::rule for a box that several rules (or a rule and the default) decide.
+constexpr std::int64_t kSeveralRules = -2;
+
+std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interval> b) {
+  std::vector<Interval> all(a.begin(), a.end());
+  all.insert(all.end(), b.begin(), b.end());
+  std::sort(all.begin(), all.end(), [](const Interval& x, const Interval& y) { return x.lo < y.lo; });
+  std::vector<Interval> out;
+  for (const Interval& i : all)
+    if (!out.empty() && (out.back().hi == ~U128{0} || out.back().hi + 1 >= i.lo))
+      out.back().hi = std::max(out.back().hi, i.hi);
+    else
+      out.push_back(i);
+  return out;
+}
+
+void append_hex(std::string& key, U128 v) {
+  static const char digits[] = "0123456789abcdef";
+  do {
+    key += digits[static_cast<unsigned>(v & 15)];
+    v >>= 4;
+  } while (v);
+  key += ',';
+}
+
+/// Merges covering boxes that differ in one field only, until none do:
+/// the regions of the evaluator are fragments, Windows rules should not be.
+void coalesce(std::vector<Cover>& covers, U128 unnamed) {
+  const std::vector<Interval> every{{0, unnamed}};
+  for (Cover& c : covers)
+    if (c.any_interface) c.box = *with_field(c.box, Field::Interface, every);
+  std::string key;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t f = 0; f < kFields; ++f) {
+      std::unordered_map<std::string, std::size_t> index;
+      std::vector<Cover> out;
+      out.reserve(covers.size());
+      for (Cover& c : covers) {
+        key.assign(c.allow ? "a" : "b");
+        key += c.any_interface ? '*' : '-';
+        for (std::size_t g = 0; g < kFields; ++g, key += '|')
+          if (g != f)
+            for (const Interval& i : c.box[static_cast<Field>(g)]) {
+              append_hex(key, i.lo);
+              append_hex(key, i.hi);
+            }
+        auto [it, added] = index.try_emplace(key, out.size());
+        if (added) {
+          out.push_back(std::move(c));
+          continue;
+        }
+        Cover& t = out[it->second];
+        t.box = *with_field(t.box, static_cast<Field>(f), unite(t.box[static_cast<Field>(f)], c.box[static_cast<Field>(f)]));
+        if (t.rule != c.rule) t.rule = kSeveralRules;
+        changed = true;
+      }
+      covers = std::move(out);
+    }
+  }
+}
+
+// ---- Windows rules -------------------------------------------------------
+
+void append_u128(std::string& key, U128 v) {
+  key += fmt::format("{:x}.{:x},", static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v));
+}
+
+void append_key(std::string& key, const std::vector<Interval>& v) {
+  for (const Interval& i : v) {
+    append_u128(key, i.lo);
+    append_u128(key, i.hi);
+  }
+  key += '|';
+}
+
+/// A field's values within [0, max]; empty when that is all of them.
+std::vector<Interval> field(const Box& b, Field f, U128 max) {
+  std::vector<Interval> v = values::intersect(b[f], std::vector<Interval>{{0, max}});
+  if (is_full(v, max)) return {};
+  return v;
+}
+
+/// Turns covering boxes into Windows rules: one protocol a rule, addresses
+/// per family, and boxes that differ only in their protocol merged so a
+/// whole range of protocols becomes one rule with any protocol.
+class RuleBuilder {
+ public:
+  RuleBuilder(const ir::Policy& p, ir::Direction d) : policy_(p), dir_(d) {}
+
+  void add(const Cover& c) {
+    WinRule base;
+    base.direction = dir_;
+    base.allow = c.allow;
+    base.rule = c.rule;
+    if (!c.any_interface)
+      for (const Interval& i : c.box[Field::Interface])
+        for (U128 v = i.lo; v <= i.hi; ++v) base.interfaces.push_back(static_cast<std::uint32_t>(v));
+    auto fams = values::intersect(c.box[Field::Family], std::vector<Interval>{{0, 1}});
+    bool both = fams.size() == 1 && fams[0].lo == 0 && fams[0].hi == 1;
+    if (both && is_full(c.box[Field::Src], ~U128{0}) && is_full(c.box[Field::Dst], ~U128{0})) {
+      add_family(c.box, base, std::nullopt);
+      return;
+    }
+    for (const Interval& fi : fams)
+      for (U128 f = fi.lo; f <= fi.hi; ++f) add_family(c.box, base, static_cast<ir::Family>(f));
+  }
+
+  /// The finished rules.
+  std::vector<WinRule> take() {
+    for (Group& g : groups_) {
+      std::sort(g.protocols.begin(), g.protocols.end(), [](auto& a, auto& b) { return a.lo < b.lo; });
+      if (is_full(merged(g.protocols), 255)) {
+        rules_.push_back(g.base);
+        continue;
+      }
+      for (const Interval& i : g.protocols)
+        for (U128 pr = i.lo; pr <= i.hi; ++pr) {
+          rules_.push_back(g.base);
+          rules_.back().protocol = static_cast<int>(pr);
+        }
+    }
+    merge_families();
+    return std::move(rules_);
+  }
+
+  /// Rules whose SCTP ports Windows cannot match: SCTP is then not
+  /// allowed, or blocked on every port (the covering errs towards blocking).
+  std::vector<std::int64_t> sctp_ports;
+
+ private:
+  struct Group {
+    WinRule base;
+    std::vector<Interval> protocols;
+  };
+
+  static std::vector<Interval> merged(std::vector<Interval> v) {
+    std::vector<Interval> out;
+    for (const Interval& i : v)
+      if (!out.empty() && out.back().hi + 1 >= i.lo)
+        out.back().hi = std::max(out.back().hi, i.hi);
+      else
+        out.push_back(i);
+    return out;
+  }
+
+  /// True when the box holds packets of protocol `pr` (and family `f`):
+  /// the universe gives ports only to TCP/UDP/SCTP, ICMP types only to
+  /// ICMP, ICMP only to IPv4 and ICMPv6 only to IPv6.
+  static bool holds(const Box& b, unsigned pr, std::optional<ir::Family> f) {
+    const std::vector<Interval> zero{{0, 0}};
+    if (!ir::proto::has_ports(pr) && (!values::overlap(b[Field::Sport], zero) || !values::overlap(b[Field::Dport], zero)))
+      return false;
+    if (!ir::proto::is_icmp(pr) && !values::overlap(b[Field::IcmpType], zero)) return false;
+    if (f == ir::Family::Inet && pr == ir::proto::icmpv6) return false;
+    return !(f == ir::Family::Inet6 && pr == ir::proto::icmp);
+  }
+
+  /// Rules for the box within one family (nullopt: both, with no addresses).
+  void add_family(const Box& b, WinRule base, std::optional<ir::Family> f) {
+    U128 amax = f == ir::Family::Inet ? U128{0xffffffffu} : ~U128{0};
+    base.family = f;
+    auto src = field(b, Field::Src, amax), dst = field(b, Field::Dst, amax);
+    bool in = dir_ == ir::Direction::In;
+    base.local = in ? dst : src;
+    base.remote = in ? src : dst;
+    auto sport = field(b, Field::Sport, 65535), dport = field(b, Field::Dport, 65535);
+    auto types = field(b, Field::IcmpType, 255);
+    std::vector<Interval> free;
+    for (const Interval& pi : values::intersect(b[Field::Protocol], std::vector<Interval>{{0, 255}}))
+      for (U128 pr = pi.lo; pr <= pi.hi; ++pr) {
+        if (!holds(b, static_cast<unsigned>(pr), f)) continue;
+        bool ports = ir::proto::has_ports(static_cast<unsigned>(pr)) && (!sport.empty() || !dport.empty());
+        bool icmp = ir::proto::is_icmp(static_cast<unsigned>(pr)) && !types.empty();
+        if (!ports && !icmp) {
+          free.push_back({pr, pr});
+          continue;
+        }
+        WinRule r = base;
+        r.protocol = static_cast<int>(pr);
+        if (ports && pr == ir::proto::sctp) {
+          sctp_ports.push_back(base.rule);
+          if (!base.allow) rules_.push_back(std::move(r));
+          continue;
+        }
+        if (ports) {
+          r.local_ports = in ? dport : sport;
+          r.remote_ports = in ? sport : dport;
+        }
+        if (icmp) r.icmp_types = types;
+        rules_.push_back(std::move(r));
+      }
+    if (free.empty()) return;
+    std::string key = fmt::format("{}{}", base.allow ? 'a' : 'b', f ? static_cast<int>(*f) : 2);
+    for (std::uint32_t i : base.interfaces) key += fmt::format(",{}", i);
+    key += '|';
+    append_key(key, base.local);
+    append_key(key, base.remote);
+    auto [it, added] = index_.try_emplace(std::move(key), groups_.size());
+    if (added) groups_.push_back({base, {}});
+    auto& protos = groups_[it->second].protocols;
+    protos.insert(protos.end(), free.begin(), free.end());
+  }
+
+  /// One rule for both families where both would say "any address".
+  void merge_families() {
+    std::unordered_map<std::string, std::size_t> first;
+    std::vector<WinRule> out;
+    for (WinRule& r : rules_) {
+      if (r.protocol != -1 || !r.local.empty() || !r.remote.empty()) {
+        out.push_back(std::move(r));
+        continue;
+      }
+      std::string key = r.allow ? "a" : "b";
+      for (std::uint32_t i : r.interfaces) key += fmt::format(",{}", i);
+      auto [it, added] = first.try_emplace(key, out.size());
+      if (added) {
+        out.push_back(std::move(r));
+      } else if (out[it->second].family && out[it->second].family != r.family) {
+        out[it->second].family.reset();
+      } else {
+        out.push_back(std::move(r));
+      }
+    }
+    rules_ = std::move(out);
+  }
+
+  const ir::Policy& policy_;
+  ir::Direction dir_;
+  std::vector<WinRule> rules_;
+  std::vector<Group> groups_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+struct Built {
+  std::vector<WinRule> rules;
+  std::vector<std::int64_t> sctp_ports;
+};
+
+/// Windows rules for one covering, or nullopt when there is none.
+std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::optional<std::vector<Cover>>& covers) {
+  if (!covers) return std::nullopt;
+  std::vector<Cover> merged = *covers;
+  coalesce(merged, static_cast<U128>(p.interfaces.size()));
+  RuleBuilder b(p, d);
+  for (const Cover& c : merged) b.add(c);
+  return Built{b.take(), std::move(b.sctp_ports)};
+}
+
+/// RC553 for each rule whose SCTP ports the chosen covering approximates.
+bool report_sctp(const ir::Policy& p, const PlanOptions& options, const std::vector<std::int64_t>& rules,
+                 diag::Sink& sink) {
+  std::unordered_set<std::int64_t> seen;
+  for (std::int64_t r : rules) {
+    if (!seen.insert(r).second) continue;
+    diag::Diagnostic d{options.strict ? diag::Severity::Error : diag::Severity::Warning, "RC553",
+                       "Windows Firewall matches ports only for TCP and UDP: SCTP packets this rule decides are "
+                       "blocked on every port",
+                       {}};
+    d.has_loc = r >= 0;
+    if (r >= 0) d.loc = p.rules[static_cast<std::size_t>(r)].origin;
+    d.hint = "name 'protocol { tcp, udp }' in the rule to leave SCTP out";
+    if (options.strict) d.hint += " (refused because of --strict)";
+    sink.add(std::move(d));
+  }
+  return rules.empty() || !options.strict;
+}
+
+}  // namespace
+
+bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
+  out = Plan{};
+  std::array<std::vector<Region>, 2> regions{decide(policy, ir::Direction::In), decide(policy, ir::Direction::Out)};
+  bool ok = Approximations(policy, options, sink).check(regions, out);
+  for (int d = 0; d < 2; ++d) {
+    auto dir = static_cast<ir::Direction>(d);
+    auto allow = build(policy, dir, cover(policy, regions[d], true));
+    auto block = build(policy, dir, cover(policy, regions[d], false));
+    bool use_block = block && block->rules.size() < allow->rules.size();
+    Built& chosen = use_block ? *block : *allow;
+    ok = report_sctp(policy, options, chosen.sctp_ports, sink) && ok;
+    DirectionPlan& dp = out.directions[d];
+    dp.default_allow = use_block;
+    const auto& other = use_block ? allow : block;
+    dp.alternative_rules = other ? other->rules.size() : SIZE_MAX;
+    for (WinRule& r : chosen.rules) {
+      ++(r.allow ? dp.allow_rules : dp.block_rules);
+      out.rules.push_back(std::move(r));
+    }
+  }
+  if (out.rules.size() > options.max_rules) {
+    diag::Diagnostic e{diag::Severity::Error, "RC554",
+                       fmt::format("the policy needs {} Windows Firewall rules, more than the limit of {}",
+                                   out.rules.size(), options.max_rules),
+                       {}};
+    e.has_loc = false;
+    e.hint = "merge address lists and port ranges, or compile for pf or nftables";
+    sink.add(std::move(e));
+    return false;
+  }
+  return ok;
+}
+
+}  // namespace rulec::backends::windows
