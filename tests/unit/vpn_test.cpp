@@ -578,6 +578,11 @@ TEST_CASE("vpn require: unknown profile, bad requirement, unnamed interface, and
  4 | require vpn sstp via lan:wan0
    | ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 )");
+  CHECK(lint("default block\npass in on wan protocol udp, to port 51821 >> state\n"
+             "require vpn wireguard server on wan port 51821\nrequire vpn wireguard server on wan to 2001:db8::5 port 51821\n")
+            .empty());
+  CHECK(lint("default block\npass in on wan protocol udp, to port 51821 >> state\nrequire vpn wireguard server on wan\n")
+            .find("[RC400]") != std::string::npos);
   std::string office = example("office.rules");
   CHECK(lint(office).empty());
 }
