@@ -125,7 +125,7 @@ class Policy:
         if not ok:
             raise CompileError("".join(d.text for d in diags), target, diags)
         for d in diags:
-            warnings.warn(CompileWarning(d.text), stacklevel=2)
+            warnings.warn(CompileWarning(d.text, d), stacklevel=2)
         return text
 
     def trace(self, packet: str) -> Trace:

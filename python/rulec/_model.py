@@ -347,7 +347,19 @@ class CompileError(Error):
 
 
 class CompileWarning(UserWarning):
-    """A target-specific warning (RC5xx) from a compilation that succeeded."""
+    """A target-specific warning (RC5xx) from a compilation that succeeded:
+    str() is the CLI's text, `diagnostic` the finding."""
+
+    def __init__(self, text: str, diagnostic: Optional[Diagnostic] = None) -> None:
+        super().__init__(text, diagnostic)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def diagnostic(self) -> Optional[Diagnostic]:
+        found = self.args[1]
+        return found if isinstance(found, Diagnostic) else None
 
 
 class VpnError(Error, ValueError):

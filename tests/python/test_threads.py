@@ -1,0 +1,79 @@
+"""parse, lint and compile release the GIL: other Python threads run meanwhile,
+and one Policy can be used from several threads at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import rulec
+
+
+def big_policy(rules: int) -> str:
+    lines = ["default block"]
+    for i in range(rules):
+        lines.append(
+            f"pass in on lan{i % 7} protocol tcp, from 10.{i % 256}.{(i // 256) % 256}.0/24 port {1024 + i % 60000}, "
+            f"to 192.0.2.{i % 250 + 1} port {{ {i % 1000 + 1}, {2000 + i % 500} }} >> state"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def longest_stall(work: Callable[[], object]) -> tuple[float, float]:
+    """Runs `work` in a thread while this thread ticks; returns (how long the
+    work took, the longest gap between two ticks of this thread)."""
+    started = threading.Event()
+    took: list[float] = []
+
+    def run() -> None:
+        started.set()
+        t0 = time.perf_counter()
+        work()
+        took.append(time.perf_counter() - t0)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    started.wait()
+    gap, last = 0.0, time.perf_counter()
+    while thread.is_alive():
+        now = time.perf_counter()
+        gap, last = max(gap, now - last), now
+    thread.join()
+    return took[0], gap
+
+
+def test_parse_releases_the_gil() -> None:
+    text = big_policy(20000)
+    took, gap = longest_stall(lambda: rulec.parse(text))
+    assert took > 0.02, "the policy is too small to measure"
+    # Holding the GIL would stall this thread for the whole parse.
+    assert gap < took / 2, (took, gap)
+
+
+def test_lint_and_compile_release_the_gil() -> None:
+    policy = rulec.parse(big_policy(3000))
+    took, gap = longest_stall(policy.lint)
+    assert gap < max(took / 2, 0.01), (took, gap)
+    target = rulec.targets()[0] if rulec.targets() else None
+    if target:
+        took, gap = longest_stall(lambda: policy.compile(target))
+        assert gap < max(took / 2, 0.01), (took, gap)
+
+
+def test_one_policy_from_many_threads() -> None:
+    policy = rulec.parse(big_policy(300))
+    expected_lint = policy.lint()
+    expected = {}
+    for target in rulec.targets():
+        try:
+            expected[target] = policy.compile(target)
+        except rulec.CompileError:
+            pass  # a target may refuse a policy (netsh cannot name interfaces)
+
+    def work(_: int) -> bool:
+        return policy.lint() == expected_lint and all(policy.compile(t) == out for t, out in expected.items())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(work, range(8)))
