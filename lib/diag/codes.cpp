@@ -29,7 +29,7 @@ constexpr CodeInfo kCodes[] = {
     {"RC213", "duplicate-default", "a direction has two defaults; the last one counts"},
     {"RC214", "icmp-type-without-icmp", "an icmp-type is given for a rule whose protocol is not icmp or icmpv6"},
     {"RC215", "unknown-vpn-profile", "require vpn names a profile that is not known"},
-    {"RC216", "bad-requirement", "a require statement is contradictory (via with on, server with via, ...)"},
+    {"RC216", "bad-requirement", "a require statement is contradictory (via together with on)"},
     {"RC300", "shadowed-rule", "a rule never decides a packet: earlier 'done' rules or later rules take every packet it matches"},
     {"RC301", "redundant-rule", "removing a rule changes no verdict: other rules or the default decide its packets the same way"},
     {"RC302", "overridden-rule", "a rule without 'done' never takes effect because later rules decide its packets differently"},
