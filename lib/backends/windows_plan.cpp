@@ -342,10 +342,12 @@ void append_key(std::string& key, const std::vector<Interval>& v) {
   key += '|';
 }
 
-/// A field's values within [0, max]; empty when that is all of them.
-std::vector<Interval> field(const Box& b, Field f, U128 max) {
+/// A field's values within [0, max]; empty when that is all of them,
+/// nullopt when there are none (a box widened beyond its family's addresses).
+std::optional<std::vector<Interval>> field(const Box& b, Field f, U128 max) {
   std::vector<Interval> v = values::intersect(b[f], std::vector<Interval>{{0, max}});
-  if (is_full(v, max)) return {};
+  if (v.empty()) return std::nullopt;
+  if (is_full(v, max)) return std::vector<Interval>{};
   return v;
 }
 
@@ -428,12 +430,14 @@ class RuleBuilder {
   void add_family(const Box& b, WinRule base, std::optional<ir::Family> f) {
     U128 amax = f == ir::Family::Inet ? U128{0xffffffffu} : ~U128{0};
     base.family = f;
-    auto src = field(b, Field::Src, amax), dst = field(b, Field::Dst, amax);
+    auto src_in = field(b, Field::Src, amax), dst_in = field(b, Field::Dst, amax);
+    auto sport_in = field(b, Field::Sport, 65535), dport_in = field(b, Field::Dport, 65535);
+    auto types_in = field(b, Field::IcmpType, 255);
+    if (!src_in || !dst_in || !sport_in || !dport_in || !types_in) return;  // no packet of this family
+    const auto &src = *src_in, &dst = *dst_in, &sport = *sport_in, &dport = *dport_in, &types = *types_in;
     bool in = dir_ == ir::Direction::In;
     base.local = in ? dst : src;
     base.remote = in ? src : dst;
-    auto sport = field(b, Field::Sport, 65535), dport = field(b, Field::Dport, 65535);
-    auto types = field(b, Field::IcmpType, 255);
     std::vector<Interval> free;
     for (const Interval& pi : values::intersect(b[Field::Protocol], std::vector<Interval>{{0, 255}}))
       for (U128 pr = pi.lo; pr <= pi.hi; ++pr) {
