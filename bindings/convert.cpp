@@ -15,22 +15,16 @@ py::str text(std::string_view s) {
   return py::reinterpret_steal<py::str>(o);
 }
 
-py::dict location(const diag::SourceMap& sources, const diag::Location& loc) {
-  py::dict out;
-  if (loc.file >= sources.size()) {
-    out["file"] = text("<unknown>");
-    for (const char* key : {"line", "column", "end_line", "end_column"}) out[key] = 0;
-    return out;
-  }
-  const diag::SourceFile& f = sources.file(loc.file);
+py::tuple Locator::operator()(const diag::Location& loc) {
+  if (loc.file >= sources_.size()) return py::make_tuple(text("<unknown>"), 0, 0, 0, 0);
+  if (names_.size() <= loc.file) names_.resize(loc.file + 1);
+  const diag::SourceFile& f = sources_.file(loc.file);
+  if (!names_[loc.file]) names_[loc.file] = text(f.name());
   diag::LineCol begin = f.line_col(loc.begin), end = f.line_col(std::max(loc.begin, loc.end));
-  out["file"] = text(f.name());
-  out["line"] = begin.line;
-  out["column"] = begin.column;
-  out["end_line"] = end.line;
-  out["end_column"] = end.column;
-  return out;
+  return py::make_tuple(names_[loc.file], begin.line, begin.column, end.line, end.column);
 }
+
+py::tuple location(const diag::SourceMap& sources, const diag::Location& loc) { return Locator(sources)(loc); }
 
 namespace {
 
@@ -53,15 +47,13 @@ py::tuple value_texts(const ast::Policy& p, std::span<const ast::Value> values) 
   return out;
 }
 
-py::list clauses(const Document& doc, const ast::Statement& s) {
-  py::list out;
-  for (const ast::Clause& c : doc.ast.clauses_of(s)) {
-    py::dict d;
-    d["kind"] = ast::to_string(c.kind);
-    d["values"] = value_texts(doc.ast, doc.ast.values_of(c));
-    d["ports"] = value_texts(doc.ast, doc.ast.ports_of(c));
-    d["location"] = location(doc.sources, doc.ast.loc(s, c));
-    out.append(std::move(d));
+py::tuple clauses(const Document& doc, const ast::Statement& s, Locator& where) {
+  auto all = doc.ast.clauses_of(s);
+  py::tuple out(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const ast::Clause& c = all[i];
+    out[i] = py::make_tuple(ast::to_string(c.kind), value_texts(doc.ast, doc.ast.values_of(c)),
+                            value_texts(doc.ast, doc.ast.ports_of(c)), where(doc.ast.loc(s, c)));
   }
   return out;
 }
@@ -78,19 +70,14 @@ py::tuple options(const ast::Statement& s) {
   return out;
 }
 
-py::dict rule(const Document& doc, const ast::Statement& s, std::size_t index) {
-  py::dict d;
-  d["index"] = index;
-  d["action"] = ast::to_string(s.action);
-  d["direction"] = s.direction == ast::Direction::Both ? py::object(py::none()) : py::str(ast::to_string(s.direction));
-  d["interface"] = s.iface ? py::object(text(doc.ast.str(s.iface))) : py::object(py::none());
-  d["clauses"] = clauses(doc, s);
-  d["options"] = options(s);
-  d["label"] = (s.options & ast::OptLabel) ? py::object(text(doc.ast.str(s.label))) : py::object(py::none());
-  d["location"] = location(doc.sources, doc.ast.loc(s));
+py::tuple rule(const Document& doc, const ast::Statement& s, std::size_t index, Locator& where) {
+  py::object direction = py::none(), iface = py::none(), label = py::none();
+  if (s.direction != ast::Direction::Both) direction = py::str(ast::to_string(s.direction));
+  if (s.iface) iface = text(doc.ast.str(s.iface));
+  if (s.options & ast::OptLabel) label = text(doc.ast.str(s.label));
   const std::string& file_text = doc.sources.file(s.file).text();
-  d["text"] = text(std::string_view(file_text).substr(s.begin, s.end - s.begin));
-  return d;
+  return py::make_tuple(index, ast::to_string(s.action), direction, iface, clauses(doc, s, where), options(s), label,
+                        where(doc.ast.loc(s)), text(std::string_view(file_text).substr(s.begin, s.end - s.begin)));
 }
 
 }  // namespace
@@ -118,9 +105,10 @@ py::list diagnostics(const std::vector<diag::Diagnostic>& diags, const diag::Sou
 
 py::list rules(const Document& doc) {
   py::list out;
+  Locator where(doc.sources);
   std::size_t index = 0;
   for (const ast::Statement& s : doc.ast.statements)
-    if (s.kind == ast::Statement::Kind::Rule) out.append(rule(doc, s, index++));
+    if (s.kind == ast::Statement::Kind::Rule) out.append(rule(doc, s, index++, where));
   return out;
 }
 

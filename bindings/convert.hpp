@@ -26,8 +26,20 @@ namespace py = pybind11;
 /// A Python str from bytes that should be UTF-8 (invalid bytes become U+FFFD).
 py::str text(std::string_view s);
 
-/// {"file", "line", "column", "end_line", "end_column"} for a location.
-py::dict location(const diag::SourceMap& sources, const diag::Location& loc);
+/// Locations as (file, line, column, end_line, end_column) tuples, with one
+/// Python str per file however many locations name it.
+class Locator {
+ public:
+  explicit Locator(const diag::SourceMap& sources) : sources_(sources) {}
+  py::tuple operator()(const diag::Location& loc);
+
+ private:
+  const diag::SourceMap& sources_;
+  std::vector<py::object> names_;
+};
+
+/// One location as Locator gives it.
+py::tuple location(const diag::SourceMap& sources, const diag::Location& loc);
 
 /// One diagnostic as a dict: severity, code, message, location (or None),
 /// notes [(location, message)], hint, witness, and `text`, the CLI's rendering.
@@ -35,8 +47,9 @@ py::dict diagnostic(const diag::Diagnostic& d, const diag::SourceMap& sources);
 py::list diagnostics(const std::vector<diag::Diagnostic>& diags, const diag::SourceMap& sources);
 
 /// Every source rule of the policy, in reading order (includes expanded),
-/// as dicts: index, action, direction, interface, clauses, options, label,
-/// location, text.
+/// as tuples in the fields' order of rulec.Rule: index, action, direction,
+/// interface, clauses (kind, values, ports, location), options, label,
+/// location, text. Tuples, not dicts: a policy may have a million rules.
 py::list rules(const Document& doc);
 
 /// One judged packet for Policy.trace: packet, verdict, decided_by, rule

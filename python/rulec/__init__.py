@@ -15,9 +15,11 @@ Python sees is exactly what the `rulec` command checks and emits.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import warnings
-from typing import Iterable, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from . import _rulec
 from ._model import (
@@ -94,7 +96,8 @@ class Policy:
     def rules(self) -> tuple[Rule, ...]:
         """Every rule as written, in reading order (included files expanded)."""
         if self._rules is None:
-            self._rules = tuple(Rule._from(r) for r in self._doc.rules())
+            with _collector_paused():
+                self._rules = tuple(Rule._from(r) for r in self._doc.rules())
         return self._rules
 
     @property
@@ -200,6 +203,20 @@ class Policy:
     def format(self) -> str:
         """The root file in canonical formatting (what `rulec fmt` writes)."""
         return self._doc.format()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector while a policy's rules become
+    objects: they hold no cycles, and a million of them would otherwise
+    trigger many full collections (four times slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _split_via(via: Union[str, Sequence[str], None]) -> tuple[str, str]:

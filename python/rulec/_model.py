@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """A span of a policy file: 1-based lines and columns (columns count bytes)."""
 
@@ -47,11 +47,11 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
     @classmethod
-    def _from(cls, data: Optional[dict[str, Any]]) -> Optional[Location]:
-        return None if data is None else cls(**data)
+    def _from(cls, data: Optional[Tuple[Any, ...]]) -> Optional[Location]:
+        return None if data is None else cls(*data)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Note:
     """A secondary location of a diagnostic ("shadowed by this rule")."""
 
@@ -59,7 +59,7 @@ class Note:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One finding: what `rulec lint` prints for it is `text` (and str())."""
 
@@ -77,7 +77,7 @@ class Diagnostic:
 
     @classmethod
     def _from(cls, data: dict[str, Any]) -> Diagnostic:
-        notes = tuple(Note(Location(**loc), message) for loc, message in data["notes"])
+        notes = tuple(Note(Location(*loc), message) for loc, message in data["notes"])
         return cls(
             severity=data["severity"],
             code=data["code"],
@@ -90,7 +90,7 @@ class Diagnostic:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clause:
     """One clause of a rule as written: `to 192.0.2.1 port 80` is kind "to",
     values ("192.0.2.1",), ports ("80",). Values are text: addresses and
@@ -103,7 +103,7 @@ class Clause:
     location: Location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One rule as written, in reading order (included files expanded).
 
@@ -139,25 +139,22 @@ class Rule:
         return self.text
 
     @classmethod
-    def _from(cls, data: dict[str, Any]) -> Rule:
-        clauses = tuple(
-            Clause(c["kind"], tuple(c["values"]), tuple(c["ports"]), Location(**c["location"]))
-            for c in data["clauses"]
-        )
+    def _from(cls, data: Tuple[Any, ...]) -> Rule:
+        index, action, direction, interface, clauses, options, label, location, text = data
         return cls(
-            index=data["index"],
-            action=data["action"],
-            direction=data["direction"],
-            interface=data["interface"],
-            clauses=clauses,
-            options=tuple(data["options"]),
-            label=data["label"],
-            location=Location(**data["location"]),
-            text=data["text"],
+            index,
+            action,
+            direction,
+            interface,
+            tuple(Clause(kind, values, ports, Location(*where)) for kind, values, ports, where in clauses),
+            options,
+            label,
+            Location(*location),
+            text,
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchingRule:
     """A rule that matches a traced packet, and what it did: "decides",
     "overridden" (a later matching rule decides) or "not-consulted" (an
@@ -167,7 +164,7 @@ class MatchingRule:
     role: Literal["decides", "overridden", "not-consulted"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trace:
     """What the policy does to one packet, by the reference evaluator.
 
@@ -189,7 +186,7 @@ class Trace:
         return self.verdict == "pass"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hop:
     """One judgement of a VPN packet: on a host the one judgement, through a
     router `in` on the inside or outside interface, then `out`."""
@@ -201,7 +198,7 @@ class Hop:
     created_state: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VpnRow:
     """One leg of a VPN in one direction: the packet that starts it
     (reply=False) or its reply. `verdict` is "pass", "block", "reject", or
@@ -239,7 +236,7 @@ class VpnRow:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VpnCheck:
     """Would a VPN session work through the policy? `ok` is True when every
     row passes; `rows` go leg by leg, each request followed by its reply."""

@@ -23,7 +23,7 @@ __all__ = [
     "VpnRow",
 ]
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     file: str
     line: int
@@ -31,14 +31,14 @@ class Location:
     end_line: int
     end_column: int
     @classmethod
-    def _from(cls, data: Optional[dict[str, Any]]) -> Optional[Location]: ...
+    def _from(cls, data: Optional[tuple[Any, ...]]) -> Optional[Location]: ...
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Note:
     location: Location
     message: str
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     severity: Literal["error", "warning", "note"]
     code: str
@@ -51,14 +51,14 @@ class Diagnostic:
     @classmethod
     def _from(cls, data: dict[str, Any]) -> Diagnostic: ...
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clause:
     kind: Literal["protocol", "from", "to", "service", "family", "icmp-type"]
     values: tuple[str, ...]
     ports: tuple[str, ...]
     location: Location
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     index: int
     action: Literal["pass", "block", "reject"]
@@ -76,14 +76,14 @@ class Rule:
     @property
     def log(self) -> bool: ...
     @classmethod
-    def _from(cls, data: dict[str, Any]) -> Rule: ...
+    def _from(cls, data: tuple[Any, ...]) -> Rule: ...
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchingRule:
     rule: Rule
     role: Literal["decides", "overridden", "not-consulted"]
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trace:
     packet: str
     verdict: Literal["pass", "block", "reject"]
@@ -95,7 +95,7 @@ class Trace:
     @property
     def passed(self) -> bool: ...
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hop:
     packet: str
     verdict: Literal["pass", "block", "reject"]
@@ -103,7 +103,7 @@ class Hop:
     location: Optional[Location]
     created_state: bool
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VpnRow:
     leg: str
     purpose: str
@@ -118,7 +118,7 @@ class VpnRow:
     @classmethod
     def _from(cls, data: dict[str, Any]) -> VpnRow: ...
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VpnCheck:
     vpn: str
     description: str

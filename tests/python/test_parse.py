@@ -190,3 +190,16 @@ def test_format_is_canonical_and_round_trips() -> None:
 def test_examples_load() -> None:
     for path in sorted(EXAMPLES.glob("*.rules")):
         assert rulec.load(path).rules, path
+
+
+def test_many_rules_become_objects_and_the_collector_stays_on() -> None:
+    import gc
+
+    text = "".join(f"pass in protocol tcp, to 192.0.2.{i % 250 + 1} port {i + 1}\n" for i in range(5000))
+    policy = rulec.parse(text, "many.rules")
+    assert gc.isenabled()
+    rules = policy.rules
+    assert gc.isenabled()
+    assert len(rules) == 5000 and rules[-1].clauses[1].ports == ("5000",)
+    assert rules[-1].location.line == 5000 and rules[-1].location.file == "many.rules"
+    assert policy.rules is rules  # made once
