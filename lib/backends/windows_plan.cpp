@@ -254,13 +254,25 @@ std::optional<std::vector<Cover>> cover(const ir::Policy& p, const std::vector<R
     if (auto part = with_field(b, Field::Interface, named)) widened.push_back(std::move(*part));
   }
   if (widened.empty()) return out;
+  std::vector<Box> closing;  // block rules on the named interfaces
+  std::vector<std::int64_t> closing_tags;
+  std::vector<const Box*> passed;
   for (const Region& o : regions) {
-    if (o.pass == allow) continue;
+    if (o.pass == allow) {
+      passed.push_back(&o.box);
+      continue;
+    }
     if (std::none_of(widened.begin(), widened.end(), [&](const Box& w) { return overlaps(o.box, w); })) continue;
     if (!allow) return std::nullopt;
     auto ifs = values::intersect(o.box[Field::Interface], named);
-    if (auto part = with_field(o.box, Field::Interface, ifs)) out.push_back({std::move(*part), false, false, o.rule});
+    if (auto part = with_field(o.box, Field::Interface, ifs)) {
+      closing.push_back(std::move(*part));
+      closing_tags.push_back(o.rule);
+    }
   }
+  widen(closing, passed);  // the interface field is either kept or made whole
+  for (std::size_t i = 0; i < closing.size(); ++i)
+    out.push_back({closing[i], false, closing[i][Field::Interface].back().hi >= n, closing_tags[i]});
   return out;
 }
 
