@@ -239,7 +239,7 @@ def parse(
     text: Union[str, bytes],
     filename: str = "<string>",
     *,
-    base_dir: Optional[Union[str, os.PathLike[str]]] = None,
+    base_dir: Union[str, bytes, os.PathLike[str], os.PathLike[bytes], None] = None,
 ) -> Policy:
     """Parses and checks a policy held in memory. `filename` names it in
     diagnostics; includes resolve against `base_dir` (default: the current
@@ -250,7 +250,7 @@ def parse(
         data = bytes(text)
     else:
         raise TypeError(f"a policy is str or bytes, not {type(text).__name__}")
-    base = "" if base_dir is None else os.fspath(base_dir)
+    base = b"" if base_dir is None else os.fsencode(base_dir)
     return _checked(_rulec.parse(data, filename, base))
 
 
@@ -265,14 +265,14 @@ def _raise_unreadable(path: str, document: _rulec.Document) -> None:
     raise OSError(diags[0]["message"] if diags else f"cannot read {path!r}")
 
 
-def load(path: Union[str, os.PathLike[str]]) -> Policy:
+def load(path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]) -> Policy:
     """Reads, parses and checks a policy file and the files it includes.
     Raises OSError (FileNotFoundError, ...) when the file cannot be read and
     ParseError when it does not parse or check."""
     name = os.fspath(path)
-    document = _rulec.load(name)
+    document = _rulec.load(os.fsencode(name))  # the file system's bytes, whatever their encoding
     if not document.read:
-        _raise_unreadable(name, document)
+        _raise_unreadable(os.fsdecode(name), document)
     return _checked(document)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import pickle
 import subprocess
@@ -143,6 +144,15 @@ def test_non_utf8_in_a_rule_is_a_parse_error_with_a_location(tmp_path: pathlib.P
 def test_non_utf8_in_a_comment_or_label_never_raises_unicode_errors() -> None:
     policy = rulec.parse(b'# caf\xe9\npass out >> label "caf\xe9"\n')
     assert policy.rules[0].label == "caf\ufffd"
+
+
+def test_file_names_that_are_not_utf8(tmp_path: pathlib.Path) -> None:
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.rules"
+    with open(raw, "wb") as f:
+        f.write(b"pass out\n")
+    policy = rulec.load(raw)
+    assert policy.rules[0].location.file == str(tmp_path) + "/caf\ufffd.rules"
+    assert rulec.load(os.fsdecode(raw)).rules == policy.rules
 
 
 def test_missing_file_is_file_not_found(tmp_path: pathlib.Path) -> None:
