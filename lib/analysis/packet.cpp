@@ -106,6 +106,7 @@ std::optional<Packet> parse_packet(const std::string& text, std::string& error) 
     c.i = save;
     w = c.word();
   }
+  std::size_t protocol_at = c.i - w.size();
   if (w.empty()) {
     error = c.fail("expected a protocol (tcp, udp, gre, esp, icmp, ... or a number)");
     return std::nullopt;
@@ -168,7 +169,8 @@ std::optional<Packet> parse_packet(const std::string& text, std::string& error) 
     return std::nullopt;
   }
   if (p.family == ir::Family::Inet6 && p.protocol == ir::proto::icmp) {
-    error = "icmp is IPv4's; use icmpv6 with IPv6 addresses";
+    c.i = protocol_at;
+    error = c.fail("icmp is IPv4's; use icmpv6 with IPv6 addresses");
     return std::nullopt;
   }
   return p;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "analysis/packet.hpp"
 #include "frontend.hpp"
 #include "syntax/format.hpp"
 
@@ -86,4 +87,11 @@ TEST_CASE("hostile: CRLF line ends parse like LF line ends") {
   CHECK(lf == crlf);
   CHECK(lf_clean);
   CHECK(crlf_clean);
+}
+
+// fuzz_packet: every packet error names a column; this one named none.
+TEST_CASE("hostile: the icmp-with-IPv6 packet error names the protocol's column") {
+  std::string error;
+  CHECK_FALSE(analysis::parse_packet("in on lan icmp 2001:db8::2 -> 2001:db8::1", error));
+  CHECK(error == "column 11: icmp is IPv4's; use icmpv6 with IPv6 addresses");
 }
