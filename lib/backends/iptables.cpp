@@ -286,10 +286,14 @@ void IptablesWriter::fixed_chains() {
                                 : "";
   for (const char* base : {"INPUT", "FORWARD", "OUTPUT"})
     if (!fresh.empty()) rules_ += fmt::format("-A {}{}", base, fresh);
-  rules_ +=
+  rules_ += fmt::format(
+      "-A INPUT -i lo -m conntrack --ctstate RELATED -p tcp --tcp-flags RST RST -m comment --comment \"resets this host sent itself\" -j ACCEPT\n"
+      "-A INPUT -i lo -m conntrack --ctstate RELATED -p {0} -m comment --comment \"ICMP errors this host sent itself\" -j ACCEPT\n"
       "-A INPUT -j rulec-input\n-A FORWARD -j rulec-forward\n"
-      "-A OUTPUT -m conntrack --ctstate RELATED -m comment --comment \"resets and ICMP errors this host sends\" -j ACCEPT\n"
-      "-A OUTPUT -j rulec-output\n";
+      "-A OUTPUT -m conntrack --ctstate RELATED -p tcp --tcp-flags RST RST -m comment --comment \"resets this host sends\" -j ACCEPT\n"
+      "-A OUTPUT -m conntrack --ctstate RELATED -p {0} -m comment --comment \"ICMP errors this host sends\" -j ACCEPT\n"
+      "-A OUTPUT -j rulec-output\n",
+      v4 ? "icmp" : "ipv6-icmp");
 }
 
 std::string IptablesWriter::write() {

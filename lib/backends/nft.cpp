@@ -234,11 +234,14 @@ void NftWriter::base_chains() {
                 : "";
   fmt::format_to(std::back_inserter(*o_),
                  "\tchain input {{\n\t\ttype filter hook input priority filter; policy accept;\n{0}"
+                 "\t\tiifname \"lo\" ct state related meta l4proto {{ icmp, ipv6-icmp }} accept comment \"ICMP errors this host sent itself\"\n"
+                 "\t\tiifname \"lo\" ct state related tcp flags rst accept comment \"resets this host sent itself\"\n"
                  "\t\tjump judge_in\n\t}}\n"
                  "\tchain forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n{0}"
                  "\t\tjump judge_in\n\t\tjump judge_out\n\t}}\n"
                  "\tchain output {{\n\t\ttype filter hook output priority filter; policy accept;\n{0}"
-                 "\t\tct state related accept comment \"resets and ICMP errors this host sends\"\n"
+                 "\t\tct state related meta l4proto {{ icmp, ipv6-icmp }} accept comment \"ICMP errors this host sends\"\n"
+                 "\t\tct state related tcp flags rst accept comment \"resets this host sends\"\n"
                  "\t\tjump judge_out\n\t}}\n",
                  fresh);
   if (linux_fw::needs_pptp_helper(policy_)) {
