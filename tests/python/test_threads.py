@@ -44,22 +44,28 @@ def longest_stall(work: Callable[[], object]) -> tuple[float, float]:
     return took[0], gap
 
 
+def releases_the_gil(work: Callable[[], object]) -> bool:
+    """True when this thread kept running while `work` ran in another one.
+    Holding the GIL would stall this thread for all of `work`; the machine's
+    load may stall it briefly anyway, so up to three tries."""
+    for _ in range(3):
+        took, gap = longest_stall(work)
+        assert took > 0.01, "too little work to measure"
+        if gap < took / 2:
+            return True
+    return False
+
+
 def test_parse_releases_the_gil() -> None:
-    text = big_policy(20000)
-    took, gap = longest_stall(lambda: rulec.parse(text))
-    assert took > 0.02, "the policy is too small to measure"
-    # Holding the GIL would stall this thread for the whole parse.
-    assert gap < took / 2, (took, gap)
+    data = big_policy(30000).encode()
+    assert releases_the_gil(lambda: rulec.parse(data))
 
 
 def test_lint_and_compile_release_the_gil() -> None:
-    policy = rulec.parse(big_policy(3000))
-    took, gap = longest_stall(policy.lint)
-    assert gap < max(took / 2, 0.01), (took, gap)
-    target = rulec.targets()[0] if rulec.targets() else None
-    if target:
-        took, gap = longest_stall(lambda: policy.compile(target))
-        assert gap < max(took / 2, 0.01), (took, gap)
+    policy = rulec.parse(big_policy(5000))
+    assert releases_the_gil(policy.lint)
+    for target in rulec.targets()[:1]:
+        assert releases_the_gil(lambda: policy.compile(target))
 
 
 def test_one_policy_from_many_threads() -> None:
