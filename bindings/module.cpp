@@ -138,6 +138,19 @@ py::list targets() {
   return out;
 }
 
+/// The default verdict of each direction; a direction without a `default`
+/// statement passes what no rule matched (explicit False, no location).
+py::list defaults(const PyDocument& self) {
+  const Document& doc = self.doc();
+  py::list out;
+  for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) {
+    const ir::Default& d = doc.ir.default_for(dir);
+    py::object where = d.explicit_ ? py::object(location(doc.sources, d.origin)) : py::object(py::none());
+    out.append(py::make_tuple(ir::to_string(dir), ir::to_string(d.action), d.explicit_, where));
+  }
+  return out;
+}
+
 py::dict check_vpn(const PyDocument& self, const std::string& profile, const std::string& role,
                    const std::string& via_in, const std::string& via_out, const std::string& on,
                    std::optional<std::string> peer, std::optional<std::uint16_t> port) {
@@ -169,7 +182,8 @@ void bind_document(py::module_& m) {
           },
           "the front end's diagnostics as the CLI prints them")
       .def(
-          "rules", [](const PyDocument& d) { return rules(d.doc()); }, "every source rule, as dicts")
+          "rules", [](const PyDocument& d) { return rules(d.doc()); }, "every source rule, as tuples")
+      .def("defaults", &defaults, "(direction, action, explicit, location) for in, then out")
       .def(
           "format",
           [](const PyDocument& d) {

@@ -26,6 +26,7 @@ from ._model import (
     Clause,
     CompileError,
     CompileWarning,
+    Default,
     Diagnostic,
     Error,
     Hop,
@@ -47,6 +48,7 @@ __all__ = [
     "Clause",
     "CompileError",
     "CompileWarning",
+    "Default",
     "Diagnostic",
     "Error",
     "Hop",
@@ -99,6 +101,15 @@ class Policy:
             with _collector_paused():
                 self._rules = tuple(Rule._from(r) for r in self._doc.rules())
         return self._rules
+
+    @property
+    def defaults(self) -> tuple[Default, Default]:
+        """The default verdicts, inbound then outbound."""
+        inbound, outbound = (
+            Default(direction, action, explicit, Location._from(where))
+            for direction, action, explicit, where in self._doc.defaults()
+        )
+        return inbound, outbound
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:

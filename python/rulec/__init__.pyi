@@ -8,6 +8,7 @@ from . import _rulec
 from ._model import Clause as Clause
 from ._model import CompileError as CompileError
 from ._model import CompileWarning as CompileWarning
+from ._model import Default as Default
 from ._model import Diagnostic as Diagnostic
 from ._model import Error as Error
 from ._model import Hop as Hop
@@ -27,6 +28,7 @@ __all__ = [
     "Clause",
     "CompileError",
     "CompileWarning",
+    "Default",
     "Diagnostic",
     "Error",
     "Hop",
@@ -54,6 +56,8 @@ class Policy:
     def files(self) -> tuple[str, ...]: ...
     @property
     def rules(self) -> tuple[Rule, ...]: ...
+    @property
+    def defaults(self) -> tuple[Default, Default]: ...
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]: ...
     def lint(self) -> list[Diagnostic]: ...

@@ -17,6 +17,7 @@ __all__ = [
     "Clause",
     "CompileError",
     "CompileWarning",
+    "Default",
     "Diagnostic",
     "Error",
     "Hop",
@@ -152,6 +153,17 @@ class Rule:
             Location(*location),
             text,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    """The verdict for packets of one direction that no rule decides. Without
+    a `default` statement (explicit False, no location) they pass, as in pf."""
+
+    direction: Literal["in", "out"]
+    action: Literal["pass", "block", "reject"]
+    explicit: bool
+    location: Optional[Location]
 
 
 @dataclass(frozen=True, slots=True)

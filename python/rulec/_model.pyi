@@ -8,6 +8,7 @@ __all__ = [
     "Clause",
     "CompileError",
     "CompileWarning",
+    "Default",
     "Diagnostic",
     "Error",
     "Hop",
@@ -77,6 +78,13 @@ class Rule:
     def log(self) -> bool: ...
     @classmethod
     def _from(cls, data: tuple[Any, ...]) -> Rule: ...
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    direction: Literal["in", "out"]
+    action: Literal["pass", "block", "reject"]
+    explicit: bool
+    location: Optional[Location]
 
 @dataclass(frozen=True, slots=True)
 class MatchingRule:

@@ -55,6 +55,16 @@ def test_rules_cover_every_clause_kind() -> None:
     assert [(c.kind, c.values) for c in third.clauses] == [("protocol", ("icmp",)), ("icmp-type", ("echo-request",))]
 
 
+def test_defaults() -> None:
+    policy = rulec.parse("pass out\ndefault reject in\n", "d.rules")
+    assert policy.defaults == (
+        rulec.Default("in", "reject", True, rulec.Location("d.rules", 2, 1, 2, 18)),
+        rulec.Default("out", "pass", False, None),
+    )
+    both = rulec.parse("default block\n").defaults
+    assert [(d.direction, d.action, d.explicit) for d in both] == [("in", "block", True), ("out", "block", True)]
+
+
 def test_objects_are_read_only_values(article: rulec.Policy) -> None:
     rule = article.rules[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
