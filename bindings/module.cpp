@@ -29,34 +29,34 @@ namespace {
 /// A loaded policy, shared read-only with Python.
 class PyDocument {
  public:
-  explicit PyDocument(std::unique_ptr<Document> doc) : doc_(std::move(doc)) {
-    // Line indexes are built lazily; build them now, while no other thread
-    // can see the document, so later const use is free of data races.
-    for (std::uint32_t i = 0; i < doc_->sources.size(); ++i) doc_->sources.file(i).line_col(0);
-  }
+  explicit PyDocument(std::unique_ptr<Document> doc) : doc_(std::move(doc)) {}
   const Document& doc() const { return *doc_; }
 
  private:
   std::unique_ptr<Document> doc_;
 };
 
-PyDocument parse(const py::bytes& data, const std::string& filename, const std::string& base_dir) {
-  std::string text = data;
+/// Loads with the GIL released. Line indexes are built lazily; they are
+/// built here, while no other thread can see the document, so that later
+/// const use from several threads is free of data races.
+template <typename LoadFn>
+PyDocument load_without_gil(LoadFn&& load_fn) {
   std::unique_ptr<Document> doc;
   {
     py::gil_scoped_release nogil;
-    doc = load_text(std::move(text), filename, base_dir);
+    doc = load_fn();
+    for (std::uint32_t i = 0; i < doc->sources.size(); ++i) doc->sources.file(i).line_col(0);
   }
   return PyDocument(std::move(doc));
 }
 
+PyDocument parse(const py::bytes& data, const std::string& filename, const std::string& base_dir) {
+  std::string text = data;
+  return load_without_gil([&] { return load_text(std::move(text), filename, base_dir); });
+}
+
 PyDocument load(const std::string& path) {
-  std::unique_ptr<Document> doc;
-  {
-    py::gil_scoped_release nogil;
-    doc = load_file(path);
-  }
-  return PyDocument(std::move(doc));
+  return load_without_gil([&] { return load_file(path); });
 }
 
 py::list lint(const PyDocument& self) {
