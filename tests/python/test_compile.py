@@ -22,9 +22,12 @@ def test_targets_are_the_cli_targets(rulec_bin: pathlib.Path) -> None:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_target_compiles_the_article(target: str) -> None:
-    # With `default block`, every target must write the TCP 1723 allowance.
-    text = rulec.parse("default block\n" + ARTICLE).compile(target)
-    assert isinstance(text, str) and "1723" in text
+    # Behind `default block`, the article's allowance must change every output.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rulec.CompileWarning)
+        closed = rulec.parse("default block\n").compile(target)
+        text = rulec.parse("default block\n" + ARTICLE).compile(target)
+    assert isinstance(text, str) and text.strip() and text != closed
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -38,7 +41,7 @@ def test_examples_compile_or_say_why(target: str) -> None:
             except rulec.CompileError as e:
                 assert e.target == target and e.diagnostics, path
                 assert any(d.severity == "error" and d.code.startswith("RC5") for d in e.diagnostics)
-                assert str(e).startswith(str(path) + ":")
+                assert str(e) == "".join(d.text for d in e.diagnostics)
             else:
                 assert text.strip(), (target, path)
 
@@ -67,10 +70,11 @@ def test_warnings_are_compile_warnings_and_strict_may_refuse(target: str) -> Non
     assert text
     for w in caught:
         assert issubclass(w.category, rulec.CompileWarning), w
-        assert str(w.message).startswith("approx.rules:") and "warning: " in str(w.message)
         assert isinstance(w.message, rulec.CompileWarning)
         d = w.message.diagnostic
         assert d is not None and d.severity == "warning" and d.code.startswith("RC5") and d.text == str(w.message)
+        # A warning about one rule points at it; one about the whole policy has no location.
+        assert d.location is None or str(w.message).startswith("approx.rules:")
         assert w.filename == __file__  # reported at the caller's line
     try:
         with warnings.catch_warnings():
