@@ -27,11 +27,6 @@ bool is_single(const ir::FieldSet<T>& s) {
   return s.size() == 1 && s[0].lo == s[0].hi;
 }
 
-template <typename T>
-std::size_t element_count(const ir::FieldSet<T>& s) {
-  return s.size();
-}
-
 class NftWriter {
  public:
   NftWriter(const ir::Policy& policy, const EmitOptions& options) : policy_(policy), options_(options) {}
@@ -43,8 +38,9 @@ class NftWriter {
   void interfaces(ir::Direction dir, const InterfaceMatch& m);
   void protocols(const Alternative& alt);
   void addresses(ir::Family f, const char* which, const ir::FieldSet<ir::U128>& set);
+  /// A single value or range inline; more as a named set of `type`, shared when equal.
   template <typename T>
-  void value_set(const ir::FieldSet<T>& set);
+  void value_set(const ir::FieldSet<T>& set, const char* type);
   std::string named_set(const char* type, std::string elements);
   void verdict(ir::Direction dir, const ir::Rule& r);
   void fixed_chains();
@@ -59,30 +55,34 @@ class NftWriter {
 };
 
 template <typename T>
-void NftWriter::value_set(const ir::FieldSet<T>& set) {
-  auto one = [&](const ir::Range<T>& r) {
+void NftWriter::value_set(const ir::FieldSet<T>& set, const char* type) {
+  auto one = [](std::string& o, const ir::Range<T>& r) {
     if (r.lo == r.hi)
-      fmt::format_to(std::back_inserter(*o_), "{}", static_cast<unsigned>(r.lo));
+      fmt::format_to(std::back_inserter(o), "{}", static_cast<unsigned>(r.lo));
     else
-      fmt::format_to(std::back_inserter(*o_), "{}-{}", static_cast<unsigned>(r.lo), static_cast<unsigned>(r.hi));
+      fmt::format_to(std::back_inserter(o), "{}-{}", static_cast<unsigned>(r.lo), static_cast<unsigned>(r.hi));
   };
-  if (set.size() == 1) return one(set[0]);
-  *o_ += "{ ";
+  if (set.size() == 1) return one(*o_, set[0]);
+  // Named rather than anonymous sets: the kernel names each anonymous set by
+  // scanning the table's sets, which makes loading many of them quadratic.
+  std::string elements;
   for (std::size_t i = 0; i < set.size(); ++i) {
-    if (i) *o_ += ", ";
-    one(set[i]);
+    if (i) elements += ", ";
+    one(elements, set[i]);
   }
-  *o_ += " }";
+  *o_ += '@';
+  *o_ += named_set(type, std::move(elements));
 }
 
 std::string NftWriter::named_set(const char* type, std::string elements) {
   std::string key = std::string(type) + '|' + elements;
   auto [it, fresh] = set_names_.try_emplace(std::move(key));
   if (fresh) {
-    it->second = fmt::format("{}_{}", std::string_view(type).substr(0, 4), set_names_.size());
-    fmt::format_to(std::back_inserter(sets_),
-                   "\tset {} {{\n\t\ttype {}; flags interval;\n\t\telements = {{ {} }}\n\t}}\n", it->second, type,
-                   elements);
+    it->second = fmt::format("{}_{}", std::string_view(type).substr(0, std::string_view(type).find('_')),
+                             set_names_.size());
+    bool interval = std::string_view(type) != "ifname";
+    fmt::format_to(std::back_inserter(sets_), "\tset {} {{\n\t\ttype {};{}\n\t\telements = {{ {} }}\n\t}}\n",
+                   it->second, type, interval ? " flags interval;" : "", elements);
   }
   return it->second;
 }
@@ -117,16 +117,19 @@ void NftWriter::interfaces(ir::Direction dir, const InterfaceMatch& m) {
     fmt::format_to(std::back_inserter(*o_), "\"{}\" ", m.names[0]);
     return;
   }
-  *o_ += "{ ";
-  for (std::size_t i = 0; i < m.names.size(); ++i) fmt::format_to(std::back_inserter(*o_), "{}\"{}\"", i ? ", " : "", m.names[i]);
-  *o_ += " } ";
+  std::string elements;
+  for (std::size_t i = 0; i < m.names.size(); ++i) fmt::format_to(std::back_inserter(elements), "{}\"{}\"", i ? ", " : "", m.names[i]);
+  *o_ += '@';
+  *o_ += named_set("ifname", std::move(elements));
+  *o_ += ' ';
 }
 
 void NftWriter::protocols(const Alternative& alt) {
   const bool ports = !alt.sport.empty() || !alt.dport.empty();
   if (!alt.icmp_types.empty()) {
-    *o_ += alt.protocols[0].lo == ir::proto::icmp ? "icmp type " : "icmpv6 type ";
-    value_set(alt.icmp_types);
+    bool v4 = alt.protocols[0].lo == ir::proto::icmp;
+    *o_ += v4 ? "icmp type " : "icmpv6 type ";
+    value_set(alt.icmp_types, v4 ? "icmp_type" : "icmpv6_type");
     *o_ += ' ';
     return;
   }
@@ -136,19 +139,13 @@ void NftWriter::protocols(const Alternative& alt) {
     th = p == ir::proto::tcp ? "tcp" : p == ir::proto::udp ? "udp" : "sctp";
   } else if (!alt.protocols.empty()) {
     *o_ += alt.negate_protocols ? "meta l4proto != " : "meta l4proto ";
-    value_set(alt.protocols);
+    value_set(alt.protocols, "inet_proto");
     *o_ += ' ';
   }
   auto port_set = [&](const char* which, const ir::FieldSet<std::uint16_t>& s) {
     if (s.empty()) return;
     fmt::format_to(std::back_inserter(*o_), "{} {} ", th, which);
-    if (s.size() == 1) return value_set(s);
-    std::string saved;
-    std::swap(saved, *o_);
-    value_set(s);
-    std::string elements = o_->substr(2, o_->size() - 4);
-    std::swap(saved, *o_);
-    *o_ += "@" + named_set("inet_service", std::move(elements));
+    value_set(s, "inet_service");
   };
   port_set("sport", alt.sport);
   if (!alt.sport.empty()) *o_ += ' ';
