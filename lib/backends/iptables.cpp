@@ -93,7 +93,7 @@ std::vector<std::string> port_options(const char* which, const ir::FieldSet<std:
 class IptablesWriter {
  public:
   IptablesWriter(const ir::Policy& policy, const EmitOptions& options, ir::Family family)
-      : policy_(policy), options_(options), family_(family) {}
+      : policy_(policy), options_(options), family_(family), text_(options, 29) {}
   std::string write();
 
  private:
@@ -115,6 +115,7 @@ class IptablesWriter {
   bool stateful_ = false;
   std::string decl_, rules_;
   std::string comment_;  ///< `-m comment` of the rule being written
+  linux_fw::RuleText text_;
 };
 
 Dimension IptablesWriter::protocol_dimension(const Alternative& alt) const {
@@ -150,8 +151,8 @@ Dimension IptablesWriter::address_dimension(const char* flag, const char* range_
     if (cidrs.size() <= 2) {
       for (const auto& c : cidrs) d.alternatives.push_back(fmt::format("{} {}", flag, linux_fw::format_cidr(c, family_)));
     } else {
-      d.alternatives.push_back(fmt::format("-m iprange {} {}-{}", range_flag, ir::format_address(family_, r.lo),
-                                           ir::format_address(family_, r.hi)));
+      d.alternatives.push_back(fmt::format("-m iprange {} {}-{}", range_flag, linux_fw::format_address(family_, r.lo),
+                                           linux_fw::format_address(family_, r.hi)));
     }
   }
   return d;
@@ -184,7 +185,7 @@ std::string IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uin
   std::string chain = fmt::format("rulec-log-{}{}", index, j.tag);
   declare(chain);
   fmt::format_to(std::back_inserter(rules_), "-A {} -j LOG --log-prefix \"{}\"\n-A {} {}\n", chain,
-                 linux_fw::log_prefix(r, options_, 29), chain, verdict);
+                 text_.log_prefix(r), chain, verdict);
   return "-j " + chain;
 }
 
@@ -224,9 +225,9 @@ void IptablesWriter::cascade(const std::string& chain, const std::vector<Dimensi
 void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no,
                           const std::string& target) {
   const ir::Rule& r = policy_.rules[index];
-  std::string text = linux_fw::source_comment(r, options_);
-  if (!r.label.empty()) text += " " + linux_fw::safe_text(r.label, 64);
-  comment_ = fmt::format(" -m comment --comment \"{}\"", text);
+  comment_ = " -m comment --comment \"";
+  comment_ += text_.comment(r);
+  comment_ += '"';
   unsigned counter = 0;
   cascade(j.chain, dimensions(j, r, alt), 0, "", target, fmt::format("rulec-r{}{}{}", index, j.tag, alt_no), counter);
 }
@@ -298,6 +299,7 @@ void IptablesWriter::fixed_chains() {
 
 std::string IptablesWriter::write() {
   for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
+  rules_.reserve(policy_.rules.size() * 400 + 4096);
   for (const Judgement& j : kJudgements) judgement(j);
   fixed_chains();
   const char* tool = family_ == ir::Family::Inet ? "iptables-restore" : "ip6tables-restore";

@@ -147,9 +147,24 @@ std::vector<Cidr> range_to_cidrs(ir::U128 lo, ir::U128 hi, ir::Family f) {
   return out;
 }
 
+std::string format_address(ir::Family f, ir::U128 a) {
+  if (f != ir::Family::Inet) return ir::format_address(f, a);
+  auto v = static_cast<std::uint32_t>(a);
+  char buf[16];
+  char* p = buf;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    unsigned octet = (v >> shift) & 0xff;
+    if (octet >= 100) *p++ = static_cast<char>('0' + octet / 100);
+    if (octet >= 10) *p++ = static_cast<char>('0' + octet / 10 % 10);
+    *p++ = static_cast<char>('0' + octet % 10);
+    if (shift) *p++ = '.';
+  }
+  return std::string(buf, p);
+}
+
 std::string format_cidr(const Cidr& c, ir::Family f) {
   const int bits = f == ir::Family::Inet ? 32 : 128;
-  std::string s = ir::format_address(f, c.base);
+  std::string s = linux_fw::format_address(f, c.base);
   if (c.prefix != bits) s += fmt::format("/{}", c.prefix);
   return s;
 }
@@ -221,6 +236,23 @@ std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_
 std::string source_comment(const ir::Rule& r, const EmitOptions& options) {
   if (!options.sources) return fmt::format("rule {}", r.source_rule + 1);
   return safe_text(options.sources->describe(r.origin), 120);
+}
+
+const std::string& RuleText::comment(const ir::Rule& r) {
+  if (comments_.size() <= r.source_rule) comments_.resize(r.source_rule + 1);
+  std::string& c = comments_[r.source_rule];
+  if (c.empty()) {
+    c = source_comment(r, options_);
+    if (!r.label.empty()) c += " " + safe_text(r.label, 64);
+  }
+  return c;
+}
+
+const std::string& RuleText::log_prefix(const ir::Rule& r) {
+  if (prefixes_.size() <= r.source_rule) prefixes_.resize(r.source_rule + 1);
+  std::string& p = prefixes_[r.source_rule];
+  if (p.empty()) p = linux_fw::log_prefix(r, options_, max_);
+  return p;
 }
 
 bool needs_pptp_helper(const ir::Policy& policy) {

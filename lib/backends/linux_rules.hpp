@@ -91,6 +91,23 @@ std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_
 /// A rule's source location for a comment ("office.rules:14:1"), made safe.
 std::string source_comment(const ir::Rule& r, const EmitOptions& options);
 
+/// The comment ("file:line:col label") and log prefix of each source rule,
+/// made once however many kernel rules a source rule becomes.
+class RuleText {
+ public:
+  RuleText(const EmitOptions& options, std::size_t prefix_max) : options_(options), max_(prefix_max) {}
+  const std::string& comment(const ir::Rule& r);
+  const std::string& log_prefix(const ir::Rule& r);
+
+ private:
+  const EmitOptions& options_;
+  std::size_t max_;
+  std::vector<std::string> comments_, prefixes_;
+};
+
+/// An address as text; IPv4 without going through inet_ntop.
+std::string format_address(ir::Family f, ir::U128 a);
+
 /// True when a pass with state in `policy` can match GRE (then the PPTP
 /// helper is attached to TCP 1723, so enhanced GRE is tracked by call ID).
 bool needs_pptp_helper(const ir::Policy& policy);

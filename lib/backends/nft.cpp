@@ -29,7 +29,8 @@ bool is_single(const ir::FieldSet<T>& s) {
 
 class NftWriter {
  public:
-  NftWriter(const ir::Policy& policy, const EmitOptions& options) : policy_(policy), options_(options) {}
+  NftWriter(const ir::Policy& policy, const EmitOptions& options)
+      : policy_(policy), options_(options), text_(options, 120) {}
   std::string write();
 
  private:
@@ -52,6 +53,7 @@ class NftWriter {
   std::string sets_, chains_;
   std::string* o_ = &chains_;
   std::unordered_map<std::string, std::string> set_names_;
+  linux_fw::RuleText text_;
 };
 
 template <typename T>
@@ -97,16 +99,22 @@ void NftWriter::addresses(ir::Family f, const char* which, const ir::FieldSet<ir
     if (cidrs.size() == 1) {
       elements += linux_fw::format_cidr(cidrs[0], f);
     } else {
-      elements += ir::format_address(f, r.lo) + "-" + ir::format_address(f, r.hi);
+      elements += linux_fw::format_address(f, r.lo) + "-" + linux_fw::format_address(f, r.hi);
     }
     ++count;
   }
   const char* proto = f == ir::Family::Inet ? "ip" : "ip6";
-  if (count == 1)
-    fmt::format_to(std::back_inserter(*o_), "{} {} {} ", proto, which, elements);
-  else
-    fmt::format_to(std::back_inserter(*o_), "{} {} @{} ", proto, which,
-                   named_set(f == ir::Family::Inet ? "ipv4_addr" : "ipv6_addr", std::move(elements)));
+  *o_ += proto;
+  *o_ += ' ';
+  *o_ += which;
+  *o_ += ' ';
+  if (count == 1) {
+    *o_ += elements;
+  } else {
+    *o_ += '@';
+    *o_ += named_set(f == ir::Family::Inet ? "ipv4_addr" : "ipv6_addr", std::move(elements));
+  }
+  *o_ += ' ';
 }
 
 void NftWriter::interfaces(ir::Direction dir, const InterfaceMatch& m) {
@@ -154,7 +162,11 @@ void NftWriter::protocols(const Alternative& alt) {
 }
 
 void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
-  if (r.log) fmt::format_to(std::back_inserter(*o_), "log prefix \"{}\" ", linux_fw::log_prefix(r, options_, 120));
+  if (r.log) {
+    *o_ += "log prefix \"";
+    *o_ += text_.log_prefix(r);
+    *o_ += "\" ";
+  }
   const char* d = ir::to_string(dir);
   switch (r.action) {
     case ir::Action::Pass:
@@ -166,9 +178,9 @@ void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
     case ir::Action::Block: *o_ += "drop"; break;
     case ir::Action::Reject: *o_ += "goto reject_packet"; break;
   }
-  std::string comment = linux_fw::source_comment(r, options_);
-  if (!r.label.empty()) comment += " " + linux_fw::safe_text(r.label, 64);
-  fmt::format_to(std::back_inserter(*o_), " comment \"{}\"\n", comment);
+  *o_ += " comment \"";
+  *o_ += text_.comment(r);
+  *o_ += "\"\n";
 }
 
 void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt) {
@@ -252,6 +264,7 @@ void NftWriter::base_chains() {
 
 std::string NftWriter::write() {
   for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
+  chains_.reserve(policy_.rules.size() * 200 + 4096);
   for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) judgement(dir);
   fixed_chains();
   base_chains();
