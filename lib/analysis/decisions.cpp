@@ -85,39 +85,65 @@ Effect Decisions::effect_of(const Decision& d) const {
   return {policy_.default_for(d.direction).action, false};
 }
 
-PacketSet Decisions::decided_by(std::uint32_t r, std::vector<std::uint32_t>* takers) const {
-  PacketSet rest = matches_[r];
-  bool done = policy_.rules[r].done;
-  std::vector<std::uint32_t> cands = candidates(rest);
-  auto take = [&](std::uint32_t k) {
-    if (!rest.intersects(matches_[k])) return;
+std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std::uint32_t>* takers,
+                                               std::size_t budget, const PacketSet* within) const {
+  const PacketSet& query = within ? *within : matches_[r];
+  PacketSet rest = query;
+  bool done = policy_.rules[r].done, over = false;
+  index_.for_each_candidate(query, [&](std::uint32_t k) {
+    const ir::Rule& rule = policy_.rules[k];
+    if (k == r || removed_[rule.source_rule]) return true;
+    if (!(k < r && rule.done) && !(k > r && !done)) return true;
+    if (!rest.intersects(matches_[k])) return true;
     rest.subtract(matches_[k]);
     if (takers) takers->push_back(k);
-  };
-  for (std::uint32_t k : cands) {
-    if (k >= r || rest.empty()) break;
-    if (policy_.rules[k].done) take(k);
-  }
-  if (!done)
-    for (std::uint32_t k : cands)
-      if (k > r && !rest.empty()) take(k);
+    over = rest.boxes().size() > budget;
+    return !over && !rest.empty();
+  });
+  if (over) return std::nullopt;
   return rest;
+}
+
+std::optional<PacketSet> Decisions::unmatched(const PacketSet& set, std::size_t budget) const {
+  PacketSet rest = set;
+  bool over = false;
+  index_.for_each_candidate(set, [&](std::uint32_t k) {
+    if (removed_[policy_.rules[k].source_rule] || !rest.intersects(matches_[k])) return true;
+    rest.subtract(matches_[k]);
+    over = rest.boxes().size() > budget;
+    return !over && !rest.empty();
+  });
+  if (over) return std::nullopt;
+  return rest;
+}
+
+std::vector<Packet> Decisions::probes(const PacketSet& set) const {
+  std::vector<Packet> out;
+  std::size_t boxes = std::min<std::size_t>(set.boxes().size(), 4);
+  for (std::size_t b = 0; b < boxes; ++b)
+    for (const auto& v : probe_points(set.boxes()[b])) out.push_back(to_packet(v, policy_));
+  return out;
 }
 
 std::optional<Packet> Decisions::probe(std::uint32_t r) const {
   const PacketSet& m = matches_[r];
-  std::vector<std::uint32_t> cands = candidates(m);
   bool done = policy_.rules[r].done;
+  std::vector<std::array<ir::U128, kFieldCount>> points;
   std::size_t boxes = std::min<std::size_t>(m.boxes().size(), 4);
   for (std::size_t b = 0; b < boxes; ++b)
-    for (const auto& v : probe_points(m.boxes()[b])) {
-      bool taken = std::any_of(cands.begin(), cands.end(), [&](std::uint32_t k) {
-        bool earlier_done = k < r && policy_.rules[k].done;
-        bool later = k > r && !done;
-        return (earlier_done || later) && set_holds(matches_[k], v);
-      });
-      if (!taken) return to_packet(v, policy_);
-    }
+    for (const auto& v : probe_points(m.boxes()[b])) points.push_back(v);
+  std::vector<bool> taken(points.size(), false);
+  std::size_t left = points.size();
+  index_.for_each_candidate(m, [&](std::uint32_t k) {
+    const ir::Rule& rule = policy_.rules[k];
+    if (k == r || removed_[rule.source_rule]) return true;
+    if (!(k < r && rule.done) && !(k > r && !done)) return true;
+    for (std::size_t i = 0; i < points.size(); ++i)
+      if (!taken[i] && set_holds(matches_[k], points[i])) taken[i] = true, --left;
+    return left > 0;
+  });
+  for (std::size_t i = 0; i < points.size(); ++i)
+    if (!taken[i]) return to_packet(points[i], policy_);
   return std::nullopt;
 }
 
@@ -143,6 +169,19 @@ std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std:
     if (!part.empty()) out.push_back({-1, d, std::move(part)});
   }
   return out;
+}
+
+std::int64_t Decisions::decider_among(const Packet& p, const std::vector<std::uint32_t>& rules) const {
+  std::uint32_t iface = interface_index(policy_, p);
+  std::int64_t last = -1;
+  for (std::uint32_t k : rules) {
+    if (removed_[policy_.rules[k].source_rule]) continue;
+    const auto& boxes = matches_[k].boxes();
+    if (std::none_of(boxes.begin(), boxes.end(), [&](const Box& b) { return b.contains(p, iface); })) continue;
+    if (policy_.rules[k].done) return k;
+    last = k;
+  }
+  return last;
 }
 
 std::int64_t Decisions::decider(const Packet& p, std::optional<std::uint32_t> without) const {

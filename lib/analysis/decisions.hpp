@@ -54,17 +54,36 @@ class Decisions {
   Effect effect_of_rule(std::uint32_t r) const;
   Effect effect_of(const Decision& d) const;
 
-  /// The packets IR rule `r` decides. `deciders`, when given, receives the
-  /// candidate rules that took packets of its match from it.
-  PacketSet decided_by(std::uint32_t r, std::vector<std::uint32_t>* takers = nullptr) const;
+  /// The packets of `within` (a subset of rule r's match; all of it when
+  /// omitted) that IR rule `r` decides. `takers`, when given, receives the
+  /// rules that took packets of it away. nullopt when the result would
+  /// split into more than `budget` boxes (the question is then left open).
+  std::optional<PacketSet> decided_by(std::uint32_t r, std::vector<std::uint32_t>* takers = nullptr,
+                                      std::size_t budget = SIZE_MAX, const PacketSet* within = nullptr) const;
+  /// The packets of `set` no rule matches (the defaults decide them); nullopt past `budget` boxes.
+  std::optional<PacketSet> unmatched(const PacketSet& set, std::size_t budget) const;
 
   /// A packet IR rule `r` decides, found by probing a few packets of its
   /// match; nullopt proves nothing (use decided_by for a proof).
   std::optional<Packet> probe(std::uint32_t r) const;
+  /// A few packets spread over a set (corners and middles of its first boxes).
+  std::vector<Packet> probes(const PacketSet& set) const;
 
   /// Splits `set` by the rule or default that decides each packet. Rules of
   /// source rule `without` are ignored, as if it were removed.
   std::vector<Decision> decide(const PacketSet& set, std::optional<std::uint32_t> without = std::nullopt) const;
+
+  /// A part of `set` whose deciding rule or default has an effect `wanted`
+  /// accepts, or nullopt when there is none. Cheaper than decide() on large
+  /// sets: it probes a few packets, then looks only at the packets of each
+  /// rule that could qualify. Gives up (nullopt, `*gave_up` set) rather than
+  /// split a set into more than a few thousand pieces.
+  template <typename Wanted>
+  std::optional<Decision> find(const PacketSet& set, Wanted wanted, bool* gave_up = nullptr) const;
+
+  /// The deciding IR rule for one packet among `rules` (ascending; it must
+  /// hold every live rule that matches the packet); -1 for the default.
+  std::int64_t decider_among(const Packet& p, const std::vector<std::uint32_t>& rules) const;
 
   /// The deciding IR rule for one packet (-1: the default), ignoring source rule `without`.
   std::int64_t decider(const Packet& p, std::optional<std::uint32_t> without = std::nullopt) const;
@@ -76,5 +95,39 @@ class Decisions {
   std::vector<std::vector<std::uint32_t>> by_source_;
   std::vector<bool> removed_;
 };
+
+template <typename Wanted>
+std::optional<Decision> Decisions::find(const PacketSet& set, Wanted wanted, bool* gave_up) const {
+  constexpr std::size_t kBudget = 512, kMaxRules = 256;
+  if (gave_up) *gave_up = false;
+  for (const Packet& p : probes(set)) {
+    Decision d{decider(p), p.direction, PacketSet::of(p, policy_)};
+    if (wanted(effect_of(d))) return d;
+  }
+  std::vector<std::uint32_t> cands = candidates(set);
+  std::size_t looked = 0;
+  for (std::uint32_t k : cands) {
+    if (!wanted(effect_of_rule(k)) || !set.intersects(matches_[k])) continue;
+    if (++looked > kMaxRules) {
+      if (gave_up) *gave_up = true;
+      break;
+    }
+    PacketSet within = set & matches_[k];
+    auto part = decided_by(k, nullptr, kBudget, &within);
+    if (part && !part->empty()) return Decision{k, ir::Direction::In, std::move(*part)};
+    if (!part && gave_up) *gave_up = true;
+  }
+  for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) {
+    Decision d{-1, dir, {}};
+    if (!wanted(effect_of(d))) continue;
+    auto rest = unmatched(set & PacketSet::of(dir, policy_), kBudget);
+    if (!rest) {
+      if (gave_up) *gave_up = true;
+      continue;
+    }
+    if (!rest->empty()) return Decision{-1, dir, std::move(*rest)};
+  }
+  return std::nullopt;
+}
 
 }  // namespace rulec::analysis

@@ -98,14 +98,12 @@ void replies_blocked(Context& cx, std::uint32_t s) {
   const auto& rules = cx.decisions.rules_of(s);
   const ir::Rule& rule = cx.policy.rules[rules.front()];
   if (rule.action != ir::Action::Pass || rule.state) return;
-  const PacketSet& passed = cx.decided(s);
-  if (passed.empty()) return;
-  std::vector<Decision> parts = cx.decisions.decide(passed.replies());
-  std::vector<const Decision*> blocking;
-  for (const Decision& d : parts)
-    if (cx.decisions.effect_of(d).action != ir::Action::Pass) blocking.push_back(&d);
-  if (blocking.empty()) return;
-  auto reply = blocking.front()->packets.witness(cx.policy);
+  const auto& passed = cx.coverage_of(s).decided;
+  if (!passed || passed->empty()) return;
+  auto found = cx.decisions.find(passed->replies(), [](const Effect& e) { return e.action != ir::Action::Pass; });
+  if (!found) return;
+  std::vector<const Decision*> blocking{&*found};
+  auto reply = found->packets.witness(cx.policy);
   const char* dir = reply->direction == ir::Direction::In ? "inbound" : "outbound";
   const Decision& first = *blocking.front();
   bool rejects = cx.decisions.effect_of(first).action == ir::Action::Reject;
@@ -125,7 +123,10 @@ void state_checks(Context& cx) {
   for (std::uint32_t s = 0; s < cx.statements.size(); ++s) {
     state_on_block(cx, s);
     if (!cx.reported[s] && s < cx.decisions.source_rule_count() && !cx.decisions.rules_of(s).empty())
+    {
       replies_blocked(cx, s);
+      cx.forget_decided(s);
+    }
   }
 }
 

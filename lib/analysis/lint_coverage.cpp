@@ -22,16 +22,24 @@ const char* verb(ir::Action a) {
 
 Context::Context(const ir::Policy& p, const ast::Policy& a, diag::Sink& s)
     : policy(p), ast(a), sink(s), decisions(p), reported(p.source_rules.size(), false),
-      decided_(p.source_rules.size()) {
+      covered_(p.source_rules.size()) {
   for (const ast::Statement& st : a.statements)
     if (st.kind == ast::Statement::Kind::Rule) statements.push_back(&st);
 }
 
-const PacketSet& Context::decided(std::uint32_t source_rule) {
-  auto& slot = decided_[source_rule];
+const Context::Coverage& Context::coverage_of(std::uint32_t source_rule) {
+  auto& slot = covered_[source_rule];
   if (!slot) {
     slot.emplace();
-    for (std::uint32_t r : decisions.rules_of(source_rule)) slot->unite(decisions.decided_by(r));
+    slot->decided.emplace();
+    for (std::uint32_t r : decisions.rules_of(source_rule)) {
+      auto d = decisions.decided_by(r, &slot->takers, kBoxBudget);
+      if (!d) {
+        slot->decided.reset();
+        break;
+      }
+      slot->decided->unite(*d);
+    }
   }
   return *slot;
 }
@@ -90,37 +98,63 @@ std::string witness_of(const Context& cx, const PacketSet& s) {
   return p ? format_packet(*p) : "";
 }
 
-void report_never_decides(Context& cx, std::uint32_t s) {
+/// A later rule with another action that really decides packets of source
+/// rule `s` (it never decides any itself), with such a packet.
+std::optional<std::pair<std::int64_t, Packet>> overrider(const Context& cx, std::uint32_t s,
+                                                         const std::vector<std::uint32_t>& takers) {
   const ir::Rule& rule = cx.policy.rules[cx.decisions.rules_of(s).front()];
-  std::vector<Decision> parts = cx.decisions.decide(source_match(cx, s), s);
-  std::sort(parts.begin(), parts.end(), [](const Decision& a, const Decision& b) { return a.rule < b.rule; });
-  std::vector<const Decision*> differing, earlier, later;
-  for (const Decision& d : parts) {
-    if (d.rule < 0) continue;  // cannot happen: the rule matches all these packets
-    bool is_later = source_of(cx, d) > s;
-    (is_later ? later : earlier).push_back(&d);
-    if (is_later && !rule.done && cx.policy.rules[static_cast<std::size_t>(d.rule)].action != rule.action)
-      differing.push_back(&d);
+  for (std::uint32_t k : takers) {
+    const ir::Rule& other = cx.policy.rules[k];
+    if (other.source_rule < s || other.action == rule.action) continue;
+    for (std::uint32_t r : cx.decisions.rules_of(s))
+      for (const Packet& p : cx.decisions.probes(cx.decisions.match(r) & cx.decisions.match(k))) {
+        std::int64_t d = cx.decisions.decider(p);
+        if (d >= 0 && cx.policy.rules[d].source_rule > s && cx.policy.rules[d].action != rule.action)
+          return std::pair{d, p};
+      }
   }
+  return std::nullopt;
+}
+
+void report_never_decides(Context& cx, std::uint32_t s, std::vector<std::uint32_t> takers) {
+  const ir::Rule& rule = cx.policy.rules[cx.decisions.rules_of(s).front()];
+  std::sort(takers.begin(), takers.end());
   diag::Diagnostic diag{Severity::Warning, "", "", rule.origin};
-  if (!differing.empty()) {
+  auto over = rule.done ? std::nullopt : overrider(cx, s, takers);
+  if (over) {
+    const ir::Rule& by = cx.policy.rules[over->first];
     diag.code = "RC302";
     diag.message = fmt::format(
         "this {} rule never takes effect: later rules decide every packet it matches (the last matching rule wins)",
         ir::to_string(rule.action));
-    for (const Decision* d : differing)
-      add_notes(cx, diag, {d}, fmt::format("{} some of its packets", verb(cx.policy.rules[d->rule].action)));
-    diag.witness = witness_of(cx, differing.front()->packets);
+    diag.notes.push_back({cx.policy.source_rules[by.source_rule], fmt::format("{} some of its packets", verb(by.action))});
+    diag.witness = format_packet(over->second);
     diag.hint = "add '>> done' to this rule, or move it below the rules that override it";
   } else {
+    bool earlier = false, later = false;
+    std::vector<std::uint32_t> seen;
+    std::size_t more = 0;
+    for (std::uint32_t k : takers) {
+      std::uint32_t t = cx.policy.rules[k].source_rule;
+      (t < s ? earlier : later) = true;
+      if (std::find(seen.begin(), seen.end(), t) != seen.end()) continue;
+      seen.push_back(t);
+      if (diag.notes.size() == kMaxNotes) {
+        ++more;
+        continue;
+      }
+      diag.notes.push_back({cx.policy.source_rules[t], t < s ? "an earlier 'done' rule that matches its packets"
+                                                             : "a later rule that matches its packets"});
+    }
+    if (more) diag.notes.back().message += fmt::format(" (and {} more)", more);
+    const char* by = !later ? "earlier 'done' rules match" : !earlier ? "later rules match"
+                                                                      : "earlier 'done' rules and later rules match";
     diag.code = "RC300";
-    const char* by = earlier.empty() ? "later rules match" : later.empty() ? "earlier 'done' rules decide"
-                                                                           : "earlier 'done' rules and later rules decide";
     diag.message = fmt::format("this rule never decides a packet: {} every packet it matches", by);
-    std::vector<const Decision*> all = earlier;
-    all.insert(all.end(), later.begin(), later.end());
-    add_notes(cx, diag, all, "decides its packets instead");
-    if (!all.empty()) diag.witness = witness_of(cx, all.front()->packets);
+    if (!takers.empty()) {
+      PacketSet both = cx.decisions.match(cx.decisions.rules_of(s).front()) & cx.decisions.match(takers.front());
+      diag.witness = witness_of(cx, both);
+    }
     diag.hint = "remove this rule, or move it where it takes effect";
   }
   cx.sink.add(std::move(diag));
@@ -128,31 +162,42 @@ void report_never_decides(Context& cx, std::uint32_t s) {
   cx.decisions.remove(s);
 }
 
-/// True when some packet the rule decides would get another verdict without it.
-bool matters(Context& cx, std::uint32_t s, const std::optional<Packet>& probe, std::vector<Decision>& fallback) {
-  Effect mine = cx.decisions.effect_of_rule(cx.decisions.rules_of(s).front());
-  if (probe) {
-    std::int64_t k = cx.decisions.decider(*probe, s);
-    Decision d{k, probe->direction, {}};
-    if (cx.decisions.effect_of(d) != mine) return true;
-  }
-  fallback = cx.decisions.decide(cx.decided(s), s);
-  return std::any_of(fallback.begin(), fallback.end(),
-                     [&](const Decision& d) { return cx.decisions.effect_of(d) != mine; });
+/// A packet the source rule decides: from its decided set, or by probing
+/// when that set is too large to compute.
+std::optional<Packet> decided_packet(const Context& cx, std::uint32_t s, const Context::Coverage& c) {
+  if (c.decided) return c.decided->witness(cx.policy);
+  for (std::uint32_t r : cx.decisions.rules_of(s))
+    if (auto p = cx.decisions.probe(r)) return p;
+  return std::nullopt;
 }
 
-void check_source_rule(Context& cx, std::uint32_t s) {
+std::vector<std::uint32_t> source_rules_of(const Context& cx, const std::vector<std::uint32_t>& rules) {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t r : rules) out.push_back(cx.policy.rules[r].source_rule);
+  return out;
+}
+
+/// Checks one source rule. When it is reported (and removed), returns the
+/// rules whose redundancy may have changed: those that took its packets and,
+/// for a redundant rule, those that now decide its packets.
+std::vector<std::uint32_t> check_source_rule(Context& cx, std::uint32_t s) {
   const auto& rules = cx.decisions.rules_of(s);
-  if (rules.empty()) return;
-  std::optional<Packet> probe;
-  for (std::uint32_t r : rules)
-    if ((probe = cx.decisions.probe(r))) break;
-  if (!probe && cx.decided(s).empty()) {
-    report_never_decides(cx, s);
-    return;
+  if (rules.empty()) return {};
+  const Context::Coverage& c = cx.coverage_of(s);
+  if (c.decided && c.decided->empty()) {
+    std::vector<std::uint32_t> takers = c.takers;
+    report_never_decides(cx, s, takers);
+    return source_rules_of(cx, takers);
   }
-  std::vector<Decision> fallback;
-  if (matters(cx, s, probe, fallback)) return;
+  // Redundant only if every packet it decides gets the same verdict without
+  // it: one packet with another verdict settles it cheaply.
+  auto p = decided_packet(cx, s, c);
+  Effect mine = cx.decisions.effect_of_rule(rules.front());
+  if (!p || cx.decisions.effect_of({cx.decisions.decider(*p, s), p->direction, {}}) != mine) return {};
+  if (!c.decided) return {};  // too large to prove either way: no finding
+  std::vector<Decision> fallback = cx.decisions.decide(*c.decided, s);
+  if (std::any_of(fallback.begin(), fallback.end(), [&](const Decision& d) { return cx.decisions.effect_of(d) != mine; }))
+    return {};
   const ir::Rule& rule = cx.policy.rules[rules.front()];
   diag::Diagnostic diag{Severity::Warning, "RC301",
                         "this rule is redundant: without it, every packet it decides gets the same verdict",
@@ -172,78 +217,82 @@ void check_source_rule(Context& cx, std::uint32_t s) {
   cx.sink.add(std::move(diag));
   cx.reported[s] = true;
   cx.decisions.remove(s);
-}
-
-/// Unreported source rules that share packets with source rule `t` (and,
-/// when `below` is set, come before it): removing `t` may make them redundant.
-void touched_by(const Context& cx, std::uint32_t t, bool below, std::vector<std::uint32_t>& out) {
-  for (std::uint32_t r : cx.decisions.rules_of(t))
-    for (std::uint32_t k : cx.decisions.candidates(cx.decisions.match(r))) {
-      std::uint32_t s = cx.policy.rules[k].source_rule;
-      if (s != t && !cx.reported[s] && (!below || s < t)) out.push_back(s);
-    }
+  std::vector<std::uint32_t> heirs = source_rules_of(cx, c.takers);
+  for (const Decision& d : fallback)
+    if (d.rule >= 0) heirs.push_back(cx.policy.rules[static_cast<std::size_t>(d.rule)].source_rule);
+  return heirs;
 }
 
 }  // namespace
 
 void coverage(Context& cx) {
-  // Each reported rule is removed at once, so a rule checked earlier may
-  // become redundant later; those are checked again until nothing changes.
+  // Each reported rule is removed at once, which can make a rule checked
+  // before it redundant (the removed rule was where its packets would have
+  // gone, or now hands packets to it): those are checked again until nothing
+  // changes.
   std::vector<std::uint32_t> again;
-  for (std::uint32_t s = 0; s < cx.decisions.source_rule_count(); ++s) {
-    if (cx.reported[s]) continue;
-    check_source_rule(cx, s);
-    if (cx.reported[s]) touched_by(cx, s, true, again);
-  }
+  auto check = [&](std::uint32_t s, bool recheck) {
+    if (cx.reported[s]) return;
+    for (std::uint32_t h : check_source_rule(cx, s))
+      if (recheck || h < s) again.push_back(h);
+    cx.forget_decided(s);
+  };
+  for (std::uint32_t s = 0; s < cx.decisions.source_rule_count(); ++s) check(s, false);
   while (!again.empty()) {
     std::sort(again.begin(), again.end());
     again.erase(std::unique(again.begin(), again.end()), again.end());
-    std::vector<std::uint32_t> next;
-    for (std::uint32_t s : again) {
-      if (cx.reported[s]) continue;
-      cx.forget_decided(s);
-      check_source_rule(cx, s);
-      if (cx.reported[s]) touched_by(cx, s, false, next);
-    }
-    again = std::move(next);
+    std::vector<std::uint32_t> now;
+    now.swap(again);
+    for (std::uint32_t s : now) check(s, true);
   }
-  cx.forget_decided();  // removals changed who decides what
 }
 
 namespace {
 
 /// An earlier rule `k` whose order against rule `j` decides some packet:
 /// different actions, the same `done`, overlapping without either holding
-/// the other, and one of them deciding part of the overlap.
+/// the other, and one of them deciding a probed packet of the overlap (an
+/// overlap whose probes all go to third rules is not reported: this is a
+/// note, never a false one).
 std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uint32_t j) {
-  const ir::Rule& a = cx.policy.rules[k];
-  const ir::Rule& b = cx.policy.rules[j];
-  if (a.action == b.action || a.done != b.done) return std::nullopt;
   const PacketSet& mk = cx.decisions.match(k);
   const PacketSet& mj = cx.decisions.match(j);
   if (!mk.intersects(mj) || mk.contains(mj) || mj.contains(mk)) return std::nullopt;
-  for (const Decision& d : cx.decisions.decide(mk & mj))
-    if (d.rule == k || d.rule == j) return d.packets.witness(cx.policy);
+  for (const Packet& p : cx.decisions.probes(mk & mj)) {
+    std::int64_t d = cx.decisions.decider(p);
+    if (d == k || d == j) return p;
+  }
   return std::nullopt;
 }
 
 void correlate(Context& cx, std::uint32_t s) {
+  constexpr std::size_t kMaxLooks = 32;  // earlier rules examined per rule
   diag::Diagnostic diag;
   std::vector<std::uint32_t> partners;
   for (std::uint32_t j : cx.decisions.rules_of(s)) {
+    const ir::Rule& b = cx.policy.rules[j];
+    std::vector<std::uint32_t> looks;
     for (std::uint32_t k : cx.decisions.candidates(cx.decisions.match(j))) {
-      std::uint32_t t = cx.policy.rules[k].source_rule;
-      if (t >= s || cx.reported[t] || partners.size() >= kMaxNotes) continue;
+      const ir::Rule& a = cx.policy.rules[k];
+      if (a.source_rule >= s) break;
+      if (a.action != b.action && a.done == b.done && !cx.reported[a.source_rule]) looks.push_back(k);
+    }
+    if (looks.size() > kMaxLooks) looks.erase(looks.begin(), looks.end() - kMaxLooks);  // the nearest ones
+    for (auto it = looks.rbegin(); it != looks.rend() && partners.size() < kMaxNotes; ++it) {
+      std::uint32_t t = cx.policy.rules[*it].source_rule;
       if (std::find(partners.begin(), partners.end(), t) != partners.end()) continue;
-      auto w = order_matters(cx, k, j);
+      auto w = order_matters(cx, *it, j);
       if (!w) continue;
       if (partners.empty()) diag.witness = format_packet(*w);
       partners.push_back(t);
       diag.notes.push_back({cx.policy.source_rules[t],
-                            fmt::format("this earlier rule {} some of the same packets", verb(cx.policy.rules[k].action))});
+                            fmt::format("this earlier rule {} some of the same packets", verb(cx.policy.rules[*it].action))});
     }
   }
   if (partners.empty()) return;
+  std::sort(diag.notes.begin(), diag.notes.end(), [](const diag::Label& x, const diag::Label& y) {
+    return std::tie(x.loc.file, x.loc.begin) < std::tie(y.loc.file, y.loc.begin);
+  });
   const ir::Rule& rule = cx.policy.rules[cx.decisions.rules_of(s).front()];
   diag.severity = Severity::Note;
   diag.code = "RC303";

@@ -31,18 +31,24 @@ struct Context {
   /// passes stay quiet about them.
   std::vector<bool> reported;
 
-  /// The packets a source rule decides (computed once, on demand).
-  const PacketSet& decided(std::uint32_t source_rule);
-  /// Drops the computed sets (after rules were removed from `decisions`).
-  void forget_decided() { decided_.assign(decided_.size(), std::nullopt); }
-  void forget_decided(std::uint32_t source_rule) { decided_[source_rule].reset(); }
+  /// What a source rule decides: the packets (nullopt when they split into
+  /// more than kBoxBudget boxes), and the rules that take the rest of its
+  /// match. Computed once, on demand.
+  struct Coverage {
+    std::optional<PacketSet> decided;
+    std::vector<std::uint32_t> takers;
+  };
+  const Coverage& coverage_of(std::uint32_t source_rule);
+  /// Drops computed coverage (after rules were removed from `decisions`).
+  void forget_decided() { covered_.assign(covered_.size(), std::nullopt); }
+  void forget_decided(std::uint32_t source_rule) { covered_[source_rule].reset(); }
   /// The source location of the rule or default that decides `d`.
   std::optional<diag::Location> location_of(const Decision& d) const;
   /// "rule 12" style words for a decision, for notes and messages.
   std::string describe(const Decision& d) const;
 
  private:
-  std::vector<std::optional<PacketSet>> decided_;
+  std::vector<std::optional<Coverage>> covered_;
 };
 
 /// RC300 shadowed, RC301 redundant, RC302 overridden.
@@ -58,6 +64,10 @@ void state_checks(Context& cx);
 /// kMaxNotes; the last note counts the rest).
 void add_notes(const Context& cx, diag::Diagnostic& diag, const std::vector<const Decision*>& parts,
                const std::string& message);
+
+/// A decided set that splits into more boxes than this is not computed
+/// exactly; the questions that need it are left open (no finding).
+inline constexpr std::size_t kBoxBudget = 256;
 
 /// At most this many notes name other rules; the rest are counted.
 inline constexpr std::size_t kMaxNotes = 3;

@@ -31,12 +31,6 @@ void merge(std::vector<Interval>& v) {
   if (v.size() > kMaxIntervals) v = {{v.front().lo, v.back().hi}};
 }
 
-bool hulls_overlap(const std::array<Interval, kFieldCount>& a, const std::array<Interval, kFieldCount>& b) {
-  for (std::size_t f = 0; f < kFieldCount; ++f)
-    if (a[f].hi < b[f].lo || b[f].hi < a[f].lo) return false;
-  return true;
-}
-
 }  // namespace
 
 std::vector<Interval> RuleIndex::key_intervals(const PacketSet& s, std::size_t key) {
@@ -99,33 +93,38 @@ std::size_t RuleIndex::estimate(const Key& k, const std::vector<Interval>& q) co
   return n;
 }
 
-std::vector<std::uint32_t> RuleIndex::candidates(const PacketSet& set) const {
-  std::vector<std::uint32_t> out;
-  if (set.empty()) return out;
-  std::array<Interval, kFieldCount> hull;
-  for (std::size_t f = 0; f < kFieldCount; ++f) hull[f] = set.hull(static_cast<Field>(f));
-  std::size_t best = 0, best_cost = SIZE_MAX;
-  std::array<std::vector<Interval>, kKeys> queries;
-  for (std::size_t k = 0; k < kKeys; ++k) {
-    queries[k] = key_intervals(set, k);
-    std::size_t cost = estimate(keys_[k], queries[k]);
-    if (cost < best_cost) best = k, best_cost = cost;
-  }
+bool RuleIndex::hulls_overlap(const std::array<Interval, kFieldCount>& a, const std::array<Interval, kFieldCount>& b) {
+  for (std::size_t f = 0; f < kFieldCount; ++f)
+    if (a[f].hi < b[f].lo || b[f].hi < a[f].lo) return false;
+  return true;
+}
+
+void RuleIndex::next_epoch() const {
   if (++epoch_ == 0) {
     std::fill(seen_.begin(), seen_.end(), 0);
     epoch_ = 1;
   }
-  for (const WidthClass& c : keys_[best]) {
-    for (const Interval& q : queries[best]) {
-      auto [lo, hi] = window(c.entries, c.max_width, q);
-      for (std::size_t e = lo; e < hi; ++e) {
-        const Entry& x = c.entries[e];
-        if (x.span.hi < q.lo || seen_[x.rule] == epoch_) continue;
-        seen_[x.rule] = epoch_;
-        if (hulls_overlap(hulls_[x.rule], hull)) out.push_back(x.rule);
-      }
-    }
+}
+
+bool RuleIndex::plan(const PacketSet& set, std::size_t& key, std::vector<Interval>& q,
+                     std::array<Interval, kFieldCount>& hull) const {
+  if (set.empty()) return false;
+  for (std::size_t f = 0; f < kFieldCount; ++f) hull[f] = set.hull(static_cast<Field>(f));
+  std::size_t best_cost = SIZE_MAX;
+  for (std::size_t k = 0; k < kKeys; ++k) {
+    std::vector<Interval> qk = key_intervals(set, k);
+    std::size_t cost = estimate(keys_[k], qk);
+    if (cost < best_cost) key = k, best_cost = cost, q = std::move(qk);
   }
+  return true;
+}
+
+std::vector<std::uint32_t> RuleIndex::candidates(const PacketSet& set) const {
+  std::vector<std::uint32_t> out;
+  for_each_candidate(set, [&](std::uint32_t r) {
+    out.push_back(r);
+    return true;
+  });
   std::sort(out.begin(), out.end());
   return out;
 }
