@@ -31,8 +31,11 @@ std::optional<Box> with_field(const Box& b, Field f, std::span<const Interval> v
 }
 
 bool overlaps(const Box& a, const Box& b) {
-  for (std::size_t i = 0; i < kFields; ++i)
-    if (!values::overlap(a[static_cast<Field>(i)], b[static_cast<Field>(i)])) return false;
+  // The fields that tell boxes apart most often come first.
+  static constexpr Field kOrder[] = {Field::Dport, Field::Dst,       Field::Protocol, Field::Src,      Field::Sport,
+                                     Field::IcmpType, Field::Interface, Field::Family, Field::Direction};
+  for (Field f : kOrder)
+    if (!values::overlap(a[f], b[f])) return false;
   return true;
 }
 
@@ -192,7 +195,7 @@ class Approximations {
 };
 
 
-// ---- covering the passed or the blocked packets ----------------------------
+// ---- covers ----------------------------------------------------------------
 
 /// A box a Windows rule covers, before protocols and families are split.
 struct Cover {
@@ -201,80 +204,6 @@ struct Cover {
   bool any_interface = false;
   std::int64_t rule = -1;
 };
-
-/// Above this many box pairs, covers are not widened (the cost is quadratic).
-constexpr std::size_t kWidenBudget = 20'000'000;
-
-/// Widens each covered box field by field to the whole field wherever it
-/// then still meets no packet of the other verdict: Windows rules may
-/// overlap, so a wider rule is as exact and splits into fewer rules.
-void widen(std::vector<Box>& covered, const std::vector<const Box*>& others) {
-  static constexpr Field kOrder[] = {Field::Protocol, Field::IcmpType, Field::Sport, Field::Dport, Field::Src,
-                                     Field::Dst,      Field::Interface, Field::Family};
-  static const std::vector<Interval> kAll{{0, ~U128{0}}};
-  if (covered.size() * std::max<std::size_t>(others.size(), 1) > kWidenBudget) return;
-  for (Box& b : covered)
-    for (Field f : kOrder) {
-      if (is_full(b[f], ~U128{0})) continue;
-      auto wide = with_field(b, f, kAll);
-      if (std::none_of(others.begin(), others.end(), [&](const Box* o) { return overlaps(*wide, *o); }))
-        b = std::move(*wide);
-    }
-}
-
-/// Covers the regions whose verdict is `allow`, under a default of the
-/// opposite. Regions that include interfaces the policy never names are
-/// written for every interface; under allow rules, block rules then close
-/// the named interfaces where that passes too much. Under block rules that
-/// is impossible (allow never beats block): nullopt.
-std::optional<std::vector<Cover>> cover(const ir::Policy& p, const std::vector<Region>& regions, bool allow) {
-  const auto n = static_cast<U128>(p.interfaces.size());
-  const std::vector<Interval> named{{0, n == 0 ? 0 : n - 1}};
-  std::vector<Box> covered;
-  std::vector<std::int64_t> tags;
-  std::vector<const Box*> others;
-  for (const Region& r : regions) {
-    if (r.pass == allow) {
-      covered.push_back(r.box);
-      tags.push_back(r.rule);
-    } else {
-      others.push_back(&r.box);
-    }
-  }
-  widen(covered, others);
-  std::vector<Cover> out;
-  std::vector<Box> widened;  // named-interface parts of rules written for every interface
-  std::unordered_set<std::string> seen;
-  for (std::size_t i = 0; i < covered.size(); ++i) {
-    const Box& b = covered[i];
-    auto ifs = b[Field::Interface];
-    bool unnamed = ifs.back().hi >= n;
-    out.push_back({b, allow, unnamed, tags[i]});
-    if (!unnamed || n == 0 || ifs.front().lo == 0 && ifs.size() == 1) continue;
-    if (auto part = with_field(b, Field::Interface, named)) widened.push_back(std::move(*part));
-  }
-  if (widened.empty()) return out;
-  std::vector<Box> closing;  // block rules on the named interfaces
-  std::vector<std::int64_t> closing_tags;
-  std::vector<const Box*> passed;
-  for (const Region& o : regions) {
-    if (o.pass == allow) {
-      passed.push_back(&o.box);
-      continue;
-    }
-    if (std::none_of(widened.begin(), widened.end(), [&](const Box& w) { return overlaps(o.box, w); })) continue;
-    if (!allow) return std::nullopt;
-    auto ifs = values::intersect(o.box[Field::Interface], named);
-    if (auto part = with_field(o.box, Field::Interface, ifs)) {
-      closing.push_back(std::move(*part));
-      closing_tags.push_back(o.rule);
-    }
-  }
-  widen(closing, passed);  // the interface field is either kept or made whole
-  for (std::size_t i = 0; i < closing.size(); ++i)
-    out.push_back({closing[i], false, closing[i][Field::Interface].back().hi >= n, closing_tags[i]});
-  return out;
-}
 
 // ---- coalescing ----------------------------------------------------------
 
@@ -338,6 +267,120 @@ void coalesce(std::vector<Cover>& covers, U128 unnamed) {
       covers = std::move(out);
     }
   }
+}
+
+// ---- covering the passed or the blocked packets ----------------------------
+
+/// Above this many box pairs, covers are not widened (the cost is quadratic).
+constexpr std::size_t kWidenBudget = 40'000'000;
+/// An allow rule may be widened over this many pieces of blocked packets,
+/// each then closed again by a block rule (which beats the allow rule).
+constexpr std::size_t kMaxClosing = 4;
+
+/// Roughly how many Windows rules a box needs: one per protocol unless it
+/// holds them all, one per family unless the addresses are any.
+std::size_t rule_cost(const Box& b) {
+  std::size_t protos = 0;
+  for (const Interval& i : values::intersect(b[Field::Protocol], std::vector<Interval>{{0, 255}}))
+    protos += static_cast<std::size_t>(i.hi - i.lo + 1);
+  auto fams = values::intersect(b[Field::Family], std::vector<Interval>{{0, 1}});
+  bool both = fams.size() == 1 && fams[0].lo == 0 && fams[0].hi == 1;
+  return (protos == 256 ? 1 : protos) * (both ? 2 : 1);
+}
+
+/// Widens each covered box field by field to the whole field wherever it
+/// then still meets no packet of the other verdict: Windows rules may
+/// overlap, so a wider rule is as exact and splits into fewer rules. With
+/// `closing` (allow rules only), a widened box may also meet a few boxes of
+/// blocked packets: their parts inside it are added to `closing` as block
+/// rules. Such a part must not hold unnamed interfaces unless it holds all.
+void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U128 unnamed,
+           std::vector<Cover>* closing) {
+  // Ports and ICMP types first: for the protocols that have none they are
+  // free, and only then can the protocol field grow over every protocol.
+  static constexpr Field kOrder[] = {Field::Sport, Field::Dport, Field::IcmpType,  Field::Protocol,
+                                     Field::Src,   Field::Dst,   Field::Interface, Field::Family};
+  static const std::vector<Interval> kAll{{0, ~U128{0}}};
+  if (covered.size() * std::max<std::size_t>(others.size(), 1) > kWidenBudget) return;
+  const std::size_t limit = closing ? kMaxClosing : 0;
+  auto closable = [&](const Box& wide, const Box& o) {
+    auto ifs = values::intersect(wide[Field::Interface], o[Field::Interface]);
+    return unnamed == 0 || ifs.back().hi < unnamed || is_full(ifs, unnamed) || ifs.front().lo == 0 && ifs.size() == 1;
+  };
+  for (Box& b : covered) {
+    std::size_t current = rule_cost(b);  // with the block rules that close it
+    for (Field f : kOrder) {
+      if (is_full(b[f], ~U128{0})) continue;
+      auto wide = with_field(b, f, kAll);
+      std::size_t hits = 0, cost = rule_cost(*wide);
+      for (const Cover* o : others) {
+        if (!overlaps(*wide, o->box)) continue;
+        if (++hits > limit || !closable(*wide, o->box)) {
+          hits = SIZE_MAX;
+          break;
+        }
+        cost += rule_cost(*intersect(*wide, o->box));
+      }
+      if (hits <= limit && cost <= current) {
+        b = std::move(*wide);
+        current = cost;
+      }
+    }
+    if (!closing) continue;
+    for (const Cover* o : others)
+      if (overlaps(b, o->box)) closing->push_back({*intersect(b, o->box), false, false, o->rule});
+  }
+}
+
+/// Covers the regions whose verdict is `allow`, under a default of the
+/// opposite. Regions that include interfaces the policy never names are
+/// written for every interface; under allow rules, block rules then close
+/// the named interfaces where that passes too much. Under block rules that
+/// is impossible (allow never beats block): nullopt.
+std::optional<std::vector<Cover>> cover(const ir::Policy& p, const std::vector<Cover>& pass,
+                                        const std::vector<Cover>& block, bool allow) {
+  const auto n = static_cast<U128>(p.interfaces.size());
+  const std::vector<Interval> named{{0, n == 0 ? 0 : n - 1}};
+  const std::vector<Cover>& side = allow ? pass : block;
+  const std::vector<Cover>& opposite = allow ? block : pass;
+  std::vector<Box> covered;
+  std::vector<std::int64_t> tags;
+  std::vector<const Cover*> others;
+  for (const Cover& c : side) {
+    covered.push_back(c.box);
+    tags.push_back(c.rule);
+  }
+  for (const Cover& c : opposite) others.push_back(&c);
+  std::vector<Cover> out;
+  widen(covered, others, n, allow ? &out : nullptr);
+  for (Cover& c : out) c.any_interface = c.box[Field::Interface].back().hi >= n;  // closing block rules
+  std::vector<Box> widened;  // named-interface parts of rules written for every interface
+  for (std::size_t i = 0; i < covered.size(); ++i) {
+    const Box& b = covered[i];
+    auto ifs = b[Field::Interface];
+    bool unnamed = ifs.back().hi >= n;
+    out.push_back({b, allow, unnamed, tags[i]});
+    if (!unnamed || n == 0 || ifs.front().lo == 0 && ifs.size() == 1) continue;
+    if (auto part = with_field(b, Field::Interface, named)) widened.push_back(std::move(*part));
+  }
+  if (widened.empty()) return out;
+  std::vector<Box> closing;  // block rules on the named interfaces
+  std::vector<std::int64_t> closing_tags;
+  std::vector<const Cover*> passed;
+  for (const Cover& c : side) passed.push_back(&c);
+  for (const Cover& o : opposite) {
+    if (std::none_of(widened.begin(), widened.end(), [&](const Box& w) { return overlaps(o.box, w); })) continue;
+    if (!allow) return std::nullopt;
+    auto ifs = values::intersect(o.box[Field::Interface], named);
+    if (auto part = with_field(o.box, Field::Interface, ifs)) {
+      closing.push_back(std::move(*part));
+      closing_tags.push_back(o.rule);
+    }
+  }
+  widen(closing, passed, n, nullptr);  // the interface field is either kept or made whole
+  for (std::size_t i = 0; i < closing.size(); ++i)
+    out.push_back({closing[i], false, closing[i][Field::Interface].back().hi >= n, closing_tags[i]});
+  return out;
 }
 
 // ---- Windows rules -------------------------------------------------------
@@ -558,8 +601,13 @@ bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink
   bool ok = Approximations(policy, options, sink).check(regions, out);
   for (int d = 0; d < 2; ++d) {
     auto dir = static_cast<ir::Direction>(d);
-    auto allow = build(policy, dir, cover(policy, regions[d], true));
-    auto block = build(policy, dir, cover(policy, regions[d], false));
+    // The regions are fragments; merged first, every later step has less to do.
+    std::vector<Cover> pass, blocked;
+    for (Region& r : regions[d]) (r.pass ? pass : blocked).push_back({std::move(r.box), r.pass, false, r.rule});
+    coalesce(pass, static_cast<U128>(policy.interfaces.size()));
+    coalesce(blocked, static_cast<U128>(policy.interfaces.size()));
+    auto allow = build(policy, dir, cover(policy, pass, blocked, true));
+    auto block = build(policy, dir, cover(policy, pass, blocked, false));
     bool use_block = block && block->rules.size() < allow->rules.size();
     Built& chosen = use_block ? *block : *allow;
     ok = report_sctp(policy, options, chosen.sctp_ports, sink) && ok;

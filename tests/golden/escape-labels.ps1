@@ -5,7 +5,7 @@
 # the policy's verdicts, computed from its packet sets. Rules outside rulec's
 # own still apply; re-running this script replaces rulec's rules.
 #   inbound: default Block, 1 allow rules, 0 block rules
-#   outbound: default Block, 2 allow rules, 0 block rules (the other covering needs 259)
+#   outbound: default Block, 2 allow rules, 0 block rules (the other covering needs 256)
 $ErrorActionPreference = 'Stop'
 Get-NetFirewallRule -Group 'rulec' -ErrorAction SilentlyContinue | Remove-NetFirewallRule
 Set-NetFirewallProfile -Profile Domain,Private,Public -Enabled True -DefaultInboundAction Block -DefaultOutboundAction Block

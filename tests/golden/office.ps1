@@ -22,14 +22,14 @@ $null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-3' -DisplayName 'rule
 # office.rules:22:1
 $null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-4' -DisplayName 'rulec in 4 (office.rules:22:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.0/24' -LocalPort '80','443','8080' -InterfaceAlias 'lan'
 
+# several rules
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-5' -DisplayName 'rulec in 5 (several rules)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.0/24' -LocalPort '53','80','443','8080' -InterfaceAlias 'lan'
+
 # office.rules:19:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-5' -DisplayName 'rulec in 5 (office.rules:19:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.10/31' -LocalPort '22' -InterfaceAlias 'lan' -Description 'admin ssh'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-6' -DisplayName 'rulec in 6 (office.rules:19:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.10/31' -LocalPort '22' -InterfaceAlias 'lan' -Description 'admin ssh'
 
-# several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-6' -DisplayName 'rulec in 6 (several rules)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.0/24' -LocalPort '53' -InterfaceAlias 'lan'
-
-# several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-7' -DisplayName 'rulec in 7 (several rules)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.0/24' -LocalPort '53' -InterfaceAlias 'lan'
+# office.rules:18:1
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-7' -DisplayName 'rulec in 7 (office.rules:18:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.0/24' -LocalPort '53' -InterfaceAlias 'lan'
 
 # office.rules:15:1
 $null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-8' -DisplayName 'rulec in 8 (office.rules:15:1)' -Direction Inbound -Action Allow -Protocol ICMPv4 -IcmpType '3','8','11'

@@ -4,65 +4,53 @@
 # so these rules are not a rule-by-rule copy: they are an order-free set with
 # the policy's verdicts, computed from its packet sets. Rules outside rulec's
 # own still apply; re-running this script replaces rulec's rules.
-#   inbound: default Block, 18 allow rules, 1 block rules
+#   inbound: default Block, 13 allow rules, 2 block rules
 #   outbound: default Allow, 0 allow rules, 0 block rules (the other covering needs 1)
 $ErrorActionPreference = 'Stop'
 Get-NetFirewallRule -Group 'rulec' -ErrorAction SilentlyContinue | Remove-NetFirewallRule
 Set-NetFirewallProfile -Profile Domain,Private,Public -Enabled True -DefaultInboundAction Block -DefaultOutboundAction Allow -LogBlocked True
 
+# pf-features.rules:14:1
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-1' -DisplayName 'rulec in 1 (pf-features.rules:14:1)' -Direction Inbound -Action Block -Protocol TCP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '1000-1023' -InterfaceAlias 'wan'
+
 # pf-features.rules:15:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-1' -DisplayName 'rulec in 1 (pf-features.rules:15:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '203.0.113.0/24' -LocalPort '22' -RemotePort '1024-65535'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-2' -DisplayName 'rulec in 2 (pf-features.rules:15:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '203.0.113.0/24' -LocalPort '22' -RemotePort '1024-65535'
 
 # pf-features.rules:10:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-2' -DisplayName 'rulec in 2 (pf-features.rules:10:1)' -Direction Inbound -Action Allow -Protocol ICMPv6 -RemoteAddress '::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff','2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' -IcmpType '128','135'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-3' -DisplayName 'rulec in 3 (pf-features.rules:10:1)' -Direction Inbound -Action Allow -Protocol ICMPv6 -RemoteAddress '::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff','2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' -IcmpType '128','135'
 
 # pf-features.rules:10:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-3' -DisplayName 'rulec in 3 (pf-features.rules:10:1)' -Direction Inbound -Action Allow -Protocol ICMPv6 -LocalAddress '::-2001:db8:0:ffff:ffff:ffff:ffff:ffff','2001:db8:2::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' -IcmpType '128','135'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-4' -DisplayName 'rulec in 4 (pf-features.rules:10:1)' -Direction Inbound -Action Allow -Protocol ICMPv6 -LocalAddress '::-2001:db8:0:ffff:ffff:ffff:ffff:ffff','2001:db8:2::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' -IcmpType '128','135'
 
 # pf-features.rules:9:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-4' -DisplayName 'rulec in 4 (pf-features.rules:9:1)' -Direction Inbound -Action Allow -Protocol ICMPv4 -IcmpType '3','8'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-5' -DisplayName 'rulec in 5 (pf-features.rules:9:1)' -Direction Inbound -Action Allow -Protocol ICMPv4 -IcmpType '3','8'
 
 # pf-features.rules:8:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-5' -DisplayName 'rulec in 5 (pf-features.rules:8:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '53','123' -InterfaceAlias 'wan'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-6' -DisplayName 'rulec in 6 (pf-features.rules:8:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '53','123' -InterfaceAlias 'wan'
 
 # pf-features.rules:7:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-6' -DisplayName 'rulec in 6 (pf-features.rules:7:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '1000-2000' -InterfaceAlias 'wan' -Description 'many hosts'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-7' -DisplayName 'rulec in 7 (pf-features.rules:7:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '1000-2000' -InterfaceAlias 'wan' -Description 'many hosts'
 
 # pf-features.rules:7:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-7' -DisplayName 'rulec in 7 (pf-features.rules:7:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '1024-2000' -InterfaceAlias 'wan' -Description 'many hosts'
-
-# pf-features.rules:7:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-8' -DisplayName 'rulec in 8 (pf-features.rules:7:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '1024-2000' -InterfaceAlias 'wan' -Description 'many hosts'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-8' -DisplayName 'rulec in 8 (pf-features.rules:7:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.1','192.0.2.3','192.0.2.5','192.0.2.7','192.0.2.9','192.0.2.11','192.0.2.13','192.0.2.64/26' -LocalPort '1000-2000' -InterfaceAlias 'wan' -Description 'many hosts'
 
 # pf-features.rules:14:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-9' -DisplayName 'rulec in 9 (pf-features.rules:14:1)' -Direction Inbound -Action Block -Protocol TCP -LocalPort '0-1023' -InterfaceAlias 'wan'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-9' -DisplayName 'rulec in 9 (pf-features.rules:14:1)' -Direction Inbound -Action Block -Protocol TCP -RemoteAddress '0.0.0.0-255.255.255.255' -LocalPort '0-1023' -InterfaceAlias 'wan'
 
 # several rules
 $null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-10' -DisplayName 'rulec in 10 (several rules)' -Direction Inbound -Action Allow -Protocol 47 -RemoteAddress '0.0.0.0-255.255.255.255'
 
 # several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-11' -DisplayName 'rulec in 11 (several rules)' -Direction Inbound -Action Allow -Protocol 47 -RemoteAddress '0.0.0.0-255.255.255.255'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-11' -DisplayName 'rulec in 11 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -RemoteAddress '0.0.0.0-255.255.255.255'
 
 # several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-12' -DisplayName 'rulec in 12 (several rules)' -Direction Inbound -Action Allow -Protocol 47 -RemoteAddress '0.0.0.0-255.255.255.255'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-12' -DisplayName 'rulec in 12 (several rules)' -Direction Inbound -Action Allow -Protocol 47 -RemoteAddress '::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff','2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'
 
 # several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-13' -DisplayName 'rulec in 13 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -RemoteAddress '0.0.0.0-255.255.255.255'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-13' -DisplayName 'rulec in 13 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -RemoteAddress '::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff','2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'
 
 # several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-14' -DisplayName 'rulec in 14 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -RemoteAddress '0.0.0.0-255.255.255.255'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-14' -DisplayName 'rulec in 14 (several rules)' -Direction Inbound -Action Allow -Protocol 47 -LocalAddress '::-2001:db8:0:ffff:ffff:ffff:ffff:ffff','2001:db8:2::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'
 
 # several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-15' -DisplayName 'rulec in 15 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -RemoteAddress '0.0.0.0-255.255.255.255'
-
-# several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-16' -DisplayName 'rulec in 16 (several rules)' -Direction Inbound -Action Allow -Protocol 47 -RemoteAddress '::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff','2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'
-
-# several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-17' -DisplayName 'rulec in 17 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -RemoteAddress '::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff','2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'
-
-# several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-18' -DisplayName 'rulec in 18 (several rules)' -Direction Inbound -Action Allow -Protocol 47 -LocalAddress '::-2001:db8:0:ffff:ffff:ffff:ffff:ffff','2001:db8:2::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'
-
-# several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-19' -DisplayName 'rulec in 19 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -LocalAddress '::-2001:db8:0:ffff:ffff:ffff:ffff:ffff','2001:db8:2::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-15' -DisplayName 'rulec in 15 (several rules)' -Direction Inbound -Action Allow -Protocol 50 -LocalAddress '::-2001:db8:0:ffff:ffff:ffff:ffff:ffff','2001:db8:2::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'

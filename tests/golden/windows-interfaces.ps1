@@ -4,8 +4,8 @@
 # so these rules are not a rule-by-rule copy: they are an order-free set with
 # the policy's verdicts, computed from its packet sets. Rules outside rulec's
 # own still apply; re-running this script replaces rulec's rules.
-#   inbound: default Block, 1 allow rules, 1 block rules (the other covering needs 259)
-#   outbound: default Allow, 0 allow rules, 1 block rules (the other covering needs 2)
+#   inbound: default Block, 1 allow rules, 1 block rules (the other covering needs 512)
+#   outbound: default Allow, 0 allow rules, 1 block rules (the other covering needs 6)
 $ErrorActionPreference = 'Stop'
 Get-NetFirewallRule -Group 'rulec' -ErrorAction SilentlyContinue | Remove-NetFirewallRule
 Set-NetFirewallProfile -Profile Domain,Private,Public -Enabled True -DefaultInboundAction Block -DefaultOutboundAction Allow

@@ -1,10 +1,11 @@
 // Golden files for the pf and Windows backends.
 //
-// Every tests/golden/<case>.rules is compiled for pf, windows and
-// windows-netsh and compared with <case>.pf, <case>.ps1 and <case>.netsh
-// (a target that refuses the policy has the rendered diagnostics as its
-// golden text, after a "# rulec refused" line). A mismatch writes
-// <case>.<ext>.got beside the golden file; to accept every current output:
+// Every tests/golden/<case>.rules and examples/<name>.rules is compiled for
+// pf, windows and windows-netsh and compared with <case>.pf, <case>.ps1 and
+// <case>.netsh (example-<name>.* for the examples); a policy the target
+// refuses is compared as its rendered diagnostics (<case>.pf.diag, ...), as
+// the Linux runner does. A mismatch writes <file>.got beside the golden
+// file; to accept every current output:
 //   RULEC_ACCEPT=1 build/rulec_tests -tc='golden: pf*'
 // Cases of other backends' runners without pf/Windows goldens are skipped,
 // except the ones listed in kRequired, which must have all three.
@@ -44,16 +45,16 @@ void write(const fs::path& p, const std::string& text) {
   out << text;
 }
 
-/// What the target makes of the case: the output, or the refusal.
-std::string output_for(const fs::path& rules, const Target& target) {
+/// What the target makes of the case: the output, or (false) the rendered refusal.
+std::pair<bool, std::string> output_for(const fs::path& rules, const Target& target) {
   auto doc = load_text(read(rules), rules.filename().string(), rules.parent_path().string());
-  if (!doc->ok()) return "# rulec refused\n" + diag::render(doc->diagnostics.all(), doc->sources, diag::Format::Text);
+  if (!doc->ok()) return {false, diag::render(doc->diagnostics.all(), doc->sources, diag::Format::Text)};
   backends::EmitOptions options;
   options.sources = &doc->sources;
   diag::Sink sink;
   std::string out;
-  if (backends::compile(*backends::find(target.name), doc->ir, options, out, sink)) return out;
-  return "# rulec refused\n" + diag::render(sink.all(), doc->sources, diag::Format::Text);
+  if (backends::compile(*backends::find(target.name), doc->ir, options, out, sink)) return {true, out};
+  return {false, diag::render(sink.all(), doc->sources, diag::Format::Text)};
 }
 
 }  // namespace
@@ -62,34 +63,38 @@ TEST_CASE("golden: pf, windows and windows-netsh outputs of tests/golden/*.rules
   const fs::path dir = fs::path(RULEC_SOURCE_DIR) / "tests" / "golden";
   const bool accept = std::getenv("RULEC_ACCEPT") && std::string(std::getenv("RULEC_ACCEPT")) == "1";
   for (const char* name : kRequired) CHECK_MESSAGE(fs::exists(dir / (std::string(name) + ".rules")), name);
-  std::vector<fs::path> cases;
+  std::vector<std::pair<fs::path, std::string>> cases;  // source, golden stem
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".rules") cases.push_back(e.path());
+    if (e.path().extension() == ".rules") cases.push_back({e.path(), e.path().stem().string()});
+  for (const auto& e : fs::directory_iterator(fs::path(RULEC_SOURCE_DIR) / "examples"))
+    if (e.path().extension() == ".rules") cases.push_back({e.path(), "example-" + e.path().stem().string()});
   std::sort(cases.begin(), cases.end());
   int compared = 0;
-  for (const fs::path& rules : cases) {
-    std::string stem = rules.stem().string();
+  for (const auto& [rules, stem] : cases) {
     bool required = std::find_if(std::begin(kRequired), std::end(kRequired),
                                  [&](const char* n) { return stem == n; }) != std::end(kRequired);
     for (const Target& t : kTargets) {
-      fs::path golden = rules.parent_path() / (stem + t.ext);
-      fs::path got = rules.parent_path() / (stem + t.ext + ".got");
-      if (!fs::exists(golden) && !required && !accept) continue;
-      std::string out = output_for(rules, t);
+      fs::path base = dir / (stem + t.ext), refused = dir / (stem + t.ext + ".diag");
+      if (!fs::exists(base) && !fs::exists(refused) && !required && !accept) continue;
+      auto [ok, out] = output_for(rules, t);
+      fs::path golden = ok ? base : refused, stale = ok ? refused : base;
+      fs::path got = fs::path(golden.string() + ".got");
       if (accept) {
         write(golden, out);
+        fs::remove(stale);
         fs::remove(got);
         continue;
       }
       ++compared;
       std::string want = fs::exists(golden) ? read(golden) : std::string();
-      if (out == want) {
+      if (out == want && !fs::exists(stale)) {
         fs::remove(got);
         continue;
       }
       write(got, out);
-      FAIL_CHECK(golden.string(), (fs::exists(golden) ? " differs" : " is missing"), ": see ", got.string(),
-                 "; accept with RULEC_ACCEPT=1");
+      std::string what = golden.string() + (fs::exists(golden) ? " differs" : " is missing") + ": see " +
+                         got.string() + "; accept with RULEC_ACCEPT=1";
+      FAIL_CHECK(what);
     }
   }
   MESSAGE(compared, " golden files compared");
