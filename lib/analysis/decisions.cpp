@@ -55,6 +55,11 @@ Packet to_packet(const std::array<ir::U128, kFieldCount>& v, const ir::Policy& p
   return p;
 }
 
+std::array<ir::U128, kFieldCount> values_of(const Packet& p, const ir::Policy& policy) {
+  return {static_cast<ir::U128>(static_cast<int>(p.direction)), interface_index(policy, p),
+          static_cast<ir::U128>(static_cast<int>(p.family)), p.protocol, p.src, p.dst, p.sport, p.dport, p.icmp_type};
+}
+
 }  // namespace
 
 Decisions::Decisions(const ir::Policy& policy)
@@ -119,6 +124,7 @@ std::optional<PacketSet> Decisions::unmatched(const PacketSet& set, std::size_t 
 
 std::vector<Packet> Decisions::probes(const PacketSet& set) const {
   std::vector<Packet> out;
+  if (auto w = set.witness(policy_)) out.push_back(*w);  // a realistic packet first
   std::size_t boxes = std::min<std::size_t>(set.boxes().size(), 4);
   for (std::size_t b = 0; b < boxes; ++b)
     for (const auto& v : probe_points(set.boxes()[b])) out.push_back(to_packet(v, policy_));
@@ -129,6 +135,7 @@ std::optional<Packet> Decisions::probe(std::uint32_t r) const {
   const PacketSet& m = matches_[r];
   bool done = policy_.rules[r].done;
   std::vector<std::array<ir::U128, kFieldCount>> points;
+  if (auto w = m.witness(policy_)) points.push_back(values_of(*w, policy_));  // a realistic packet first
   std::size_t boxes = std::min<std::size_t>(m.boxes().size(), 4);
   for (std::size_t b = 0; b < boxes; ++b)
     for (const auto& v : probe_points(m.boxes()[b])) points.push_back(v);

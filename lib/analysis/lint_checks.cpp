@@ -100,7 +100,14 @@ void replies_blocked(Context& cx, std::uint32_t s) {
   if (rule.action != ir::Action::Pass || rule.state) return;
   const auto& passed = cx.coverage_of(s).decided;
   if (!passed || passed->empty()) return;
-  auto found = cx.decisions.find(passed->replies(), [](const Effect& e) { return e.action != ir::Action::Pass; });
+  auto blocks = [](const Effect& e) { return e.action != ir::Action::Pass; };
+  std::optional<Decision> found;
+  if (auto w = passed->witness(cx.policy)) {  // the reply to a typical packet first: the clearest witness
+    Packet r = reply_to(*w);
+    Decision d{cx.decisions.decider(r), r.direction, PacketSet::of(r, cx.policy)};
+    if (!d.packets.empty() && blocks(cx.decisions.effect_of(d))) found = std::move(d);
+  }
+  if (!found) found = cx.decisions.find(passed->replies(), blocks);
   if (!found) return;
   std::vector<const Decision*> blocking{&*found};
   auto reply = found->packets.witness(cx.policy);

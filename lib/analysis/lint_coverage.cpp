@@ -254,12 +254,13 @@ namespace {
 /// the other, and one of them deciding a probed packet of the overlap (an
 /// overlap whose probes all go to third rules is not reported: this is a
 /// note, never a false one).
-std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uint32_t j) {
+std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uint32_t j,
+                                   const std::vector<std::uint32_t>& around) {
   const PacketSet& mk = cx.decisions.match(k);
   const PacketSet& mj = cx.decisions.match(j);
   if (!mk.intersects(mj) || mk.contains(mj) || mj.contains(mk)) return std::nullopt;
   for (const Packet& p : cx.decisions.probes(mk & mj)) {
-    std::int64_t d = cx.decisions.decider(p);
+    std::int64_t d = cx.decisions.decider_among(p, around);
     if (d == k || d == j) return p;
   }
   return std::nullopt;
@@ -271,8 +272,8 @@ void correlate(Context& cx, std::uint32_t s) {
   std::vector<std::uint32_t> partners;
   for (std::uint32_t j : cx.decisions.rules_of(s)) {
     const ir::Rule& b = cx.policy.rules[j];
-    std::vector<std::uint32_t> looks;
-    for (std::uint32_t k : cx.decisions.candidates(cx.decisions.match(j))) {
+    std::vector<std::uint32_t> looks, around = cx.decisions.candidates(cx.decisions.match(j));
+    for (std::uint32_t k : around) {
       const ir::Rule& a = cx.policy.rules[k];
       if (a.source_rule >= s) break;
       if (a.action != b.action && a.done == b.done && !cx.reported[a.source_rule]) looks.push_back(k);
@@ -281,7 +282,7 @@ void correlate(Context& cx, std::uint32_t s) {
     for (auto it = looks.rbegin(); it != looks.rend() && partners.size() < kMaxNotes; ++it) {
       std::uint32_t t = cx.policy.rules[*it].source_rule;
       if (std::find(partners.begin(), partners.end(), t) != partners.end()) continue;
-      auto w = order_matters(cx, *it, j);
+      auto w = order_matters(cx, *it, j, around);
       if (!w) continue;
       if (partners.empty()) diag.witness = format_packet(*w);
       partners.push_back(t);

@@ -67,7 +67,7 @@ void add_notes(const Context& cx, diag::Diagnostic& diag, const std::vector<cons
 
 /// A decided set that splits into more boxes than this is not computed
 /// exactly; the questions that need it are left open (no finding).
-inline constexpr std::size_t kBoxBudget = 256;
+inline constexpr std::size_t kBoxBudget = 64;
 
 /// At most this many notes name other rules; the rest are counted.
 inline constexpr std::size_t kMaxNotes = 3;

@@ -119,17 +119,20 @@ void box_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
     out.push_back(a);
     return;
   }
-  auto cur = fields_of(a);
+  std::array<std::vector<Interval>, kFieldCount> inside;  // a ∩ b per field, when narrower than a
+  std::array<bool, kFieldCount> narrowed{};
+  auto field = [&](std::size_t g) {
+    return narrowed[g] ? std::span<const Interval>(inside[g]) : a[static_cast<Field>(g)];
+  };
   for (std::size_t f = 0; f < kFieldCount; ++f) {
-    auto fb = b[static_cast<Field>(f)];
-    if (values::covers(fb, cur[f])) continue;
-    std::vector<Interval> outside = values::subtract(cur[f], fb);
-    if (!outside.empty()) {
-      auto piece = cur;
-      piece[f] = std::move(outside);
-      if (auto box = make_box(piece)) out.push_back(std::move(*box));
-    }
-    cur[f] = values::intersect(cur[f], fb);
+    auto fa = a[static_cast<Field>(f)], fb = b[static_cast<Field>(f)];
+    if (values::covers(fb, fa)) continue;
+    std::vector<Interval> outside = values::subtract(fa, fb);
+    Box::Builder piece;
+    for (std::size_t g = 0; g < kFieldCount; ++g) piece.add(g == f ? std::span<const Interval>(outside) : field(g));
+    out.push_back(piece.take());
+    inside[f] = values::intersect(fa, fb);
+    narrowed[f] = true;
   }
 }
 
@@ -184,10 +187,16 @@ std::uint32_t interface_index(const ir::Policy& policy, const Packet& p) {
 }
 
 PacketSet PacketSet::all(const ir::Policy& policy) {
-  PacketSet s;
+  // The universe depends only on the number of interfaces: built once per count.
+  thread_local std::vector<std::pair<std::uint32_t, PacketSet>> built;
   auto n = static_cast<std::uint32_t>(policy.interfaces.size());
+  for (const auto& [count, set] : built)
+    if (count == n) return set;
+  PacketSet s;
   universe_boxes(n, ir::Family::Inet, s.boxes_);
   universe_boxes(n, ir::Family::Inet6, s.boxes_);
+  if (built.size() > 8) built.erase(built.begin());
+  built.emplace_back(n, s);
   return s;
 }
 
@@ -197,7 +206,8 @@ PacketSet PacketSet::of(const ir::Match& m, const ir::Policy& policy) {
                        widen(m.dport, 65535), widen(m.icmp_types, 255)});
   PacketSet out;
   if (!raw) return out;
-  for (const Box& u : all(policy).boxes_)
+  PacketSet universe = all(policy);
+  for (const Box& u : universe.boxes_)
     if (auto b = box_intersect(u, *raw)) out.boxes_.push_back(std::move(*b));
   return out;
 }
