@@ -84,31 +84,64 @@ std::vector<std::uint32_t> precedence(const ir::Policy& p) {
   return order;
 }
 
+/// Above this many pieces, a policy is too fragmented to cover (RC554).
+constexpr std::size_t kMaxRegions = 4'000'000;
+
+/// Packets still undecided, kept apart by protocol so that a rule for one
+/// protocol only looks at that protocol's pieces.
+struct Bucket {
+  std::vector<Interval> protocols;
+  std::vector<Box> boxes;
+};
+
+std::vector<Bucket> buckets_of(const std::vector<Box>& universe) {
+  std::vector<Bucket> out;
+  std::vector<Interval> rest{{0, 255}};
+  for (unsigned p : {ir::proto::tcp, ir::proto::udp, ir::proto::icmp, ir::proto::icmpv6, ir::proto::gre,
+                     ir::proto::esp, ir::proto::ah, ir::proto::sctp}) {
+    out.push_back({{{p, p}}, {}});
+    rest = values::subtract(rest, out.back().protocols);
+  }
+  out.push_back({rest, {}});
+  for (Bucket& b : out)
+    for (const Box& u : universe)
+      if (auto part = with_field(u, Field::Protocol, values::intersect(u[Field::Protocol], b.protocols)))
+        b.boxes.push_back(std::move(*part));
+  return out;
+}
+
 /// Splits one direction's packets into regions, each decided by one rule
-/// or by the default: exactly analysis::evaluate without state.
-std::vector<Region> decide(const ir::Policy& p, ir::Direction d) {
-  std::vector<Box> rest = PacketSet::of(d, p).boxes(), next;
+/// or by the default: exactly analysis::evaluate without state. nullopt
+/// when the pieces grow beyond kMaxRegions.
+std::optional<std::vector<Region>> decide(const ir::Policy& p, ir::Direction d) {
+  std::vector<Bucket> rest = buckets_of(PacketSet::of(d, p).boxes());
+  std::vector<Box> next;
   std::vector<Region> out;
   for (std::uint32_t i : precedence(p)) {
-    if (rest.empty()) break;
     const ir::Rule& r = p.rules[i];
     if (!ir::field_contains(r.match.directions, static_cast<std::uint8_t>(d))) continue;
     PacketSet match = PacketSet::of(r.match, p);
-    for (const Box& m : match.boxes()) {
-      next.clear();
-      for (Box& a : rest) {
-        if (!overlaps(a, m)) {
-          next.push_back(std::move(a));
-          continue;
+    for (const Box& m : match.boxes())
+      for (Bucket& bucket : rest) {
+        if (!values::overlap(m[Field::Protocol], bucket.protocols)) continue;
+        next.clear();
+        for (Box& a : bucket.boxes) {
+          if (!overlaps(a, m)) {
+            next.push_back(std::move(a));
+            continue;
+          }
+          out.push_back({*intersect(a, m), i, r.action == ir::Action::Pass});
+          subtract(a, m, next);
         }
-        out.push_back({*intersect(a, m), i, r.action == ir::Action::Pass});
-        subtract(a, m, next);
+        bucket.boxes.swap(next);
       }
-      rest.swap(next);
-    }
+    std::size_t pieces = out.size();
+    for (const Bucket& bucket : rest) pieces += bucket.boxes.size();
+    if (pieces > kMaxRegions) return std::nullopt;
   }
   bool pass = p.default_for(d).action == ir::Action::Pass;
-  for (Box& a : rest) out.push_back({std::move(a), -1, pass});
+  for (Bucket& bucket : rest)
+    for (Box& a : bucket.boxes) out.push_back({std::move(a), -1, pass});
   return out;
 }
 
@@ -304,6 +337,13 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
   if (covered.size() * std::max<std::size_t>(others.size(), 1) > kWidenBudget) return;
   const std::size_t limit = closing ? kMaxClosing : 0;
   auto closable = [&](const Box& wide, const Box& o) {
+    static const std::vector<Interval> kSctp{{ir::proto::sctp, ir::proto::sctp}};
+    auto x = intersect(wide, o);
+    static const std::vector<Interval> kPorts{{0, 65535}};
+    if (values::overlap((*x)[Field::Protocol], kSctp) &&
+        (!is_full(values::intersect((*x)[Field::Sport], kPorts), 65535) ||
+         !is_full(values::intersect((*x)[Field::Dport], kPorts), 65535)))
+      return false;  // a block rule cannot close SCTP ports
     auto ifs = values::intersect(wide[Field::Interface], o[Field::Interface]);
     return unnamed == 0 || ifs.back().hi < unnamed || is_full(ifs, unnamed) || ifs.front().lo == 0 && ifs.size() == 1;
   };
@@ -434,8 +474,15 @@ class RuleBuilder {
   /// The finished rules.
   std::vector<WinRule> take() {
     for (Group& g : groups_) {
+      // ICMP has no IPv6 packets and ICMPv6 no IPv4 ones: "any protocol" may include them.
+      std::vector<Interval> any = g.protocols;
+      if (g.base.family) {
+        U128 other = *g.base.family == ir::Family::Inet ? ir::proto::icmpv6 : ir::proto::icmp;
+        any.push_back({other, other});
+      }
+      std::sort(any.begin(), any.end(), [](auto& a, auto& b) { return a.lo < b.lo; });
       std::sort(g.protocols.begin(), g.protocols.end(), [](auto& a, auto& b) { return a.lo < b.lo; });
-      if (is_full(merged(g.protocols), 255)) {
+      if (is_full(merged(any), 255)) {
         rules_.push_back(g.base);
         continue;
       }
@@ -597,7 +644,20 @@ bool report_sctp(const ir::Policy& p, const PlanOptions& options, const std::vec
 
 bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
   out = Plan{};
-  std::array<std::vector<Region>, 2> regions{decide(policy, ir::Direction::In), decide(policy, ir::Direction::Out)};
+  auto in = decide(policy, ir::Direction::In);
+  auto outbound = in ? decide(policy, ir::Direction::Out) : std::nullopt;
+  if (!outbound) {
+    diag::Diagnostic e{diag::Severity::Error, "RC554",
+                       fmt::format("the policy splits the packets into more than {} pieces of different verdicts; "
+                                   "an order-free Windows rule set for it would be far too large",
+                                   kMaxRegions),
+                       {}};
+    e.has_loc = false;
+    e.hint = "merge address lists and port ranges, or compile for pf or nftables";
+    sink.add(std::move(e));
+    return false;
+  }
+  std::array<std::vector<Region>, 2> regions{std::move(*in), std::move(*outbound)};
   bool ok = Approximations(policy, options, sink).check(regions, out);
   for (int d = 0; d < 2; ++d) {
     auto dir = static_cast<ir::Direction>(d);

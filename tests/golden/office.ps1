@@ -16,14 +16,14 @@ $null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-1' -DisplayName 'rule
 # office.rules:26:1
 $null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-2' -DisplayName 'rulec in 2 (office.rules:26:1)' -Direction Inbound -Action Allow -Protocol TCP -LocalAddress '203.0.113.10' -RemoteAddress '192.0.2.0/24' -LocalPort '1723' -InterfaceAlias 'lan'
 
-# office.rules:22:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-3' -DisplayName 'rulec in 3 (office.rules:22:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.0/24' -LocalPort '80','443','8080' -InterfaceAlias 'lan'
-
-# office.rules:22:1
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-4' -DisplayName 'rulec in 4 (office.rules:22:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.0/24' -LocalPort '80','443','8080' -InterfaceAlias 'lan'
-
 # several rules
-$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-5' -DisplayName 'rulec in 5 (several rules)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.0/24' -LocalPort '53','80','443','8080' -InterfaceAlias 'lan'
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-3' -DisplayName 'rulec in 3 (several rules)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.0/24' -LocalPort '53','80','443','8080' -InterfaceAlias 'lan'
+
+# office.rules:22:1
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-4' -DisplayName 'rulec in 4 (office.rules:22:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.0/24' -LocalPort '80','443','8080' -InterfaceAlias 'lan'
+
+# office.rules:22:1
+$null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-5' -DisplayName 'rulec in 5 (office.rules:22:1)' -Direction Inbound -Action Allow -Protocol UDP -RemoteAddress '192.0.2.0/24' -LocalPort '80','443','8080' -InterfaceAlias 'lan'
 
 # office.rules:19:1
 $null = New-NetFirewallRule -Group 'rulec' -Name 'rulec-in-6' -DisplayName 'rulec in 6 (office.rules:19:1)' -Direction Inbound -Action Allow -Protocol TCP -RemoteAddress '192.0.2.10/31' -LocalPort '22' -InterfaceAlias 'lan' -Description 'admin ssh'
