@@ -2,9 +2,12 @@
 """The real-kernel suite: rulec's nft and iptables outputs against the evaluator.
 
 Three network namespaces joined by veth pairs:
-  client  192.0.2.2-99/24 on "wan"   (host policies are loaded here)
-  router  "lan" 192.0.2.1/24, "wan" 198.51.100.1/24, forwarding (router policies)
-  server  198.51.100.2-99/24 and 203.0.113.10 on "s0"
+  client  192.0.2.2-99/24, 2001:db8:1::2-63/64 on "wan"   (host policies are loaded here)
+  router  "lan" 192.0.2.1/24 2001:db8:1::1/64, "wan" 198.51.100.1/24 2001:db8:2::1/64,
+          forwarding both families (router policies)
+  server  198.51.100.2-99/24, 2001:db8:2::2-63/64 and 203.0.113.10 on "s0"
+Neighbours are static, so a policy that blocks ICMPv6 does not also break
+neighbour discovery (which the evaluator does not model).
 Each scenario (a policy and its probes) is compiled for each backend, loaded,
 and probed with real traffic (tcp.py: TCP handshakes, UDP, raw GRE and ESP,
 ICMP echo, PPTP with enhanced GRE); every outcome is compared with what
@@ -31,9 +34,14 @@ PY = "/usr/bin/python3"
 TAG = "rck%d" % os.getpid()
 NS = {"client": TAG + "c", "router": TAG + "r", "server": TAG + "s"}
 ADDR = {"router-lan": "192.0.2.1", "router-wan": "198.51.100.1"}
+ADDR6 = {"router-lan": "2001:db8:1::1", "router-wan": "2001:db8:2::1"}
 CLIENTS = ["192.0.2.%d" % i for i in range(2, 100)]
 SERVERS = ["198.51.100.%d" % i for i in range(2, 100)]
-BACKENDS = [("nft", ["nft", "-f"]), ("iptables", ["iptables-restore"])]
+CLIENTS6 = ["2001:db8:1::%x" % i for i in range(2, 100)]
+SERVERS6 = ["2001:db8:2::%x" % i for i in range(2, 100)]
+# Each backend: the targets to compile and the tool that loads each output.
+BACKENDS = {"nft": [("nft", ["nft", "-f"])],
+            "iptables": [("iptables", ["iptables-restore"]), ("ip6tables", ["ip6tables-restore"])]}
 servers = []
 
 
@@ -58,23 +66,38 @@ def setup(log_path):
         sh("ip", "link", "set", "lo", "up", ns=ns)
     sh("ip", "link", "add", "wan", "netns", NS["client"], "type", "veth", "peer", "name", "lan", "netns", NS["router"])
     sh("ip", "link", "add", "s0", "netns", NS["server"], "type", "veth", "peer", "name", "wan", "netns", NS["router"])
-    batch = {"client": ["addr add %s/24 dev wan" % a for a in CLIENTS] + ["link set wan up"],
+    mac = {(node, dev): link_address(node, dev)
+           for node, dev in (("client", "wan"), ("router", "lan"), ("router", "wan"), ("server", "s0"))}
+    batch = {"client": ["addr add %s/24 dev wan" % a for a in CLIENTS] +
+                       ["addr add %s/64 dev wan nodad" % a for a in CLIENTS6] + ["link set wan up"] +
+                       ["neigh add %s lladdr %s dev wan nud permanent" % (ADDR6["router-lan"], mac["router", "lan"])],
              "server": ["addr add %s/24 dev s0" % a for a in SERVERS] +
-                       ["addr add 203.0.113.10/32 dev s0", "link set s0 up"],
+                       ["addr add %s/64 dev s0 nodad" % a for a in SERVERS6] +
+                       ["addr add 203.0.113.10/32 dev s0", "link set s0 up"] +
+                       ["neigh add %s lladdr %s dev s0 nud permanent" % (ADDR6["router-wan"], mac["router", "wan"])],
              "router": ["addr add 192.0.2.1/24 dev lan", "addr add 198.51.100.1/24 dev wan",
+                        "addr add 2001:db8:1::1/64 dev lan nodad", "addr add 2001:db8:2::1/64 dev wan nodad",
                         "link set lan up", "link set wan up",
-                        "route add 203.0.113.0/24 via 198.51.100.2"]}
+                        "route add 203.0.113.0/24 via 198.51.100.2"] +
+                       ["neigh add %s lladdr %s dev lan nud permanent" % (a, mac["client", "wan"]) for a in CLIENTS6] +
+                       ["neigh add %s lladdr %s dev wan nud permanent" % (a, mac["server", "s0"]) for a in SERVERS6]}
     for node, lines in batch.items():
         sh("ip", "-batch", "-", ns=NS[node], stdin="\n".join(lines) + "\n")
     sh("ip", "route", "add", "default", "via", "192.0.2.1", ns=NS["client"])
     sh("ip", "route", "add", "default", "via", "198.51.100.1", ns=NS["server"])
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=NS["router"])
+    sh("ip", "-6", "route", "add", "default", "via", ADDR6["router-lan"], ns=NS["client"])
+    sh("ip", "-6", "route", "add", "default", "via", ADDR6["router-wan"], ns=NS["server"])
+    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", ns=NS["router"])
     for ns in NS.values():
         p = subprocess.Popen(["ip", "netns", "exec", ns, PY, PROBE, "serve", log_path],
                              stdout=subprocess.PIPE, text=True, env=dict(os.environ, RULEC_PROBE_LIFETIME="900"))
         servers.append(p)
         if p.stdout.readline().strip() != "ready":
             raise RuntimeError("the responder in %s did not start" % ns)
+
+
+def link_address(node, dev):
+    return json.loads(sh("ip", "-j", "link", "show", "dev", dev, ns=NS[node]).stdout)[0]["address"]
 
 
 # ------------------------------------------------------------- expectations
@@ -96,7 +119,8 @@ def packet_text(hops, proto, src, sport, dst, dport, icmp_type=None):
     if not hops:
         return "-"
     if proto in ("tcp", "udp"):
-        body = "%s %s:%d -> %s:%d" % (proto, src, sport, dst, dport)
+        fmt = "%s [%s]:%d -> [%s]:%d" if ":" in src else "%s %s:%d -> %s:%d"
+        body = fmt % (proto, src, sport, dst, dport)
     else:
         body = "%s %s -> %s" % (proto, src, dst)
     if icmp_type:
@@ -113,8 +137,9 @@ def exchanges(mode, p):
         return [(packet_text(there, "tcp", s, sp, d, 1723), packet_text(back, "tcp", d, 1723, s, sp)),
                 (packet_text(there, "gre", s, 0, d, 0), packet_text(back, "gre", d, 0, s, 0))]
     if kind == "icmp":
-        return [(packet_text(there, "icmp", s, 0, d, 0, "echo-request"),
-                 packet_text(back, "icmp", d, 0, s, 0, "echo-reply"))]
+        icmp = "icmpv6" if ":" in s else "icmp"
+        return [(packet_text(there, icmp, s, 0, d, 0, "echo-request"),
+                 packet_text(back, icmp, d, 0, s, 0, "echo-reply"))]
     return [(packet_text(there, kind, s, sp, d, dp), packet_text(back, kind, d, dp, s, sp))]
 
 
@@ -170,8 +195,8 @@ def load(backend, text, mode):
         sh("nft", "flush", "ruleset", ns=ns)
         sh(PY, PROBE, "flush", ns=ns)
     target = NS["client" if mode == "host" else "router"]
-    tool = dict(BACKENDS)[backend]
-    sh(*tool, "/dev/stdin", ns=target, stdin=text)
+    for (_, tool), output in zip(BACKENDS[backend], text):
+        sh(*tool, "/dev/stdin", ns=target, stdin=output)
 
 
 def run_probes(probes, log_path):
@@ -195,11 +220,16 @@ def run_scenario(name, policy_path, mode, probes, log_path):
     """Runs one scenario on every backend; returns the number of disagreements."""
     want = expected(policy_path, mode, probes)
     failures = 0
-    for backend, _ in BACKENDS:
-        load(backend, compile_policy(policy_path, backend), mode)
+    for backend, targets in BACKENDS.items():
+        load(backend, [compile_policy(policy_path, target) for target, _ in targets], mode)
         got = run_probes(probes, log_path)
         bad = [p for p in probes if got.get(p["id"]) != want[p["id"]][0]]
-        print("  %-28s %-8s %3d probes, %d disagree" % (name, backend, len(probes), len(bad)))
+        seen = {}
+        for p in probes:
+            seen[got.get(p["id"])] = seen.get(got.get(p["id"]), 0) + 1
+        v6 = sum(1 for p in probes if ":" in p["src"])
+        print("  %-28s %-8s %3d probes (%d IPv6), %d disagree  [%s]" % (
+            name, backend, len(probes), v6, len(bad), ", ".join("%s %d" % kv for kv in sorted(seen.items(), key=str))))
         for p in bad:
             failures += 1
             print("    DISAGREE probe %s %s %s:%s -> %s:%s (%s -> %s)" % (
@@ -224,12 +254,13 @@ class Probes:
         self.n = 0
         self.list = []
 
-    def add(self, kind, frm, to, dport=0, src=None, dst=None):
+    def add(self, kind, frm, to, dport=0, src=None, dst=None, v6=False):
         self.n += 1
         Probes.next_id += 1
         k = self.n
-        addr = {"client": CLIENTS[k % len(CLIENTS)], "server": SERVERS[(k // len(CLIENTS) + k) % len(SERVERS)]}
-        router = {"client": ADDR["router-lan"], "server": ADDR["router-wan"]}
+        clients, servers, routers = (CLIENTS6, SERVERS6, ADDR6) if v6 else (CLIENTS, SERVERS, ADDR)
+        addr = {"client": clients[k % len(clients)], "server": servers[(k // len(clients) + k) % len(servers)]}
+        router = {"client": routers["router-lan"], "server": routers["router-wan"]}
         s = src or (addr[frm] if frm != "router" else router[to])
         d = dst or (addr[to] if to != "router" else router[frm])
         self.list.append({"id": Probes.next_id, "kind": kind, "from": frm, "to": to, "src": s, "dst": d,
@@ -272,6 +303,10 @@ def fixed_scenarios(tmp):
     pr.add("tcp", "server", "router", 113)
     for frm, to in (("client", "server"), ("server", "router"), ("router", "server"), ("client", "router")):
         pr.add("icmp", frm, to)
+    for kind, frm, to, port in (("tcp", "client", "server", 443), ("udp", "client", "server", 53),
+                                ("icmp", "client", "server", 0), ("tcp", "server", "client", 25),
+                                ("esp", "client", "server", 0), ("gre", "server", "client", 0)):
+        pr.add(kind, frm, to, port, v6=True)
     out.append(("examples/office.rules", os.path.join(ROOT, "examples/office.rules"), "router", pr.list))
     for mode in ("host", "router"):
         pr = Probes()
@@ -303,8 +338,11 @@ def fixed_scenarios(tmp):
     return out
 
 
-ADDRESSES = ["192.0.2.0/26", "192.0.2.64/26", "198.51.100.0/26", "198.51.100.64/26", "192.0.2.5",
-             "{ 192.0.2.0/26, 198.51.100.64/26 }", "198.51.100.1", "192.0.2.1"]
+ADDRESSES = {4: ["192.0.2.0/26", "192.0.2.64/26", "198.51.100.0/26", "198.51.100.64/26", "192.0.2.5",
+                 "{ 192.0.2.0/26, 198.51.100.64/26 }", "198.51.100.1", "192.0.2.1"],
+             6: ["2001:db8:1::/122", "2001:db8:1::40/122", "2001:db8:2::/122", "2001:db8:2::40/122",
+                 "2001:db8:1::5", "{ 2001:db8:1::/122, 2001:db8:2::40/122 }", "2001:db8:2::1"]}
+MIXED = "{ 192.0.2.0/26, 2001:db8:2::/122 }"
 PORTS = ["80", "{ 22, 443 }", "20-100", "53", "1723", "4500", "{ 25, 113, 8080 }", "500-1194"]
 TCP_PORTS = [22, 25, 53, 80, 113, 443, 1723, 8080]
 UDP_PORTS = [53, 500, 1194, 4500]
@@ -322,14 +360,18 @@ def random_policy(rng):
         head = " ".join(x for x in (action, rng.choice(["", "in", "out"]),
                                     rng.choice(["", "", "on lan", "on wan"])) if x)
         clauses = []
-        proto = rng.choice([None, None, "tcp", "udp", "icmp", "gre", "esp", "{ tcp, udp }"])
+        proto = rng.choice([None, None, "tcp", "udp", "icmp", "icmpv6", "gre", "esp", "{ tcp, udp }"])
+        family = {"icmp": 4, "icmpv6": 6}.get(proto, rng.choice([0, 0, 4, 6]))
         if proto:
             clauses.append("protocol " + proto)
+        if family and rng.random() < 0.2:
+            clauses.append("family " + ("inet" if family == 4 else "inet6"))
         if proto in ("tcp", "udp", "{ tcp, udp }") and rng.random() < 0.6:
             clauses.append("to port " + rng.choice(PORTS))
+        pool = ADDRESSES[family] if family else ADDRESSES[rng.choice([4, 6])] + [MIXED]
         for side in ("from", "to"):
             if rng.random() < 0.3:
-                clauses.append("%s %s" % (side, rng.choice(ADDRESSES)))
+                clauses.append("%s %s" % (side, rng.choice(pool)))
         options = []
         if action == "pass" and rng.random() < 0.6:
             options.append("state")
@@ -346,7 +388,7 @@ def random_probes(rng, count):
         kind = rng.choice(["tcp", "tcp", "udp", "udp", "icmp", "gre", "esp"])
         frm, to = rng.choice(PAIRS)
         port = rng.choice(TCP_PORTS if kind == "tcp" else UDP_PORTS)
-        pr.add(kind, frm, to, port)
+        pr.add(kind, frm, to, port, v6=rng.random() < 0.4)
     return pr.list
 
 

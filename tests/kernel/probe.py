@@ -34,6 +34,12 @@ TCP_WAIT = 1.2
 REPLY_WAIT = 0.8
 GRE, ESP, ICMP = 47, 50, 1
 IP_PKTINFO = 8  # <linux/in.h>; not in every Python's socket module
+IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50  # <linux/in6.h>
+ICMPV6 = 58
+
+
+def family_of(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 PPTP_MAGIC = 0x1A2B3C4D
 # Server call IDs handed out by the PPTP responder -> the client's call ID.
 PPTP_CALLS = {}
@@ -85,19 +91,27 @@ class Responder:
             self.log.write(token.decode(errors="replace") + "\n")
 
     def start(self):
-        for port in TCP_PORTS:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", port))
-            s.listen(64)
-            threading.Thread(target=self.tcp_loop, args=(s, port), daemon=True).start()
-        for port in UDP_PORTS:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind(("0.0.0.0", port))
-            threading.Thread(target=self.udp_loop, args=(s,), daemon=True).start()
+        for family, anywhere in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+            for port in TCP_PORTS:
+                s = socket.socket(family)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((anywhere, port))
+                s.listen(64)
+                threading.Thread(target=self.tcp_loop, args=(s, port), daemon=True).start()
+            for port in UDP_PORTS:
+                s = socket.socket(family, socket.SOCK_DGRAM)
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((anywhere, port))
+                loop = self.udp_loop if family == socket.AF_INET else self.udp6_loop
+                threading.Thread(target=loop, args=(s,), daemon=True).start()
         for proto in (GRE, ESP):
             threading.Thread(target=self.raw_loop, args=(proto,), daemon=True).start()
+            threading.Thread(target=self.raw6_loop, args=(proto,), daemon=True).start()
         threading.Thread(target=self.icmp_loop, daemon=True).start()
+        threading.Thread(target=self.icmp6_loop, daemon=True).start()
 
     def tcp_loop(self, s, port):
         while True:
@@ -156,6 +170,41 @@ class Responder:
             except OSError:  # this host's output rules refused the reply
                 pass
 
+    def udp6_loop(self, s):
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        while True:
+            data, ancillary, _, addr = s.recvmsg(2048, 256)
+            if not data.startswith(b"P"):
+                continue
+            self.note(data)
+            try:
+                s.sendmsg([b"R" + data[1:]], reply_from(ancillary), 0, addr)
+            except OSError:  # this host's output rules refused the reply
+                pass
+
+    def raw6_loop(self, proto):
+        """GRE and ESP echo over IPv6 (the kernel adds the header; IPV6_PKTINFO picks the source)."""
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        while True:
+            payload, ancillary, _, addr = s.recvmsg(4096, 256)
+            hlen = 4 if proto == GRE else 8
+            token = payload[hlen:]
+            if not token.startswith(b"P"):
+                continue
+            self.note(token)
+            try:
+                s.sendmsg([payload[:hlen] + b"R" + token[1:]], reply_from(ancillary), 0, (addr[0], 0))
+            except OSError:
+                pass
+
+    def icmp6_loop(self):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, ICMPV6)
+        while True:
+            icmp = s.recv(4096)
+            if icmp[0] == 128 and icmp[8:9] == b"P":
+                self.note(icmp[8:])
+
     def raw_loop(self, proto):
         s = raw_socket(proto)
         while True:
@@ -189,6 +238,14 @@ class Responder:
             _, _, _, icmp = parse_ip(packet)
             if icmp[0] == 8 and icmp[8:9] == b"P":
                 self.note(icmp[8:])
+
+
+def reply_from(ancillary):
+    """Ancillary data that sends an IPv6 reply from the address the request was sent to."""
+    for level, kind, data in ancillary:
+        if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
+            return [(socket.IPPROTO_IPV6, IPV6_PKTINFO, data[:16] + struct.pack("=I", 0))]
+    return []
 
 
 def recv_exact(conn, n):
@@ -237,7 +294,7 @@ def wait_raw(sockets, deadline, accept):
 
 
 def probe_tcp(p, log_path):
-    s = socket.socket()
+    s = socket.socket(family_of(p["src"]))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((p["src"], p["sport"]))
     s.settimeout(TCP_WAIT)
@@ -256,7 +313,7 @@ def probe_tcp(p, log_path):
 
 def probe_datagram(p, log_path):
     token = token_of(p)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family_of(p["src"]), socket.SOCK_DGRAM)
     s.bind((p["src"], p["sport"]))
     s.connect((p["dst"], p["dport"]))
     s.settimeout(REPLY_WAIT)
@@ -317,6 +374,60 @@ def probe_raw(p, log_path, header=b"", proto=None):
     return "request-only" if arrived(log_path, token) else "timeout"
 
 
+def unreachable6_for(icmp, src, dst, proto):
+    """True when an ICMPv6 message is a destination-unreachable about a packet src -> dst."""
+    if len(icmp) < 48 or icmp[0] != 1:
+        return False
+    inner_src = socket.inet_ntop(socket.AF_INET6, icmp[16:32])
+    inner_dst = socket.inet_ntop(socket.AF_INET6, icmp[32:48])
+    return inner_src == src and inner_dst == dst and icmp[14] == proto
+
+
+def probe_raw6(p, log_path):
+    """GRE, ESP or ICMPv6 echo over IPv6, from p["src"] to p["dst"]."""
+    token = token_of(p)
+    proto = {"gre": GRE, "esp": ESP, "icmp": ICMPV6}[p["kind"]]
+    listen = [socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)]
+    if proto != ICMPV6:
+        listen.append(socket.socket(socket.AF_INET6, socket.SOCK_RAW, ICMPV6))
+    send = socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)
+    send.bind((p["src"], 0))
+    if proto == GRE:
+        payload = gre_header(0) + token
+    elif proto == ESP:
+        payload = struct.pack("!II", 0x1000 + p["id"], 1) + token
+    else:  # the kernel computes ICMPv6 checksums
+        payload = struct.pack("!BBHHH", 128, 0, 0, p["id"] & 0xFFFF, 1) + token
+
+    def accept(got_proto, data, src):
+        if got_proto == ICMPV6 and unreachable6_for(data, p["src"], p["dst"], proto):
+            return "refused"
+        if src != p["dst"]:
+            return None
+        if proto == ICMPV6:
+            return "reply" if data[0] == 129 and data[8:] == token else None
+        return "reply" if data.endswith(b"R" + token[1:]) else None
+
+    deadline = time.monotonic() + REPLY_WAIT
+    outcome = None
+    try:
+        try:
+            send.sendto(payload, (p["dst"], 0))
+        except PermissionError:  # this host's own output rules dropped or rejected it
+            return "local-denied"
+        while outcome is None and time.monotonic() < deadline:
+            ready, _, _ = select.select(listen, [], [], max(0.0, deadline - time.monotonic()))
+            for s in ready:
+                data, addr = s.recvfrom(4096)
+                outcome = outcome or accept(s.proto, data, addr[0])
+    finally:
+        for s in listen + [send]:
+            s.close()
+    if outcome:
+        return outcome
+    return "request-only" if arrived(log_path, token) else "timeout"
+
+
 def pptp_control(conn, call_id):
     """The PNS side: SCCRQ, then OCRQ; returns the PAC's call ID."""
     sccrq = struct.pack("!HHIIHH64s64s", 0x0100, 0, 1, 1, 1, 1, b"rulec-pns", b"rulec")
@@ -359,6 +470,8 @@ def run_probe(p, log_path):
         return probe_datagram(p, log_path)
     if kind == "pptp":
         return probe_pptp(p, log_path)
+    if family_of(p["src"]) == socket.AF_INET6:
+        return probe_raw6(p, log_path)
     return probe_raw(p, log_path)
 
 
