@@ -206,7 +206,8 @@ bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::str
     }
     if (!r.label.empty() && safe_text(r.label, 64) != r.label && seen_label.insert(r.source_rule).second)
       sink.add({diag::Severity::Warning, "RC511",
-                fmt::format("the label is shortened to 64 bytes of letters, digits and ._-:/@+=,()# for target '{}'",
+                fmt::format("target '{}' writes this label with only letters, digits and ._-:/@+=,()# (others become "
+                            "'_'), at most 64 bytes",
                             target),
                 r.origin});
     if (r.action != ir::Action::Pass || !r.state) continue;
