@@ -15,7 +15,9 @@ rulec_kernel_expect (the reference evaluator, with state) predicts.
 Then the differential test: random policies with fixed seeds, random probes.
 
 Environment: RULEC_BIN, RULEC_EXPECT (binaries), RULEC_KERNEL_SEEDS (number of
-random policies, default 12), RULEC_KERNEL_FIRST_SEED (default 1).
+random policies, default 12), RULEC_KERNEL_FIRST_SEED (default 1),
+RULEC_KERNEL_TAG (prefix of the namespaces' names; tests/suites/kernel.sh sets
+it so that its own trap can delete them too).
 Exit status 0 when every probe agrees, 1 otherwise, 2 when the suite cannot run.
 """
 import json
@@ -31,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PROBE = os.path.join(HERE, "probe.py")
 PY = "/usr/bin/python3"
-TAG = "rck%d" % os.getpid()
+TAG = os.environ.get("RULEC_KERNEL_TAG", "rck%d" % os.getpid())
 NS = {"client": TAG + "c", "router": TAG + "r", "server": TAG + "s"}
 ADDR = {"router-lan": "192.0.2.1", "router-wan": "198.51.100.1"}
 ADDR6 = {"router-lan": "2001:db8:1::1", "router-wan": "2001:db8:2::1"}
