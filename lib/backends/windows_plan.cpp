@@ -8,69 +8,16 @@
 #include <unordered_set>
 
 #include "analysis/evaluator.hpp"
+#include "backends/windows_internal.hpp"
 
 namespace rulec::backends::windows {
 namespace {
 
-using analysis::Box;
-using analysis::Field;
+using namespace detail;
 using analysis::PacketSet;
-using ir::U128;
 namespace values = analysis::values;
 
-constexpr std::size_t kFields = analysis::kFieldCount;
-
-// ---- boxes ---------------------------------------------------------------
-
-/// A copy of `b` with field `f` replaced by `v` (nullopt when `v` is empty).
-std::optional<Box> with_field(const Box& b, Field f, std::span<const Interval> v) {
-  Box::Builder out;
-  for (std::size_t i = 0; i < kFields; ++i)
-    if (!out.add(static_cast<Field>(i) == f ? v : b[static_cast<Field>(i)])) return std::nullopt;
-  return out.take();
-}
-
-bool overlaps(const Box& a, const Box& b) {
-  // The fields that tell boxes apart most often come first.
-  static constexpr Field kOrder[] = {Field::Dport, Field::Dst,       Field::Protocol, Field::Src,      Field::Sport,
-                                     Field::IcmpType, Field::Interface, Field::Family, Field::Direction};
-  for (Field f : kOrder)
-    if (!values::overlap(a[f], b[f])) return false;
-  return true;
-}
-
-std::optional<Box> intersect(const Box& a, const Box& b) {
-  Box::Builder out;
-  for (std::size_t i = 0; i < kFields; ++i)
-    if (!out.add(values::intersect(a[static_cast<Field>(i)], b[static_cast<Field>(i)]))) return std::nullopt;
-  return out.take();
-}
-
-/// Appends the disjoint boxes of a - b (b known to overlap a).
-void subtract(const Box& a, const Box& b, std::vector<Box>& out) {
-  std::array<std::vector<Interval>, kFields> cur;
-  for (std::size_t i = 0; i < kFields; ++i) cur[i].assign(a[static_cast<Field>(i)].begin(), a[static_cast<Field>(i)].end());
-  for (std::size_t f = 0; f < kFields; ++f) {
-    auto rest = values::subtract(cur[f], b[static_cast<Field>(f)]);
-    if (!rest.empty()) {
-      Box::Builder piece;
-      for (std::size_t i = 0; i < kFields; ++i) piece.add(i == f ? rest : cur[i]);
-      out.push_back(piece.take());
-    }
-    cur[f] = values::intersect(cur[f], b[static_cast<Field>(f)]);
-  }
-}
-
-bool is_full(std::span<const Interval> v, U128 max) { return v.size() == 1 && v[0].lo == 0 && v[0].hi == max; }
-
 // ---- who decides what ----------------------------------------------------
-
-/// A disjoint piece of one direction's packets and the rule that decides it.
-struct Region {
-  Box box;
-  std::int64_t rule = -1;  ///< -1: the default
-  bool pass = true;
-};
 
 /// The evaluator's order of precedence: the first matching `done` rule
 /// decides, else the last matching rule.
@@ -152,7 +99,8 @@ class Approximations {
   Approximations(const ir::Policy& p, const PlanOptions& o, diag::Sink& s) : policy_(p), options_(o), sink_(s) {}
 
   /// Reports reject, log and stateless passes; false when strict refuses.
-  bool check(const std::array<std::vector<Region>, 2>& regions, Plan& plan) {
+  bool check(const std::array<std::vector<Region>, 2>& regions, const std::array<std::vector<Cover>, 2>& blocked,
+             Plan& plan) {
     for (int d = 0; d < 2; ++d) {
       const ir::Default& def = policy_.defaults[d];
       if (def.explicit_ && def.action == ir::Action::Reject)
@@ -171,7 +119,7 @@ class Approximations {
         if (rule.action == ir::Action::Reject)
           once(rule, 1, "RC551", "Windows Firewall cannot reject: this rule drops silently instead",
                "use 'block' to say what Windows does");
-        if (r.pass && !rule.state) check_replies(r, rule, regions[1 - d]);
+        if (r.pass && !rule.state) check_replies(r, rule, blocked[1 - d]);
       }
     }
     return ok_;
@@ -180,15 +128,15 @@ class Approximations {
  private:
   /// Windows keeps state for every allowed connection: replies the policy
   /// would drop pass there.
-  void check_replies(const Region& r, const ir::Rule& rule, const std::vector<Region>& other) {
+  void check_replies(const Region& r, const ir::Rule& rule, const std::vector<Cover>& blocked) {
     if (reported(rule, 2)) return;
     PacketSet forward;
     forward.add_disjoint(r.box);
     PacketSet replies = forward.replies();
     PacketSet dropped;
     for (const Box& rb : replies.boxes())
-      for (const Region& o : other)
-        if (!o.pass && overlaps(rb, o.box)) dropped.add_disjoint(*intersect(rb, o.box));
+      for (const Cover& o : blocked)
+        if (overlaps(rb, o.box)) dropped.add_disjoint(*intersect(rb, o.box));
     auto witness = dropped.witness(policy_);
     if (!witness) return;
     diag::Diagnostic& d = once(rule, 2, "RC550",
@@ -228,84 +176,10 @@ class Approximations {
 };
 
 
-// ---- covers ----------------------------------------------------------------
-
-/// A box a Windows rule covers, before protocols and families are split.
-struct Cover {
-  Box box;
-  bool allow = true;
-  bool any_interface = false;
-  std::int64_t rule = -1;
-};
-
-// ---- coalescing ----------------------------------------------------------
-
-/// Cover::rule for a box that several rules (or a rule and the default) decide.
-constexpr std::int64_t kSeveralRules = -2;
-
-std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interval> b) {
-  std::vector<Interval> all(a.begin(), a.end());
-  all.insert(all.end(), b.begin(), b.end());
-  std::sort(all.begin(), all.end(), [](const Interval& x, const Interval& y) { return x.lo < y.lo; });
-  std::vector<Interval> out;
-  for (const Interval& i : all)
-    if (!out.empty() && (out.back().hi == ~U128{0} || out.back().hi + 1 >= i.lo))
-      out.back().hi = std::max(out.back().hi, i.hi);
-    else
-      out.push_back(i);
-  return out;
-}
-
-void append_hex(std::string& key, U128 v) {
-  static const char digits[] = "0123456789abcdef";
-  do {
-    key += digits[static_cast<unsigned>(v & 15)];
-    v >>= 4;
-  } while (v);
-  key += ',';
-}
-
-/// Merges covering boxes that differ in one field only, until none do:
-/// the regions of the evaluator are fragments, Windows rules should not be.
-void coalesce(std::vector<Cover>& covers, U128 unnamed) {
-  const std::vector<Interval> every{{0, unnamed}};
-  for (Cover& c : covers)
-    if (c.any_interface) c.box = *with_field(c.box, Field::Interface, every);
-  std::string key;
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (std::size_t f = 0; f < kFields; ++f) {
-      std::unordered_map<std::string, std::size_t> index;
-      std::vector<Cover> out;
-      out.reserve(covers.size());
-      for (Cover& c : covers) {
-        key.assign(c.allow ? "a" : "b");
-        key += c.any_interface ? '*' : '-';
-        for (std::size_t g = 0; g < kFields; ++g, key += '|')
-          if (g != f)
-            for (const Interval& i : c.box[static_cast<Field>(g)]) {
-              append_hex(key, i.lo);
-              append_hex(key, i.hi);
-            }
-        auto [it, added] = index.try_emplace(key, out.size());
-        if (added) {
-          out.push_back(std::move(c));
-          continue;
-        }
-        Cover& t = out[it->second];
-        t.box = *with_field(t.box, static_cast<Field>(f), unite(t.box[static_cast<Field>(f)], c.box[static_cast<Field>(f)]));
-        if (t.rule != c.rule) t.rule = kSeveralRules;
-        changed = true;
-      }
-      covers = std::move(out);
-    }
-  }
-}
-
 // ---- covering the passed or the blocked packets ----------------------------
 
 /// Above this many box pairs, covers are not widened (the cost is quadratic).
-constexpr std::size_t kWidenBudget = 40'000'000;
+constexpr std::size_t kWidenBudget = 100'000'000;
 /// An allow rule may be widened over this many pieces of blocked packets,
 /// each then closed again by a block rule (which beats the allow rule).
 constexpr std::size_t kMaxClosing = 4;
@@ -347,14 +221,25 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
     auto ifs = values::intersect(wide[Field::Interface], o[Field::Interface]);
     return unnamed == 0 || ifs.back().hi < unnamed || is_full(ifs, unnamed) || ifs.front().lo == 0 && ifs.size() == 1;
   };
+  std::vector<std::pair<unsigned, const Cover*>> near;  // fields in which another box misses b
   for (Box& b : covered) {
+    near.clear();
+    for (const Cover* o : others) {
+      unsigned miss = 0;
+      for (std::size_t f = 0; f < kFields; ++f)
+        if (!values::overlap(b[static_cast<Field>(f)], o->box[static_cast<Field>(f)])) miss |= 1u << f;
+      if (!(miss & 1u << static_cast<unsigned>(Field::Direction))) near.push_back({miss, o});
+    }
+    // A box meets b once every field it misses b in has been widened.
+    unsigned widened = 0;
     std::size_t current = rule_cost(b);  // with the block rules that close it
     for (Field f : kOrder) {
       if (is_full(b[f], ~U128{0})) continue;
+      unsigned trial = widened | 1u << static_cast<unsigned>(f);
       auto wide = with_field(b, f, kAll);
       std::size_t hits = 0, cost = rule_cost(*wide);
-      for (const Cover* o : others) {
-        if (!overlaps(*wide, o->box)) continue;
+      for (const auto& [miss, o] : near) {
+        if (miss & ~trial) continue;
         if (++hits > limit || !closable(*wide, o->box)) {
           hits = SIZE_MAX;
           break;
@@ -363,12 +248,13 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
       }
       if (hits <= limit && cost <= current) {
         b = std::move(*wide);
+        widened = trial;
         current = cost;
       }
     }
     if (!closing) continue;
-    for (const Cover* o : others)
-      if (overlaps(b, o->box)) closing->push_back({*intersect(b, o->box), false, false, o->rule});
+    for (const auto& [miss, o] : near)
+      if (!(miss & ~widened)) closing->push_back({*intersect(b, o->box), false, false, o->rule});
   }
 }
 
@@ -423,204 +309,6 @@ std::optional<std::vector<Cover>> cover(const ir::Policy& p, const std::vector<C
   return out;
 }
 
-// ---- Windows rules -------------------------------------------------------
-
-void append_u128(std::string& key, U128 v) {
-  key += fmt::format("{:x}.{:x},", static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v));
-}
-
-void append_key(std::string& key, const std::vector<Interval>& v) {
-  for (const Interval& i : v) {
-    append_u128(key, i.lo);
-    append_u128(key, i.hi);
-  }
-  key += '|';
-}
-
-/// A field's values within [0, max]; empty when that is all of them,
-/// nullopt when there are none (a box widened beyond its family's addresses).
-std::optional<std::vector<Interval>> field(const Box& b, Field f, U128 max) {
-  std::vector<Interval> v = values::intersect(b[f], std::vector<Interval>{{0, max}});
-  if (v.empty()) return std::nullopt;
-  if (is_full(v, max)) return std::vector<Interval>{};
-  return v;
-}
-
-/// Turns covering boxes into Windows rules: one protocol a rule, addresses
-/// per family, and boxes that differ only in their protocol merged so a
-/// whole range of protocols becomes one rule with any protocol.
-class RuleBuilder {
- public:
-  RuleBuilder(const ir::Policy& p, ir::Direction d) : policy_(p), dir_(d) {}
-
-  void add(const Cover& c) {
-    WinRule base;
-    base.direction = dir_;
-    base.allow = c.allow;
-    base.rule = c.rule;
-    if (!c.any_interface)
-      for (const Interval& i : c.box[Field::Interface])
-        for (U128 v = i.lo; v <= i.hi; ++v) base.interfaces.push_back(static_cast<std::uint32_t>(v));
-    auto fams = values::intersect(c.box[Field::Family], std::vector<Interval>{{0, 1}});
-    bool both = fams.size() == 1 && fams[0].lo == 0 && fams[0].hi == 1;
-    if (both && is_full(c.box[Field::Src], ~U128{0}) && is_full(c.box[Field::Dst], ~U128{0})) {
-      add_family(c.box, base, std::nullopt);
-      return;
-    }
-    for (const Interval& fi : fams)
-      for (U128 f = fi.lo; f <= fi.hi; ++f) add_family(c.box, base, static_cast<ir::Family>(f));
-  }
-
-  /// The finished rules.
-  std::vector<WinRule> take() {
-    for (Group& g : groups_) {
-      // ICMP has no IPv6 packets and ICMPv6 no IPv4 ones: "any protocol" may include them.
-      std::vector<Interval> any = g.protocols;
-      if (g.base.family) {
-        U128 other = *g.base.family == ir::Family::Inet ? ir::proto::icmpv6 : ir::proto::icmp;
-        any.push_back({other, other});
-      }
-      std::sort(any.begin(), any.end(), [](auto& a, auto& b) { return a.lo < b.lo; });
-      std::sort(g.protocols.begin(), g.protocols.end(), [](auto& a, auto& b) { return a.lo < b.lo; });
-      if (is_full(merged(any), 255)) {
-        rules_.push_back(g.base);
-        continue;
-      }
-      for (const Interval& i : g.protocols)
-        for (U128 pr = i.lo; pr <= i.hi; ++pr) {
-          rules_.push_back(g.base);
-          rules_.back().protocol = static_cast<int>(pr);
-        }
-    }
-    merge_families();
-    return std::move(rules_);
-  }
-
-  /// Rules whose SCTP ports Windows cannot match: SCTP is then not
-  /// allowed, or blocked on every port (the covering errs towards blocking).
-  std::vector<std::int64_t> sctp_ports;
-
- private:
-  struct Group {
-    WinRule base;
-    std::vector<Interval> protocols;
-  };
-
-  static std::vector<Interval> merged(std::vector<Interval> v) {
-    std::vector<Interval> out;
-    for (const Interval& i : v)
-      if (!out.empty() && out.back().hi + 1 >= i.lo)
-        out.back().hi = std::max(out.back().hi, i.hi);
-      else
-        out.push_back(i);
-    return out;
-  }
-
-  /// True when the box holds packets of protocol `pr` (and family `f`):
-  /// the universe gives ports only to TCP/UDP/SCTP, ICMP types only to
-  /// ICMP, ICMP only to IPv4 and ICMPv6 only to IPv6.
-  static bool holds(const Box& b, unsigned pr, std::optional<ir::Family> f) {
-    const std::vector<Interval> zero{{0, 0}};
-    if (!ir::proto::has_ports(pr) && (!values::overlap(b[Field::Sport], zero) || !values::overlap(b[Field::Dport], zero)))
-      return false;
-    if (!ir::proto::is_icmp(pr) && !values::overlap(b[Field::IcmpType], zero)) return false;
-    if (f == ir::Family::Inet && pr == ir::proto::icmpv6) return false;
-    return !(f == ir::Family::Inet6 && pr == ir::proto::icmp);
-  }
-
-  /// Rules for the box within one family (nullopt: both, with no addresses).
-  void add_family(const Box& b, WinRule base, std::optional<ir::Family> f) {
-    U128 amax = f == ir::Family::Inet ? U128{0xffffffffu} : ~U128{0};
-    base.family = f;
-    auto src_in = field(b, Field::Src, amax), dst_in = field(b, Field::Dst, amax);
-    auto sport_in = field(b, Field::Sport, 65535), dport_in = field(b, Field::Dport, 65535);
-    auto types_in = field(b, Field::IcmpType, 255);
-    if (!src_in || !dst_in || !sport_in || !dport_in || !types_in) return;  // no packet of this family
-    const auto &src = *src_in, &dst = *dst_in, &sport = *sport_in, &dport = *dport_in, &types = *types_in;
-    bool in = dir_ == ir::Direction::In;
-    base.local = in ? dst : src;
-    base.remote = in ? src : dst;
-    std::vector<Interval> free;
-    for (const Interval& pi : values::intersect(b[Field::Protocol], std::vector<Interval>{{0, 255}}))
-      for (U128 pr = pi.lo; pr <= pi.hi; ++pr) {
-        if (!holds(b, static_cast<unsigned>(pr), f)) continue;
-        bool ports = ir::proto::has_ports(static_cast<unsigned>(pr)) && (!sport.empty() || !dport.empty());
-        bool icmp = ir::proto::is_icmp(static_cast<unsigned>(pr)) && !types.empty();
-        if (!ports && !icmp) {
-          free.push_back({pr, pr});
-          continue;
-        }
-        WinRule r = base;
-        r.protocol = static_cast<int>(pr);
-        if (ports && pr == ir::proto::sctp) {
-          sctp_ports.push_back(base.rule);
-          if (!base.allow) rules_.push_back(std::move(r));
-          continue;
-        }
-        if (ports) {
-          r.local_ports = in ? dport : sport;
-          r.remote_ports = in ? sport : dport;
-        }
-        if (icmp) r.icmp_types = types;
-        rules_.push_back(std::move(r));
-      }
-    if (free.empty()) return;
-    std::string key = fmt::format("{}{}", base.allow ? 'a' : 'b', f ? static_cast<int>(*f) : 2);
-    for (std::uint32_t i : base.interfaces) key += fmt::format(",{}", i);
-    key += '|';
-    append_key(key, base.local);
-    append_key(key, base.remote);
-    auto [it, added] = index_.try_emplace(std::move(key), groups_.size());
-    if (added) groups_.push_back({base, {}});
-    auto& protos = groups_[it->second].protocols;
-    protos.insert(protos.end(), free.begin(), free.end());
-  }
-
-  /// One rule for both families where both would say "any address".
-  void merge_families() {
-    std::unordered_map<std::string, std::size_t> first;
-    std::vector<WinRule> out;
-    for (WinRule& r : rules_) {
-      if (r.protocol != -1 || !r.local.empty() || !r.remote.empty()) {
-        out.push_back(std::move(r));
-        continue;
-      }
-      std::string key = r.allow ? "a" : "b";
-      for (std::uint32_t i : r.interfaces) key += fmt::format(",{}", i);
-      auto [it, added] = first.try_emplace(key, out.size());
-      if (added) {
-        out.push_back(std::move(r));
-      } else if (out[it->second].family && out[it->second].family != r.family) {
-        out[it->second].family.reset();
-      } else {
-        out.push_back(std::move(r));
-      }
-    }
-    rules_ = std::move(out);
-  }
-
-  const ir::Policy& policy_;
-  ir::Direction dir_;
-  std::vector<WinRule> rules_;
-  std::vector<Group> groups_;
-  std::unordered_map<std::string, std::size_t> index_;
-};
-
-struct Built {
-  std::vector<WinRule> rules;
-  std::vector<std::int64_t> sctp_ports;
-};
-
-/// Windows rules for one covering, or nullopt when there is none.
-std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::optional<std::vector<Cover>>& covers) {
-  if (!covers) return std::nullopt;
-  std::vector<Cover> merged = *covers;
-  coalesce(merged, static_cast<U128>(p.interfaces.size()));
-  RuleBuilder b(p, d);
-  for (const Cover& c : merged) b.add(c);
-  return Built{b.take(), std::move(b.sctp_ports)};
-}
-
 /// RC553 for each rule whose SCTP ports the chosen covering approximates.
 bool report_sctp(const ir::Policy& p, const PlanOptions& options, const std::vector<std::int64_t>& rules,
                  diag::Sink& sink) {
@@ -658,16 +346,18 @@ bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink
     return false;
   }
   std::array<std::vector<Region>, 2> regions{std::move(*in), std::move(*outbound)};
-  bool ok = Approximations(policy, options, sink).check(regions, out);
+  // The regions are fragments; merged first, every later step has less to do.
+  std::array<std::vector<Cover>, 2> pass, blocked;
+  for (int d = 0; d < 2; ++d) {
+    for (const Region& r : regions[d]) (r.pass ? pass : blocked)[d].push_back({r.box, r.pass, false, r.rule});
+    coalesce(pass[d], static_cast<U128>(policy.interfaces.size()));
+    coalesce(blocked[d], static_cast<U128>(policy.interfaces.size()));
+  }
+  bool ok = Approximations(policy, options, sink).check(regions, blocked, out);
   for (int d = 0; d < 2; ++d) {
     auto dir = static_cast<ir::Direction>(d);
-    // The regions are fragments; merged first, every later step has less to do.
-    std::vector<Cover> pass, blocked;
-    for (Region& r : regions[d]) (r.pass ? pass : blocked).push_back({std::move(r.box), r.pass, false, r.rule});
-    coalesce(pass, static_cast<U128>(policy.interfaces.size()));
-    coalesce(blocked, static_cast<U128>(policy.interfaces.size()));
-    auto allow = build(policy, dir, cover(policy, pass, blocked, true));
-    auto block = build(policy, dir, cover(policy, pass, blocked, false));
+    auto allow = build(policy, dir, cover(policy, pass[d], blocked[d], true));
+    auto block = build(policy, dir, cover(policy, pass[d], blocked[d], false));
     bool use_block = block && block->rules.size() < allow->rules.size();
     Built& chosen = use_block ? *block : *allow;
     ok = report_sctp(policy, options, chosen.sctp_ports, sink) && ok;

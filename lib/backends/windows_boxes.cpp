@@ -1,0 +1,117 @@
+// Box operations and merging for the Windows planner.
+#include <algorithm>
+#include <array>
+#include <string>
+#include <unordered_map>
+
+#include "backends/windows_internal.hpp"
+
+namespace rulec::backends::windows::detail {
+
+namespace values = analysis::values;
+
+/// A copy of `b` with field `f` replaced by `v` (nullopt when `v` is empty).
+std::optional<Box> with_field(const Box& b, Field f, std::span<const Interval> v) {
+  Box::Builder out;
+  for (std::size_t i = 0; i < kFields; ++i)
+    if (!out.add(static_cast<Field>(i) == f ? v : b[static_cast<Field>(i)])) return std::nullopt;
+  return out.take();
+}
+
+bool overlaps(const Box& a, const Box& b) {
+  // The fields that tell boxes apart most often come first.
+  static constexpr Field kOrder[] = {Field::Dport, Field::Dst,       Field::Protocol, Field::Src,      Field::Sport,
+                                     Field::IcmpType, Field::Interface, Field::Family, Field::Direction};
+  for (Field f : kOrder)
+    if (!values::overlap(a[f], b[f])) return false;
+  return true;
+}
+
+std::optional<Box> intersect(const Box& a, const Box& b) {
+  Box::Builder out;
+  for (std::size_t i = 0; i < kFields; ++i)
+    if (!out.add(values::intersect(a[static_cast<Field>(i)], b[static_cast<Field>(i)]))) return std::nullopt;
+  return out.take();
+}
+
+/// Appends the disjoint boxes of a - b (b known to overlap a).
+void subtract(const Box& a, const Box& b, std::vector<Box>& out) {
+  std::array<std::vector<Interval>, kFields> cur;
+  for (std::size_t i = 0; i < kFields; ++i) cur[i].assign(a[static_cast<Field>(i)].begin(), a[static_cast<Field>(i)].end());
+  for (std::size_t f = 0; f < kFields; ++f) {
+    auto rest = values::subtract(cur[f], b[static_cast<Field>(f)]);
+    if (!rest.empty()) {
+      Box::Builder piece;
+      for (std::size_t i = 0; i < kFields; ++i) piece.add(i == f ? rest : cur[i]);
+      out.push_back(piece.take());
+    }
+    cur[f] = values::intersect(cur[f], b[static_cast<Field>(f)]);
+  }
+}
+
+bool is_full(std::span<const Interval> v, U128 max) { return v.size() == 1 && v[0].lo == 0 && v[0].hi == max; }
+
+namespace {
+
+std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interval> b) {
+  std::vector<Interval> all(a.begin(), a.end());
+  all.insert(all.end(), b.begin(), b.end());
+  std::sort(all.begin(), all.end(), [](const Interval& x, const Interval& y) { return x.lo < y.lo; });
+  std::vector<Interval> out;
+  for (const Interval& i : all)
+    if (!out.empty() && (out.back().hi == ~U128{0} || out.back().hi + 1 >= i.lo))
+      out.back().hi = std::max(out.back().hi, i.hi);
+    else
+      out.push_back(i);
+  return out;
+}
+
+void append_hex(std::string& key, U128 v) {
+  static const char digits[] = "0123456789abcdef";
+  do {
+    key += digits[static_cast<unsigned>(v & 15)];
+    v >>= 4;
+  } while (v);
+  key += ',';
+}
+
+}  // namespace
+
+/// Merges covering boxes that differ in one field only, until none do:
+/// the regions of the evaluator are fragments, Windows rules should not be.
+void coalesce(std::vector<Cover>& covers, U128 unnamed) {
+  const std::vector<Interval> every{{0, unnamed}};
+  for (Cover& c : covers)
+    if (c.any_interface) c.box = *with_field(c.box, Field::Interface, every);
+  std::string key;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t f = 0; f < kFields; ++f) {
+      std::unordered_map<std::string, std::size_t> index;
+      std::vector<Cover> out;
+      out.reserve(covers.size());
+      for (Cover& c : covers) {
+        key.assign(c.allow ? "a" : "b");
+        key += c.any_interface ? '*' : '-';
+        for (std::size_t g = 0; g < kFields; ++g, key += '|')
+          if (g != f)
+            for (const Interval& i : c.box[static_cast<Field>(g)]) {
+              append_hex(key, i.lo);
+              append_hex(key, i.hi);
+            }
+        auto [it, added] = index.try_emplace(key, out.size());
+        if (added) {
+          out.push_back(std::move(c));
+          continue;
+        }
+        Cover& t = out[it->second];
+        t.box = *with_field(t.box, static_cast<Field>(f), unite(t.box[static_cast<Field>(f)], c.box[static_cast<Field>(f)]));
+        if (t.rule != c.rule) t.rule = kSeveralRules;
+        changed = true;
+      }
+      covers = std::move(out);
+    }
+  }
+}
+
+}  // namespace rulec::backends::windows::detail

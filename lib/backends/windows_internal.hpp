@@ -1,0 +1,64 @@
+// Internals shared by the Windows planner (windows_plan.cpp) and its rule
+// builder (windows_rules.cpp): box operations, the pieces the planner works
+// with, and their merging.
+//
+// The planner splits each direction's packets into regions decided by one
+// rule each, merges them, and covers the passed (or blocked) ones with
+// boxes; the rule builder turns each covering box into Windows rules (one
+// protocol a rule, addresses per family).
+#pragma once
+
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "analysis/packetset.hpp"
+#include "backends/windows_plan.hpp"
+
+namespace rulec::backends::windows::detail {
+
+using analysis::Box;
+using analysis::Field;
+using ir::U128;
+inline constexpr std::size_t kFields = analysis::kFieldCount;
+
+/// A copy of `b` with field `f` replaced by `v` (nullopt when `v` is empty).
+std::optional<Box> with_field(const Box& b, Field f, std::span<const Interval> v);
+bool overlaps(const Box& a, const Box& b);
+std::optional<Box> intersect(const Box& a, const Box& b);
+/// Appends the disjoint boxes of a - b (b known to overlap a).
+void subtract(const Box& a, const Box& b, std::vector<Box>& out);
+bool is_full(std::span<const Interval> v, U128 max);
+
+/// A disjoint piece of one direction's packets and the rule that decides it.
+struct Region {
+  Box box;
+  std::int64_t rule = -1;  ///< -1: the default
+  bool pass = true;
+};
+
+/// A box a Windows rule covers, before protocols and families are split.
+struct Cover {
+  Box box;
+  bool allow = true;
+  bool any_interface = false;
+  std::int64_t rule = -1;  ///< the deciding IR rule; -1 the default; kSeveralRules
+};
+
+/// Cover::rule for a box that several rules (or a rule and the default) decide.
+inline constexpr std::int64_t kSeveralRules = -2;
+
+/// Merges covering boxes that differ in one field only, until none do.
+void coalesce(std::vector<Cover>& covers, U128 unnamed);
+
+/// The Windows rules for one covering, and the rules whose SCTP ports it
+/// could not match (SCTP is then not allowed, or blocked on every port).
+struct Built {
+  std::vector<WinRule> rules;
+  std::vector<std::int64_t> sctp_ports;
+};
+
+/// Windows rules for one covering (merged first), or nullopt when there is none.
+std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::optional<std::vector<Cover>>& covers);
+
+}  // namespace rulec::backends::windows::detail
