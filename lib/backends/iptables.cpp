@@ -93,14 +93,14 @@ std::vector<std::string> port_options(const char* which, const ir::FieldSet<std:
 class IptablesWriter {
  public:
   IptablesWriter(const ir::Policy& policy, const EmitOptions& options, ir::Family family)
-      : policy_(policy), options_(options), family_(family), text_(options, 29) {}
+      : policy_(policy), options_(options), family_(family), text_(options, 29), interface_matches_(policy) {}
   std::string write();
 
  private:
   void judgement(const Judgement& j);
   void rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no,
             const std::string& target);
-  std::vector<Dimension> dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt) const;
+  std::vector<Dimension> dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt);
   Dimension protocol_dimension(const Alternative& alt) const;
   Dimension address_dimension(const char* flag, const char* range_flag, const ir::FieldSet<ir::U128>& set) const;
   void cascade(const std::string& chain, const std::vector<Dimension>& dims, std::size_t i, const std::string& opts,
@@ -116,6 +116,7 @@ class IptablesWriter {
   std::string decl_, rules_;
   std::string comment_;  ///< `-m comment` of the rule being written
   linux_fw::RuleText text_;
+  linux_fw::InterfaceMatches interface_matches_;
 };
 
 Dimension IptablesWriter::protocol_dimension(const Alternative& alt) const {
@@ -158,10 +159,9 @@ Dimension IptablesWriter::address_dimension(const char* flag, const char* range_
   return d;
 }
 
-std::vector<Dimension> IptablesWriter::dimensions(const Judgement& j, const ir::Rule& r,
-                                                  const Alternative& alt) const {
+std::vector<Dimension> IptablesWriter::dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt) {
   std::vector<Dimension> dims;
-  auto iface = linux_fw::interface_match(policy_, r.match.interfaces);
+  const auto& iface = interface_matches_(r.match.interfaces);
   if (!iface.any) {
     Dimension d;
     d.negated = iface.negate;

@@ -100,6 +100,15 @@ InterfaceMatch interface_match(const ir::Policy& policy, const FieldSet<std::uin
   return m;
 }
 
+const InterfaceMatch& InterfaceMatches::operator()(const FieldSet<std::uint32_t>& set) {
+  if (set.empty()) return any_;
+  for (const auto& [key, match] : seen_)
+    if (key == set) return match;
+  if (seen_.size() >= 64) seen_.erase(seen_.begin());  // bound the linear search
+  seen_.emplace_back(set, interface_match(policy_, set));
+  return seen_.back().second;
+}
+
 std::vector<Alternative> alternatives(const ir::Match& m) {
   std::vector<Alternative> out;
   if (m.sport.empty() && m.dport.empty() && m.icmp_types.empty()) {
@@ -193,8 +202,13 @@ bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::str
                   diag::Sink& sink) {
   bool ok = true;
   std::set<std::uint32_t> reported_iface, seen_label, seen_icmp, seen_gre;
+  std::vector<bool> name_ok;
+  for (const std::string& name : policy.interfaces) name_ok.push_back(valid_interface_name(name));
   for (const ir::Rule& r : policy.rules) {
-    for (const std::string& name : interface_match(policy, r.match.interfaces).names) {
+    bool bad_name = false;
+    for (const auto& range : r.match.interfaces)
+      for (std::uint32_t i = range.lo; i <= range.hi && i < name_ok.size(); ++i) bad_name = bad_name || !name_ok[i];
+    if (bad_name) for (const std::string& name : interface_match(policy, r.match.interfaces).names) {
       if (valid_interface_name(name) || !reported_iface.insert(r.source_rule).second) continue;
       diag::Diagnostic d{diag::Severity::Error, "RC510",
                          fmt::format("target '{}' cannot use the interface name '{}'", target,
@@ -204,7 +218,8 @@ bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::str
       sink.add(std::move(d));
       ok = false;
     }
-    if (!r.label.empty() && safe_text(r.label, 64) != r.label && seen_label.insert(r.source_rule).second)
+    if (!r.label.empty() && !seen_label.count(r.source_rule) && safe_text(r.label, 64) != r.label &&
+        seen_label.insert(r.source_rule).second)
       sink.add({diag::Severity::Warning, "RC511",
                 fmt::format("target '{}' writes this label with only letters, digits and ._-:/@+=,()# (others become "
                             "'_'), at most 64 bytes",

@@ -47,6 +47,18 @@ struct InterfaceMatch {
 };
 InterfaceMatch interface_match(const ir::Policy& policy, const ir::FieldSet<std::uint32_t>& set);
 
+/// interface_match, remembered: a policy has few distinct interface sets.
+class InterfaceMatches {
+ public:
+  explicit InterfaceMatches(const ir::Policy& policy) : policy_(policy) {}
+  const InterfaceMatch& operator()(const ir::FieldSet<std::uint32_t>& set);
+
+ private:
+  const ir::Policy& policy_;
+  InterfaceMatch any_;
+  std::vector<std::pair<ir::FieldSet<std::uint32_t>, InterfaceMatch>> seen_;
+};
+
 /// A piece of a rule's match that the kernel can test in one rule: the
 /// rule matches a packet when one of its alternatives does. Splitting is
 /// needed because ports exist only for tcp, udp and sctp and ICMP types only

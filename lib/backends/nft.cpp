@@ -30,7 +30,7 @@ bool is_single(const ir::FieldSet<T>& s) {
 class NftWriter {
  public:
   NftWriter(const ir::Policy& policy, const EmitOptions& options)
-      : policy_(policy), options_(options), text_(options, 120) {}
+      : policy_(policy), options_(options), text_(options, 120), interface_matches_(policy) {}
   std::string write();
 
  private:
@@ -54,6 +54,7 @@ class NftWriter {
   std::string* o_ = &chains_;
   std::unordered_map<std::string, std::string> set_names_;
   linux_fw::RuleText text_;
+  linux_fw::InterfaceMatches interface_matches_;
 };
 
 template <typename T>
@@ -185,7 +186,7 @@ void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
 
 void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt) {
   *o_ += "\t\t";
-  interfaces(dir, linux_fw::interface_match(policy_, r.match.interfaces));
+  interfaces(dir, interface_matches_(r.match.interfaces));
   int family = linux_fw::rule_family(r.match);
   if (family >= 0 && r.match.src.empty() && r.match.dst.empty())
     *o_ += family == 0 ? "meta nfproto ipv4 " : "meta nfproto ipv6 ";
