@@ -50,8 +50,13 @@ int run_one(const std::string& target, std::size_t rules) {
   double emit_s = since(t1);
   double total_s = since(t0);
   if (!ok) {
-    std::fprintf(stderr, "%s refused the generated policy (%zu diagnostics)\n", target.c_str(), sink.all().size());
-    return 1;
+    double mb = peak_rss_mb();
+    std::string why = sink.all().empty() ? std::string("?") : sink.all().back().code + ": " + sink.all().back().message;
+    std::printf("%-8s %8zu rules  IR %8zu  refused after %.3f s (%s)  peak %7.1f MB\n", target.c_str(), rules,
+                doc->ir.rules.size(), emit_s, why.c_str(), mb);
+    std::printf("BENCH stage=compile:%s rules=%zu seconds=%.4f rules_per_s=0 peak_rss_mb=%.1f refused=%s\n",
+                target.c_str(), rules, emit_s, mb, sink.all().empty() ? "?" : sink.all().back().code.c_str());
+    return 0;
   }
   std::size_t lines = 0, commands = 0;
   for (char c : out) lines += c == '\n';

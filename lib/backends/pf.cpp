@@ -12,6 +12,7 @@
 // reads literally (no quotes, backslashes, `$` macros or line ends).
 #include <fmt/format.h>
 
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -118,21 +119,43 @@ void append_list(std::string& out, const std::vector<std::string>& items) {
   out += '}';
 }
 
+void append_port(std::string& out, const ir::Range<std::uint16_t>& r) {
+  if (r.lo == r.hi)
+    fmt::format_to(std::back_inserter(out), "= {}", r.lo);
+  else if (r.lo == 0)
+    fmt::format_to(std::back_inserter(out), "<= {}", r.hi);
+  else if (r.hi == 65535)
+    fmt::format_to(std::back_inserter(out), ">= {}", r.lo);
+  else
+    fmt::format_to(std::back_inserter(out), "{}:{}", r.lo, r.hi);
+}
+
 void append_ports(std::string& out, const ir::FieldSet<std::uint16_t>& set) {
   if (set.empty() || (set.size() == 1 && set[0].lo == 0 && set[0].hi == 65535)) return;
-  std::vector<std::string> items;
-  for (const auto& r : set) {
-    if (r.lo == r.hi)
-      items.push_back(fmt::format("= {}", r.lo));
-    else if (r.lo == 0)
-      items.push_back(fmt::format("<= {}", r.hi));
-    else if (r.hi == 65535)
-      items.push_back(fmt::format(">= {}", r.lo));
-    else
-      items.push_back(fmt::format("{}:{}", r.lo, r.hi));
-  }
   out += " port ";
-  append_list(out, items);
+  if (set.size() == 1) return append_port(out, set[0]);
+  out += "{ ";
+  for (const auto& r : set) {
+    append_port(out, r);
+    out += ' ';
+  }
+  out += '}';
+}
+
+void append_protocols(std::string& out, const ProtoSet& set) {
+  std::size_t count = 0;
+  for (const auto& r : set) count += r.hi - r.lo + 1u;
+  out += count == 1 ? " proto " : " proto { ";
+  for (const auto& range : set)
+    for (unsigned v = range.lo; v <= range.hi; ++v) {
+      const char* n = pf_protocol_name(v);
+      if (n)
+        out += n;
+      else
+        fmt::format_to(std::back_inserter(out), "{}", v);
+      if (count > 1) out += ' ';
+    }
+  if (count > 1) out += '}';
 }
 
 class PfWriter {
@@ -141,7 +164,7 @@ class PfWriter {
       : policy_(policy), options_(options), sink_(sink) {}
 
   bool write(std::string& out) {
-    rules_.reserve(policy_.rules.size() * 96);
+    rules_.reserve(policy_.rules.size() * 128);
     write_defaults();
     std::uint32_t last_source = UINT32_MAX;
     for (const ir::Rule& r : policy_.rules) {
@@ -255,16 +278,8 @@ class PfWriter {
     if (!fam && m.families.size() == 1 && m.families[0].lo == m.families[0].hi)
       fam = static_cast<ir::Family>(m.families[0].lo);
     if (fam) rules_ += *fam == ir::Family::Inet ? " inet" : " inet6";
-    if (!p.protocols.empty() && !(p.protocols[0].lo == 0 && p.protocols[0].hi == 255)) {
-      std::vector<std::string> names;
-      for (const auto& range : p.protocols)
-        for (unsigned v = range.lo; v <= range.hi; ++v) {
-          const char* n = pf_protocol_name(v);
-          names.push_back(n ? n : std::to_string(v));
-        }
-      rules_ += " proto ";
-      append_list(rules_, names);
-    }
+    if (!p.protocols.empty() && !(p.protocols[0].lo == 0 && p.protocols[0].hi == 255))
+      append_protocols(rules_, p.protocols);
     bool sport = p.ports && !m.sport.empty(), dport = p.ports && !m.dport.empty();
     if (m.src.empty() && m.dst.empty() && !sport && !dport) {
       rules_ += " all";
@@ -297,8 +312,8 @@ class PfWriter {
       return;
     }
     std::vector<AddressBlock> blocks = address_blocks(f, set);
-    if (blocks.size() == 1 && blocks[0].prefix == 0) {
-      rules_ += "any";
+    if (blocks.size() == 1) {
+      rules_ += blocks[0].prefix == 0 ? std::string("any") : format_block(f, blocks[0]);
       return;
     }
     std::vector<std::string> items;
