@@ -30,7 +30,7 @@ struct Rng {
   const T& pick(const T (&a)[N]) { return a[below(N)]; }
 };
 
-std::string random_rule(Rng& r) {
+std::string random_rule(Rng& r, bool stateful = false) {
   static const char* actions[] = {"pass", "pass", "block", "reject"};
   static const char* dirs[] = {"", " in", " out"};
   static const char* ifaces[] = {"", "", " on lan", " on wan"};
@@ -57,7 +57,7 @@ std::string random_rule(Rng& r) {
   for (std::size_t i = 0; i < clauses.size(); ++i) s += (i ? ", " : " ") + clauses[i];
   std::vector<std::string> chosen;
   for (const char* o : opts)
-    if (r.below(3) == 0) chosen.push_back(o);
+    if ((stateful && o == opts[0] && s.rfind("pass", 0) == 0) || r.below(3) == 0) chosen.push_back(o);
   for (std::size_t i = 0; i < chosen.size(); ++i) s += (i ? ", " : " >> ") + chosen[i];
   return s + "\n";
 }
@@ -175,6 +175,39 @@ TEST_CASE("windows: the order-free rule set gives the evaluator's verdict on sam
     }
   }
   MESSAGE("windows: ", policies, " policies, ", packets, " packets");
+}
+
+TEST_CASE("windows: with every pass stateful and default block, state matches too") {
+  // Windows keeps state for every allowed connection; the reference only for
+  // passes with `state`. When every pass has it, both must agree on replies.
+  Rng rng{23};
+  int policies = 0, packets = 0;
+  while (policies < 300) {
+    std::string text = "default block\n";
+    for (unsigned i = 0, n = 1 + rng.below(7); i < n; ++i) text += random_rule(rng, true);
+    auto doc = load_text(text, "stateful.rules");
+    if (!doc->ok()) continue;
+    ++policies;
+    diag::Sink sink;
+    std::string ps = compile("windows", doc->ir, sink);
+    std::string error;
+    auto sim = testing::WinSim::parse(ps, error);
+    REQUIRE_MESSAGE(sim, error, "\n", ps);
+    analysis::StateTable states;
+    testing::SimStates win_states;
+    for (int i = 0; i < 60; ++i) {
+      Packet p = random_packet(rng);
+      for (const Packet& q : {p, analysis::reply_to(p)}) {
+        bool want = analysis::evaluate(doc->ir, q, &states).passed();
+        bool got = sim->judge(q, &win_states) == SimVerdict::Pass;
+        ++packets;
+        if (want != got)
+          FAIL_CHECK(text, ps, analysis::format_packet(q), ": evaluator ", want ? "pass" : "drop", ", Windows ",
+                     got ? "pass" : "drop");
+      }
+    }
+  }
+  MESSAGE("windows with state: ", policies, " policies, ", packets, " packets");
 }
 
 TEST_CASE("windows: PPTP (allow tcp 1723, allow gre, block any) passes, both ways, with state") {
