@@ -32,7 +32,7 @@ std::vector<std::uint32_t> precedence(const ir::Policy& p) {
 }
 
 /// Above this many pieces, a policy is too fragmented to cover (RC554).
-constexpr std::size_t kMaxRegions = 4'000'000;
+constexpr std::size_t kMaxRegions = 1'000'000;
 
 /// Packets still undecided, kept apart by protocol so that a rule for one
 /// protocol only looks at that protocol's pieces.
