@@ -341,11 +341,14 @@ def fixed_scenarios(tmp):
 
 
 ADDRESSES = {4: ["192.0.2.0/26", "192.0.2.64/26", "198.51.100.0/26", "198.51.100.64/26", "192.0.2.5",
-                 "{ 192.0.2.0/26, 198.51.100.64/26 }", "198.51.100.1", "192.0.2.1"],
+                 "{ 192.0.2.0/26, 198.51.100.64/26 }", "198.51.100.1", "192.0.2.1",
+                 "{ 192.0.2.0/28, 192.0.2.32/28, 192.0.2.64/28, 198.51.100.0/28, 198.51.100.48/28 }"],
              6: ["2001:db8:1::/122", "2001:db8:1::40/122", "2001:db8:2::/122", "2001:db8:2::40/122",
                  "2001:db8:1::5", "{ 2001:db8:1::/122, 2001:db8:2::40/122 }", "2001:db8:2::1"]}
 MIXED = "{ 192.0.2.0/26, 2001:db8:2::/122 }"
-PORTS = ["80", "{ 22, 443 }", "20-100", "53", "1723", "4500", "{ 25, 113, 8080 }", "500-1194"]
+PORTS = ["80", "{ 22, 443 }", "20-100", "53", "1723", "4500", "{ 25, 113, 8080 }", "500-1194",
+         # more than iptables' multiport takes in one match (15 ports, a range counts 2)
+         "{ 22, 25, 53, 113, 443, 500, 1194, 8080, 1-10, 30-40, 60-70, 90-99, 200-210, 300-310 }"]
 TCP_PORTS = [22, 25, 53, 80, 113, 443, 1723, 8080]
 UDP_PORTS = [53, 500, 1194, 4500]
 PAIRS = [("client", "server"), ("server", "client"), ("client", "router"), ("server", "router"),
@@ -379,6 +382,10 @@ def random_policy(rng):
             options.append("state")
         if rng.random() < 0.3:
             options.append("done")
+        if rng.random() < 0.15:
+            options.append("log")
+        if rng.random() < 0.1:
+            options.append('label "r%d"' % len(lines))
         lines.append(head + (" " + ", ".join(clauses) if clauses else "") +
                      (" >> " + ", ".join(options) if options else ""))
     return "\n".join(lines) + "\n"
