@@ -314,9 +314,9 @@ std::string IptablesWriter::write() {
         "-A OUTPUT -p tcp --dport 1723 -j CT --helper pptp\n";
   out += "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
   out += decl_;
-  out += rules_;
-  out += "COMMIT\n";
-  return out;
+  rules_.insert(0, out);  // in place: the output is never held twice
+  rules_ += "COMMIT\n";
+  return std::move(rules_);
 }
 
 class IptablesBackend final : public Backend {

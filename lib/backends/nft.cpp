@@ -279,9 +279,11 @@ std::string NftWriter::write() {
   if (linux_fw::needs_pptp_helper(policy_))
     out += "\tct helper pptp {\n\t\ttype \"pptp\" protocol tcp\n\t\tl3proto ip\n\t}\n";
   out += sets_;
-  out += chains_;
-  out += "}\n";
-  return out;
+  // The chains are by far the largest part: the head goes in front of them
+  // in place, so the output is never held twice.
+  chains_.insert(0, out);
+  chains_ += "}\n";
+  return std::move(chains_);
 }
 
 class NftBackend final : public Backend {
