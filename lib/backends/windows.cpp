@@ -164,25 +164,38 @@ class PowerShellBackend final : public Backend {
  public:
   bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
     windows::Plan plan;
-    if (!windows::plan(policy, {options.strict}, sink, plan)) return false;
-    out = header(options, plan, "rules (PowerShell)",
-                 "Run in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File FILE.ps1");
-    out += "$ErrorActionPreference = 'Stop'\n";
-    out += "Get-NetFirewallRule -Group 'rulec' -ErrorAction SilentlyContinue | Remove-NetFirewallRule\n";
-    const auto& in = plan.directions[0];
-    const auto& outb = plan.directions[1];
-    out += fmt::format(
-        "Set-NetFirewallProfile -Profile Domain,Private,Public -Enabled True -DefaultInboundAction {} "
-        "-DefaultOutboundAction {}",
-        in.default_allow ? "Allow" : "Block", outb.default_allow ? "Allow" : "Block");
-    if (plan.log_allowed) out += " -LogAllowed True";
-    if (plan.log_blocked) out += " -LogBlocked True";
-    out += '\n';
-    std::size_t n[2] = {0, 0};
-    for (const WinRule& r : plan.rules) ps_rule(out, policy, options, r, ++n[static_cast<int>(r.direction)]);
+    windows::PlanOptions plan_options;
+    plan_options.strict = options.strict;
+    if (!windows::plan(policy, plan_options, sink, plan)) return false;
+    out = windows::powershell_script(policy, plan, options);
     return true;
   }
 };
+
+}  // namespace
+
+namespace windows {
+
+std::string powershell_script(const ir::Policy& policy, const Plan& plan, const EmitOptions& options) {
+  std::string out = header(options, plan, "rules (PowerShell)",
+                           "Run in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File FILE.ps1");
+  out += "$ErrorActionPreference = 'Stop'\n";
+  out += "Get-NetFirewallRule -Group 'rulec' -ErrorAction SilentlyContinue | Remove-NetFirewallRule\n";
+  out += fmt::format(
+      "Set-NetFirewallProfile -Profile Domain,Private,Public -Enabled True -DefaultInboundAction {} "
+      "-DefaultOutboundAction {}",
+      plan.directions[0].default_allow ? "Allow" : "Block", plan.directions[1].default_allow ? "Allow" : "Block");
+  if (plan.log_allowed) out += " -LogAllowed True";
+  if (plan.log_blocked) out += " -LogBlocked True";
+  out += '\n';
+  std::size_t n[2] = {0, 0};
+  for (const WinRule& r : plan.rules) ps_rule(out, policy, options, r, ++n[static_cast<int>(r.direction)]);
+  return out;
+}
+
+}  // namespace windows
+
+namespace {
 
 // ---- netsh ---------------------------------------------------------------
 
@@ -196,7 +209,9 @@ class NetshBackend final : public Backend {
  public:
   bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
     windows::Plan plan;
-    if (!windows::plan(policy, {options.strict}, sink, plan)) return false;
+    windows::PlanOptions plan_options;
+    plan_options.strict = options.strict;
+    if (!windows::plan(policy, plan_options, sink, plan)) return false;
     for (const WinRule& r : plan.rules)
       if (!r.interfaces.empty()) {
         diag::Diagnostic e{diag::Severity::Error, "RC555",

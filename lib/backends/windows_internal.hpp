@@ -61,4 +61,19 @@ struct Built {
 /// Windows rules for one covering (merged first), or nullopt when there is none.
 std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::optional<std::vector<Cover>>& covers);
 
+// ---- large policies (windows_local.cpp) ----------------------------------
+
+/// Each rule's region (its match minus the matches of the rules before it in
+/// `order`), without the default's region; nullopt beyond `max_pieces`.
+std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
+                                                const std::vector<std::uint32_t>& order, std::size_t max_pieces);
+
+/// The parts of `box` outside the union of the disjoint boxes of `side`.
+std::vector<Box> outside(const Box& box, const std::vector<Cover>& side);
+
+/// Covers `side` with allow (or block) rules; where a region holding
+/// unnamed interfaces is written for every interface, block rules close the
+/// named ones that differ. nullopt when that would need allow over block.
+std::optional<std::vector<Cover>> cover_side(const ir::Policy& p, const std::vector<Cover>& side, bool allow);
+
 }  // namespace rulec::backends::windows::detail

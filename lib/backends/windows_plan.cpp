@@ -99,8 +99,15 @@ class Approximations {
   Approximations(const ir::Policy& p, const PlanOptions& o, diag::Sink& s) : policy_(p), options_(o), sink_(s) {}
 
   /// Reports reject, log and stateless passes; false when strict refuses.
-  bool check(const std::array<std::vector<Region>, 2>& regions, const std::array<std::vector<Cover>, 2>& blocked,
-             Plan& plan) {
+  /// What a direction drops: its blocked covers, or (`complement`) what its
+  /// passed covers leave out.
+  struct Drops {
+    const std::vector<Cover>* blocked = nullptr;
+    const std::vector<Cover>* passed = nullptr;
+    bool complement = false;
+  };
+
+  bool check(const std::array<std::vector<Region>, 2>& regions, const std::array<Drops, 2>& drops, Plan& plan) {
     for (int d = 0; d < 2; ++d) {
       const ir::Default& def = policy_.defaults[d];
       if (def.explicit_ && def.action == ir::Action::Reject)
@@ -119,7 +126,7 @@ class Approximations {
         if (rule.action == ir::Action::Reject)
           once(rule, 1, "RC551", "Windows Firewall cannot reject: this rule drops silently instead",
                "use 'block' to say what Windows does");
-        if (r.pass && !rule.state) check_replies(r, rule, blocked[1 - d]);
+        if (r.pass && !rule.state) check_replies(r, rule, drops[1 - d]);
       }
     }
     return ok_;
@@ -128,15 +135,20 @@ class Approximations {
  private:
   /// Windows keeps state for every allowed connection: replies the policy
   /// would drop pass there.
-  void check_replies(const Region& r, const ir::Rule& rule, const std::vector<Cover>& blocked) {
+  void check_replies(const Region& r, const ir::Rule& rule, const Drops& other) {
     if (reported(rule, 2)) return;
     PacketSet forward;
     forward.add_disjoint(r.box);
     PacketSet replies = forward.replies();
     PacketSet dropped;
-    for (const Box& rb : replies.boxes())
-      for (const Cover& o : blocked)
+    for (const Box& rb : replies.boxes()) {
+      if (other.complement) {
+        for (Box& b : outside(rb, *other.passed)) dropped.add_disjoint(std::move(b));
+        continue;
+      }
+      for (const Cover& o : *other.blocked)
         if (overlaps(rb, o.box)) dropped.add_disjoint(*intersect(rb, o.box));
+    }
     auto witness = dropped.witness(policy_);
     if (!witness) return;
     diag::Diagnostic& d = once(rule, 2, "RC550",
@@ -219,7 +231,7 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
          !is_full(values::intersect((*x)[Field::Dport], kPorts), 65535)))
       return false;  // a block rule cannot close SCTP ports
     auto ifs = values::intersect(wide[Field::Interface], o[Field::Interface]);
-    return unnamed == 0 || ifs.back().hi < unnamed || is_full(ifs, unnamed) || ifs.front().lo == 0 && ifs.size() == 1;
+    return unnamed == 0 || ifs.back().hi < unnamed || is_full(ifs, unnamed) || (ifs.front().lo == 0 && ifs.size() == 1);
   };
   std::vector<std::pair<unsigned, const Cover*>> near;  // fields in which another box misses b
   for (Box& b : covered) {
@@ -286,7 +298,7 @@ std::optional<std::vector<Cover>> cover(const ir::Policy& p, const std::vector<C
     auto ifs = b[Field::Interface];
     bool unnamed = ifs.back().hi >= n;
     out.push_back({b, allow, unnamed, tags[i]});
-    if (!unnamed || n == 0 || ifs.front().lo == 0 && ifs.size() == 1) continue;
+    if (!unnamed || n == 0 || (ifs.front().lo == 0 && ifs.size() == 1)) continue;
     if (auto part = with_field(b, Field::Interface, named)) widened.push_back(std::move(*part));
   }
   if (widened.empty()) return out;
@@ -328,32 +340,41 @@ bool report_sctp(const ir::Policy& p, const PlanOptions& options, const std::vec
   return rules.empty() || !options.strict;
 }
 
-}  // namespace
+/// Appends one direction's chosen rules to the plan.
+void take(Built& chosen, bool default_allow, std::size_t alternative, DirectionPlan& dp, Plan& out) {
+  dp.default_allow = default_allow;
+  dp.alternative_rules = alternative;
+  for (WinRule& r : chosen.rules) {
+    ++(r.allow ? dp.allow_rules : dp.block_rules);
+    out.rules.push_back(std::move(r));
+  }
+}
 
-bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
-  out = Plan{};
-  auto in = decide(policy, ir::Direction::In);
-  auto outbound = in ? decide(policy, ir::Direction::Out) : std::nullopt;
-  if (!outbound) {
-    diag::Diagnostic e{diag::Severity::Error, "RC554",
-                       fmt::format("the policy splits the packets into more than {} pieces of different verdicts; "
-                                   "an order-free Windows rule set for it would be far too large",
-                                   kMaxRegions),
-                       {}};
-    e.has_loc = false;
-    e.hint = "merge address lists and port ranges, or compile for pf or nftables";
-    sink.add(std::move(e));
-    return false;
-  }
-  std::array<std::vector<Region>, 2> regions{std::move(*in), std::move(*outbound)};
-  // The regions are fragments; merged first, every later step has less to do.
+void too_large(diag::Sink& sink, std::string message) {
+  diag::Diagnostic e{diag::Severity::Error, "RC554", std::move(message), {}};
+  e.has_loc = false;
+  e.hint = "merge address lists and port ranges, or compile for pf or nftables";
+  sink.add(std::move(e));
+}
+
+/// Splits regions by verdict and merges each side.
+void sides(const ir::Policy& policy, const std::vector<Region>& regions, std::vector<Cover>& pass,
+           std::vector<Cover>& blocked) {
+  for (const Region& r : regions) (r.pass ? pass : blocked).push_back({r.box, r.pass, false, r.rule});
+  coalesce(pass, static_cast<U128>(policy.interfaces.size()));
+  coalesce(blocked, static_cast<U128>(policy.interfaces.size()));
+}
+
+/// The whole-direction method: every region known, both coverings tried.
+bool plan_whole(const ir::Policy& policy, const PlanOptions& options, std::array<std::vector<Region>, 2>& regions,
+                diag::Sink& sink, Plan& out) {
   std::array<std::vector<Cover>, 2> pass, blocked;
+  std::array<Approximations::Drops, 2> drops;
   for (int d = 0; d < 2; ++d) {
-    for (const Region& r : regions[d]) (r.pass ? pass : blocked)[d].push_back({r.box, r.pass, false, r.rule});
-    coalesce(pass[d], static_cast<U128>(policy.interfaces.size()));
-    coalesce(blocked[d], static_cast<U128>(policy.interfaces.size()));
+    sides(policy, regions[d], pass[d], blocked[d]);
+    drops[d] = {&blocked[d], &pass[d], false};
   }
-  bool ok = Approximations(policy, options, sink).check(regions, blocked, out);
+  bool ok = Approximations(policy, options, sink).check(regions, drops, out);
   for (int d = 0; d < 2; ++d) {
     auto dir = static_cast<ir::Direction>(d);
     auto allow = build(policy, dir, cover(policy, pass[d], blocked[d], true));
@@ -361,23 +382,70 @@ bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink
     bool use_block = block && block->rules.size() < allow->rules.size();
     Built& chosen = use_block ? *block : *allow;
     ok = report_sctp(policy, options, chosen.sctp_ports, sink) && ok;
-    DirectionPlan& dp = out.directions[d];
-    dp.default_allow = use_block;
     const auto& other = use_block ? allow : block;
-    dp.alternative_rules = other ? other->rules.size() : SIZE_MAX;
-    for (WinRule& r : chosen.rules) {
-      ++(r.allow ? dp.allow_rules : dp.block_rules);
-      out.rules.push_back(std::move(r));
+    take(chosen, use_block, other ? other->rules.size() : SIZE_MAX, out.directions[d], out);
+  }
+  return ok;
+}
+
+/// The rule-by-rule method for large policies: each direction covers the
+/// verdict opposite to its default, which is what the rules decide.
+bool plan_by_rule(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
+  std::array<std::vector<Region>, 2> regions;
+  std::array<std::vector<Cover>, 2> pass, blocked;
+  std::array<Approximations::Drops, 2> drops;
+  const auto order = precedence(policy);
+  for (int d = 0; d < 2; ++d) {
+    auto r = decide_rules(policy, static_cast<ir::Direction>(d), order, kMaxRegions);
+    if (!r) {
+      too_large(sink, fmt::format("the policy's rules split into more than {} pieces; an order-free Windows rule "
+                                  "set for it would be far too large", kMaxRegions));
+      return false;
     }
+    regions[d] = std::move(*r);
+    sides(policy, regions[d], pass[d], blocked[d]);
+    bool default_pass = policy.defaults[d].action == ir::Action::Pass;
+    drops[d] = {&blocked[d], &pass[d], !default_pass};
+  }
+  bool ok = Approximations(policy, options, sink).check(regions, drops, out);
+  for (int d = 0; d < 2; ++d) {
+    bool allow = drops[d].complement;  // default Block: allow rules
+    auto covers = cover_side(policy, allow ? pass[d] : blocked[d], allow);
+    if (!covers) {
+      diag::Diagnostic e{diag::Severity::Error, "RC556",
+                         "under a default of Allow, Windows Firewall cannot block packets on interfaces the policy "
+                         "never names while passing the same packets on a named one",
+                         {}};
+      e.has_loc = false;
+      e.hint = "name the interfaces in the block rules, or use 'default block' for this direction";
+      sink.add(std::move(e));
+      return false;
+    }
+    auto built = build(policy, static_cast<ir::Direction>(d), covers);
+    ok = report_sctp(policy, options, built->sctp_ports, sink) && ok;
+    take(*built, !allow, SIZE_MAX, out.directions[d], out);
+  }
+  return ok;
+}
+
+}  // namespace
+
+bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
+  out = Plan{};
+  std::optional<std::vector<Region>> in, outbound;
+  if (!options.by_rule) in = decide(policy, ir::Direction::In);
+  if (in) outbound = decide(policy, ir::Direction::Out);
+  bool ok;
+  if (outbound) {
+    std::array<std::vector<Region>, 2> regions{std::move(*in), std::move(*outbound)};
+    ok = plan_whole(policy, options, regions, sink, out);
+  } else {
+    ok = plan_by_rule(policy, options, sink, out);
+    if (!ok && sink.has_errors() && out.rules.empty()) return false;
   }
   if (out.rules.size() > options.max_rules) {
-    diag::Diagnostic e{diag::Severity::Error, "RC554",
-                       fmt::format("the policy needs {} Windows Firewall rules, more than the limit of {}",
-                                   out.rules.size(), options.max_rules),
-                       {}};
-    e.has_loc = false;
-    e.hint = "merge address lists and port ranges, or compile for pf or nftables";
-    sink.add(std::move(e));
+    too_large(sink, fmt::format("the policy needs {} Windows Firewall rules, more than the limit of {}",
+                                out.rules.size(), options.max_rules));
     return false;
   }
   return ok;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "analysis/packetset.hpp"
+#include "backends/backend.hpp"
 #include "diag/diagnostic.hpp"
 #include "ir/ir.hpp"
 
@@ -64,10 +65,16 @@ struct PlanOptions {
   bool strict = false;  ///< approximations are errors, not warnings
   /// Refuse (RC554) rather than emit more Windows rules than this.
   std::size_t max_rules = 200000;
+  /// Skip the whole-direction method and compute regions rule by rule, as
+  /// for policies too large for it (tests use this to check that method).
+  bool by_rule = false;
 };
 
 /// Computes the order-free rule set. Adds RC55x diagnostics to `sink`;
 /// returns false after an error (approximations under strict, too many rules).
 bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out);
+
+/// The PowerShell script for a computed rule set (windows.cpp).
+std::string powershell_script(const ir::Policy& policy, const Plan& plan, const EmitOptions& options);
 
 }  // namespace rulec::backends::windows

@@ -57,6 +57,7 @@ constexpr CodeInfo kCodes[] = {
     {"RC553", "windows-sctp-ports", "Windows Firewall matches ports only for TCP and UDP; SCTP packets a rule with ports decides are blocked there"},
     {"RC554", "windows-too-many-rules", "the order-free Windows rule set would be too large (over 200,000 rules, or over a million pieces to compute it from)"},
     {"RC555", "netsh-named-interface", "netsh advfirewall cannot name an interface, and the rule set needs one"},
+    {"RC556", "windows-unnamed-interfaces", "under a default of Allow, Windows cannot block on interfaces the policy never names while passing on a named one"},
 };
 
 }  // namespace
