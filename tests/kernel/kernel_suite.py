@@ -12,7 +12,9 @@ Each scenario (a policy and its probes) is compiled for each backend, loaded,
 and probed with real traffic (tcp.py: TCP handshakes, UDP, raw GRE and ESP,
 ICMP echo, PPTP with enhanced GRE); every outcome is compared with what
 rulec_kernel_expect (the reference evaluator, with state) predicts.
-Then the differential test: random policies with fixed seeds, random probes.
+Then the differential test: random policies with fixed seeds, random probes;
+every third policy is loaded into the client as a host policy, the others
+into the router.
 
 Environment: RULEC_BIN, RULEC_EXPECT (binaries), RULEC_KERNEL_SEEDS (number of
 random policies, default 12), RULEC_KERNEL_FIRST_SEED (default 1),
@@ -391,11 +393,14 @@ def random_policy(rng):
     return "\n".join(lines) + "\n"
 
 
-def random_probes(rng, count):
+HOST_PAIRS = [("client", "server"), ("server", "client"), ("client", "router"), ("router", "client")]
+
+
+def random_probes(rng, count, mode):
     pr = Probes()
     for _ in range(count):
         kind = rng.choice(["tcp", "tcp", "udp", "udp", "icmp", "gre", "esp"])
-        frm, to = rng.choice(PAIRS)
+        frm, to = rng.choice(PAIRS if mode == "router" else HOST_PAIRS)
         port = rng.choice(TCP_PORTS if kind == "tcp" else UDP_PORTS)
         pr.add(kind, frm, to, port, v6=rng.random() < 0.4)
     return pr.list
@@ -434,7 +439,9 @@ def main():
                 path = os.path.join(tmp, "random-%d.rules" % seed)
                 with open(path, "w") as f:
                     f.write(random_policy(rng))
-                failures += run_scenario("seed %d" % seed, path, "router", random_probes(rng, 24), log_path)
+                mode = "host" if seed % 3 == 0 else "router"  # every third policy on the client itself
+                failures += run_scenario("seed %d (%s)" % (seed, mode), path, mode, random_probes(rng, 24, mode),
+                                         log_path)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             print("kernel suite: FAIL: %s" % e)
             failures += 1
