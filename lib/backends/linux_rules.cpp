@@ -64,6 +64,27 @@ void warn_once(diag::Sink& sink, const ir::Rule& r, bool strict, const char* cod
   sink.add(std::move(d));
 }
 
+/// RC515, once per policy: a forwarded packet that the in-rules pass with
+/// state and the out-rules drop leaves state in the reference, none in the
+/// kernel (conntrack forgets a connection whose first packet is dropped).
+bool warn_lost_in_state(const ir::Policy& policy, const EmitOptions& options, std::string_view target,
+                        diag::Sink& sink) {
+  const ir::Rule* in_state = nullptr;
+  bool out_can_drop = policy.default_for(ir::Direction::Out).action != ir::Action::Pass;
+  for (const ir::Rule& r : policy.rules) {
+    if (r.action == ir::Action::Pass && r.state && !in_state && contains_value(r.match.directions, std::uint8_t{0}))
+      in_state = &r;
+    if (r.action != ir::Action::Pass && contains_value(r.match.directions, std::uint8_t{1})) out_can_drop = true;
+  }
+  if (!in_state || !out_can_drop) return false;
+  warn_once(sink, *in_state, options.strict, "RC515",
+            fmt::format("target '{}': a forwarded packet that this rule passes with state but the out rules drop "
+                        "leaves no state in the kernel (the reference keeps the in-state)",
+                        target),
+            "a reply to such a packet is judged by the rules in the kernel; pass it explicitly if it must pass");
+  return true;
+}
+
 }  // namespace
 
 std::uint32_t state_bit(ir::Direction dir, bool original) {
@@ -240,7 +261,8 @@ bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::str
                             target),
                 "for GRE outside an IPv4 PPTP session, pass GRE in both directions with rules");
   }
-  return ok && !(options.strict && (!seen_icmp.empty() || !seen_gre.empty()));
+  bool lost_state = warn_lost_in_state(policy, options, target, sink);
+  return ok && !(options.strict && (!seen_icmp.empty() || !seen_gre.empty() || lost_state));
 }
 
 std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_t max) {

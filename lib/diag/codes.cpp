@@ -47,6 +47,7 @@ constexpr CodeInfo kCodes[] = {
     {"RC512", "conntrack-icmp-state", "Linux conntrack keeps ICMP state per echo id, not per pair of hosts as the reference"},
     {"RC513", "conntrack-gre-state", "Linux conntrack tracks enhanced GRE only through the PPTP helper on TCP 1723 (IPv4)"},
     {"RC514", "iptables-protocol-zero", "iptables cannot match IP protocol 0: to iptables, -p 0 means any protocol"},
+    {"RC515", "conntrack-lost-in-state", "Linux keeps no state for a forwarded packet the in rules pass with state and the out rules drop"},
     {"RC540", "pf-label-rewritten", "a label holds characters pf cannot carry literally, or is longer than 63 bytes; pf gets a cleaned copy"},
     {"RC541", "pf-unnamed-interfaces", "a rule matches interfaces the policy never names, which pf cannot write in one rule"},
     {"RC542", "pf-bad-interface-name", "an interface name cannot be written in pf.conf"},

@@ -149,6 +149,17 @@ TEST_CASE("linux: refusals name the rule") {
   CHECK(has_code(sink4, "RC513"));
 }
 
+TEST_CASE("linux: the in-state the kernel cannot keep is reported once") {
+  diag::Sink sink;
+  compile(*policy("default block out\npass in on lan >> state\npass in on wan >> state\n"), "nft", sink);
+  int n = 0;
+  for (const auto& d : sink.all()) n += d.code == "RC515";
+  CHECK(n == 1);
+  diag::Sink quiet;
+  compile(*policy("pass in on lan >> state\npass out\n"), "nft", quiet);
+  CHECK_FALSE(has_code(quiet, "RC515"));
+}
+
 TEST_CASE("linux: reloading replaces the table; families go to their own iptables target") {
   diag::Sink sink;
   auto doc = policy("pass in from 192.0.2.1\npass in from 2001:db8::1\n");
