@@ -273,12 +273,12 @@ void correlate(Context& cx, std::uint32_t s) {
   for (std::uint32_t j : cx.decisions.rules_of(s)) {
     const ir::Rule& b = cx.policy.rules[j];
     std::vector<std::uint32_t> looks, around = cx.decisions.candidates(cx.decisions.match(j));
-    for (std::uint32_t k : around) {
-      const ir::Rule& a = cx.policy.rules[k];
-      if (a.source_rule >= s) break;
-      if (a.action != b.action && a.done == b.done && !cx.reported[a.source_rule]) looks.push_back(k);
+    for (auto it = std::lower_bound(around.begin(), around.end(), j); it != around.begin() && looks.size() < kMaxLooks;) {
+      const ir::Rule& a = cx.policy.rules[*--it];  // the nearest earlier rules first
+      if (a.source_rule < s && a.action != b.action && a.done == b.done && !cx.reported[a.source_rule])
+        looks.push_back(*it);
     }
-    if (looks.size() > kMaxLooks) looks.erase(looks.begin(), looks.end() - kMaxLooks);  // the nearest ones
+    std::reverse(looks.begin(), looks.end());
     for (auto it = looks.rbegin(); it != looks.rend() && partners.size() < kMaxNotes; ++it) {
       std::uint32_t t = cx.policy.rules[*it].source_rule;
       if (std::find(partners.begin(), partners.end(), t) != partners.end()) continue;

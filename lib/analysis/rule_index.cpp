@@ -37,8 +37,19 @@ std::vector<Interval> RuleIndex::key_intervals(const PacketSet& s, std::size_t k
   std::vector<Interval> out;
   for (const Box& b : s.boxes()) {
     if (key == 0) {
+      // (protocol, port, direction, interface): the most selective key for most rules.
+      auto clamp = [](U128 v) { return std::min<U128>(v, 0xffff); };
       for (const Interval& p : b[Field::Protocol])
-        for (const Interval& d : b[Field::Dport]) out.push_back({(p.lo << 16) + d.lo, (p.hi << 16) + d.hi});
+        for (const Interval& d : b[Field::Dport]) {
+          U128 lo = (p.lo << 16) | d.lo, hi = (p.hi << 16) | d.hi;
+          if (lo != hi) {
+            out.push_back({lo << 17, (hi << 17) | 0x1ffff});
+            continue;
+          }
+          for (const Interval& dir : b[Field::Direction])
+            for (const Interval& i : b[Field::Interface])
+              out.push_back({((lo << 1 | dir.lo) << 16) | clamp(i.lo), ((lo << 1 | dir.hi) << 16) | clamp(i.hi)});
+        }
     } else {
       bool v4 = b.hull(Field::Family).hi == 0;
       for (const Interval& a : b[key == 1 ? Field::Dst : Field::Src])
@@ -94,7 +105,9 @@ std::size_t RuleIndex::estimate(const Key& k, const std::vector<Interval>& q) co
 }
 
 bool RuleIndex::hulls_overlap(const std::array<Interval, kFieldCount>& a, const std::array<Interval, kFieldCount>& b) {
-  for (std::size_t f = 0; f < kFieldCount; ++f)
+  // The fields that tell rules apart most often first.
+  constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};
+  for (std::size_t f : order)
     if (a[f].hi < b[f].lo || b[f].hi < a[f].lo) return false;
   return true;
 }

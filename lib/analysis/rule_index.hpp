@@ -2,13 +2,13 @@
 //
 // Lint asks, for each rule, which other rules share packets with it. At 100k
 // rules comparing every pair is out of the question, so rules are indexed on
-// three keys: (protocol, destination port), destination address and source
-// address. Each key holds a rule's few intervals, grouped by width so that a
-// query finds overlapping intervals with two binary searches per group. A
-// query scans the key where the set is most selective, then filters by the
-// hull of every field; the exact test is left to the packet-set algebra.
-// Cost grows with the number of rules that really share packets, not with
-// the square of the policy.
+// three keys: (protocol, destination port, direction, interface),
+// destination address and source address. Each key holds a rule's few
+// intervals, grouped by width so that a query finds overlapping intervals
+// with two binary searches per group. A query scans the key where the set is
+// most selective, then filters by the hull of every field; the exact test is
+// left to the packet-set algebra. Cost grows with the number of rules that
+// share a key with the query, not with the square of the policy.
 #pragma once
 
 #include <algorithm>
