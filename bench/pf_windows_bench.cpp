@@ -2,7 +2,9 @@
 //
 // pf: 100k and 1M rules, end to end (parse, check, lower, emit) and the
 // emit stage alone. Windows: 1k, 10k and 100k rules, the time to compute the
-// order-free rule set and write it, and the size of that set. Each size runs
+// order-free rule set and write it, and the size of that set; once with the
+// generator's defaults (block in, pass out) and once with `default block`
+// both ways (`windows-block`). Each size runs
 // in a child process of its own (so peak memory belongs to it alone) with a
 // time limit (RULEC_BENCH_LIMIT seconds, default 300). Prints a human line
 // and one `BENCH` line per measurement (bench/README.md).
@@ -31,8 +33,16 @@ double peak_rss_mb() {
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-int run_one(const std::string& target, std::size_t rules) {
+/// `windows-block` is `windows` on the same policies with `default block`
+/// both ways, so both directions cover what the rules pass.
+int run_one(const std::string& name, std::size_t rules) {
   std::string text = rulec::bench::generate_policy(rules);
+  std::string target = name;
+  if (name == "windows-block") {
+    target = "windows";
+    auto at = text.find("default pass out\n");
+    if (at != std::string::npos) text.replace(at, 17, "default block out\n");
+  }
   auto t0 = Clock::now();
   auto doc = rulec::load_text(std::move(text), "generated.rules");
   double load_s = since(t0);
@@ -41,6 +51,7 @@ int run_one(const std::string& target, std::size_t rules) {
     return 1;
   }
   const rulec::backends::BackendEntry* entry = rulec::backends::find(target);
+  const char* label = name.c_str();
   rulec::backends::EmitOptions options;
   options.sources = &doc->sources;
   rulec::diag::Sink sink;
@@ -52,27 +63,27 @@ int run_one(const std::string& target, std::size_t rules) {
   if (!ok) {
     double mb = peak_rss_mb();
     std::string why = sink.all().empty() ? std::string("?") : sink.all().back().code + ": " + sink.all().back().message;
-    std::printf("%-8s %8zu rules  IR %8zu  refused after %.3f s (%s)  peak %7.1f MB\n", target.c_str(), rules,
+    std::printf("%-13s %8zu rules  IR %8zu  refused after %.3f s (%s)  peak %7.1f MB\n", label, rules,
                 doc->ir.rules.size(), emit_s, why.c_str(), mb);
     std::printf("BENCH stage=compile:%s rules=%zu seconds=%.4f rules_per_s=0 peak_rss_mb=%.1f refused=%s\n",
-                target.c_str(), rules, emit_s, mb, sink.all().empty() ? "?" : sink.all().back().code.c_str());
+                label, rules, emit_s, mb, sink.all().empty() ? "?" : sink.all().back().code.c_str());
     return 0;
   }
   std::size_t lines = 0, commands = 0;
   for (char c : out) lines += c == '\n';
   for (std::size_t pos = 0; (pos = out.find("New-NetFirewallRule ", pos)) != std::string::npos; ++pos) ++commands;
   double mb = peak_rss_mb();
-  std::printf("%-8s %8zu rules  IR %8zu  load %7.3f s  emit %7.3f s  total %7.3f s  %10.0f rules/s end to end  "
+  std::printf("%-13s %8zu rules  IR %8zu  load %7.3f s  emit %7.3f s  total %7.3f s  %10.0f rules/s end to end  "
               "output %7.1f MB, %zu lines  peak %7.1f MB\n",
-              target.c_str(), rules, doc->ir.rules.size(), load_s, emit_s, total_s, rules / total_s, out.size() / 1e6,
+              label, rules, doc->ir.rules.size(), load_s, emit_s, total_s, rules / total_s, out.size() / 1e6,
               lines, mb);
-  std::printf("BENCH stage=compile:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n", target.c_str(),
-              rules, emit_s, rules / emit_s, mb);
-  std::printf("BENCH stage=end-to-end:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n", target.c_str(),
-              rules, total_s, rules / total_s, mb);
+  std::printf("BENCH stage=compile:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n", label, rules,
+              emit_s, rules / emit_s, mb);
+  std::printf("BENCH stage=end-to-end:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n", label, rules,
+              total_s, rules / total_s, mb);
   if (target == "windows")
-    std::printf("BENCH stage=windows-rule-set rules=%zu windows_rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n",
-                rules, commands, emit_s, rules / emit_s, mb);
+    std::printf("BENCH stage=rule-set:%s rules=%zu windows_rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n",
+                label, rules, commands, emit_s, rules / emit_s, mb);
   return 0;
 }
 
@@ -101,6 +112,7 @@ int main(int argc, char** argv) {
   unsigned limit = std::getenv("RULEC_BENCH_LIMIT") ? std::atoi(std::getenv("RULEC_BENCH_LIMIT")) : 300;
   bool ok = true;
   for (const char* n : {"100000", "1000000"}) ok = run_child(argv[0], "pf", n, limit) && ok;
-  for (const char* n : {"1000", "10000", "100000"}) ok = run_child(argv[0], "windows", n, limit) && ok;
+  for (const char* t : {"windows", "windows-block"})
+    for (const char* n : {"1000", "10000", "100000"}) ok = run_child(argv[0], t, n, limit) && ok;
   return ok ? 0 : 1;
 }

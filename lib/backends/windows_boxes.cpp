@@ -19,11 +19,15 @@ std::optional<Box> with_field(const Box& b, Field f, std::span<const Interval> v
 }
 
 bool overlaps(const Box& a, const Box& b) {
-  // The fields that tell boxes apart most often come first.
+  // The fields that tell boxes apart most often come first; hulls first, inline.
   static constexpr Field kOrder[] = {Field::Dport, Field::Dst,       Field::Protocol, Field::Src,      Field::Sport,
                                      Field::IcmpType, Field::Interface, Field::Family, Field::Direction};
+  for (Field f : kOrder) {
+    auto x = a[f], y = b[f];
+    if (x.back().hi < y.front().lo || y.back().hi < x.front().lo) return false;
+  }
   for (Field f : kOrder)
-    if (!values::overlap(a[f], b[f])) return false;
+    if ((a[f].size() > 1 || b[f].size() > 1) && !values::overlap(a[f], b[f])) return false;
   return true;
 }
 

@@ -68,8 +68,9 @@ std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::opti
 std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
                                                 const std::vector<std::uint32_t>& order, std::size_t max_pieces);
 
-/// The parts of `box` outside the union of the disjoint boxes of `side`.
-std::vector<Box> outside(const Box& box, const std::vector<Cover>& side);
+/// The parts of `box` outside the union of the disjoint boxes of `side`;
+/// nullopt when they split into more than `max_pieces` on the way.
+std::optional<std::vector<Box>> outside(const Box& box, const std::vector<Cover>& side, std::size_t max_pieces);
 
 /// Covers `side` with allow (or block) rules; where a region holding
 /// unnamed interfaces is written for every interface, block rules close the

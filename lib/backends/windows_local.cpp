@@ -101,7 +101,14 @@ std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Directi
   return out;
 }
 
-std::vector<Box> outside(const Box& box, const std::vector<Cover>& side) {
+std::optional<std::vector<Box>> outside(const Box& box, const std::vector<Cover>& side, std::size_t max_pieces) {
+  auto within = [&](const Box& c) {
+    for (std::size_t f = 0; f < kFields; ++f)
+      if (!values::covers(c[static_cast<Field>(f)], box[static_cast<Field>(f)])) return false;
+    return true;
+  };
+  for (const Cover& c : side)
+    if (within(c.box)) return std::vector<Box>{};
   std::vector<Box> rest{box}, next;
   for (const Cover& c : side) {
     if (rest.empty()) break;
@@ -115,6 +122,7 @@ std::vector<Box> outside(const Box& box, const std::vector<Cover>& side) {
       subtract(a, c.box, next);
     }
     rest.swap(next);
+    if (rest.size() > max_pieces) return std::nullopt;
   }
   return rest;
 }
@@ -131,7 +139,7 @@ std::optional<std::vector<Cover>> cover_side(const ir::Policy& p, const std::vec
     // Written for every interface: the named ones where the verdict differs are closed again.
     auto part = with_field(c.box, Field::Interface, named);
     if (!part) continue;
-    std::vector<Box> differ = outside(*part, side);
+    std::vector<Box> differ = *outside(*part, side, SIZE_MAX);
     if (!differ.empty() && !allow) return std::nullopt;
     for (Box& b : differ) out.push_back({std::move(b), false, false, c.rule});
   }

@@ -31,8 +31,10 @@ std::vector<std::uint32_t> precedence(const ir::Policy& p) {
   return order;
 }
 
-/// Above this many pieces, a policy is too fragmented to cover (RC554).
-constexpr std::size_t kMaxRegions = 1'000'000;
+/// Above this many pieces the whole-direction method gives way to the
+/// rule-by-rule one, and above kMaxRulePieces that one refuses (RC554).
+constexpr std::size_t kMaxRegions = 200'000;
+constexpr std::size_t kMaxRulePieces = 2'000'000;
 
 /// Packets still undecided, kept apart by protocol so that a rule for one
 /// protocol only looks at that protocol's pieces.
@@ -94,6 +96,9 @@ std::optional<std::vector<Region>> decide(const ir::Policy& p, ir::Direction d) 
 
 // ---- what Windows cannot say ---------------------------------------------
 
+/// Beyond this many pieces, replies are not followed packet by packet.
+constexpr std::size_t kMaxReplyPieces = 2048;
+
 class Approximations {
  public:
   Approximations(const ir::Policy& p, const PlanOptions& o, diag::Sink& s) : policy_(p), options_(o), sink_(s) {}
@@ -143,7 +148,15 @@ class Approximations {
     PacketSet dropped;
     for (const Box& rb : replies.boxes()) {
       if (other.complement) {
-        for (Box& b : outside(rb, *other.passed)) dropped.add_disjoint(std::move(b));
+        auto rest = outside(rb, *other.passed, kMaxReplyPieces);
+        if (!rest) {  // too fragmented to follow packet by packet: say so without a witness
+          once(rule, 2, "RC550",
+               "Windows Firewall keeps state for every allowed connection: replies to packets this rule passes "
+               "come back, and this policy is too large to check whether it would drop some of them",
+               "add '>> state' to the rule, or accept that Windows passes the replies");
+          return;
+        }
+        for (Box& b : *rest) dropped.add_disjoint(std::move(b));
         continue;
       }
       for (const Cover& o : *other.blocked)
@@ -396,10 +409,10 @@ bool plan_by_rule(const ir::Policy& policy, const PlanOptions& options, diag::Si
   std::array<Approximations::Drops, 2> drops;
   const auto order = precedence(policy);
   for (int d = 0; d < 2; ++d) {
-    auto r = decide_rules(policy, static_cast<ir::Direction>(d), order, kMaxRegions);
+    auto r = decide_rules(policy, static_cast<ir::Direction>(d), order, kMaxRulePieces);
     if (!r) {
       too_large(sink, fmt::format("the policy's rules split into more than {} pieces; an order-free Windows rule "
-                                  "set for it would be far too large", kMaxRegions));
+                                  "set for it would be far too large", kMaxRulePieces));
       return false;
     }
     regions[d] = std::move(*r);

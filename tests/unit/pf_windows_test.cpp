@@ -172,7 +172,7 @@ TEST_CASE("windows: the order-free rule set gives the evaluator's verdict on sam
     bool by_rule = policies % 2 == 0;  // both methods: the whole-direction one and the large-policy one
     diag::Sink sink;
     std::string ps = windows_script(doc->ir, by_rule, sink);
-    if (ps.empty() && by_rule && sink.all().back().code == "RC556") {
+    if (ps.empty() && by_rule && !sink.all().empty() && sink.all().back().code == "RC556") {
       ++refused;  // the rule-by-rule method cannot cover such a policy under Allow
       continue;
     }
