@@ -52,7 +52,8 @@ done
 ((status == 0)) && echo "  ok"
 cleanup
 
-timeout 600 /usr/bin/python3 "$root/tests/kernel/kernel_suite.py" &
+# Every wait is bounded: about 7 s per random policy, with room to spare.
+timeout $((300 + 15 * ${RULEC_KERNEL_SEEDS:-12})) /usr/bin/python3 "$root/tests/kernel/kernel_suite.py" &
 suite_pid=$!
 wait "$suite_pid" || status=1
 suite_pid=
