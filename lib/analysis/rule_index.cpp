@@ -1,135 +1,111 @@
-// The rule index: interval keys grouped by width.
+// The rule index: a static box tree over the rules' hulls.
 #include "analysis/rule_index.hpp"
 
 #include <algorithm>
-#include <bit>
 
 namespace rulec::analysis {
 
-using ir::U128;
-
 namespace {
 
-constexpr std::size_t kMaxIntervals = 24;  // more than this: the hull stands for them
-constexpr U128 kV4Mapped = U128(0xffff) << 32;
+constexpr std::uint32_t kLeafSize = 8;
+/// The fields nodes split on, in turn (the ones that tell rules apart most).
+constexpr Field kSplitOrder[] = {Field::Dst, Field::Src, Field::Dport, Field::Protocol, Field::Interface,
+                                 Field::Direction};
 
-std::size_t bit_length(U128 v) {
-  auto hi = static_cast<std::uint64_t>(v >> 64), lo = static_cast<std::uint64_t>(v);
-  return hi ? 128 - static_cast<std::size_t>(std::countl_zero(hi)) : 64 - static_cast<std::size_t>(std::countl_zero(lo));
-}
-
-std::size_t width_class(const Interval& i) { return (bit_length(i.hi - i.lo) + 3) / 4; }
-
-void merge(std::vector<Interval>& v) {
-  std::sort(v.begin(), v.end(), [](const Interval& a, const Interval& b) { return a.lo < b.lo; });
-  std::size_t out = 0;
-  for (const Interval& i : v) {
-    if (out > 0 && i.lo <= v[out - 1].hi) v[out - 1].hi = std::max(v[out - 1].hi, i.hi);
-    else v[out++] = i;
-  }
-  v.resize(out);
-  if (v.size() > kMaxIntervals) v = {{v.front().lo, v.back().hi}};
-}
+ir::U128 centre(const Interval& i) { return i.lo / 2 + i.hi / 2 + (i.lo & i.hi & 1); }
 
 }  // namespace
 
-std::vector<Interval> RuleIndex::key_intervals(const PacketSet& s, std::size_t key) {
-  std::vector<Interval> out;
-  for (const Box& b : s.boxes()) {
-    if (key == 0) {
-      // (protocol, port, direction, interface): the most selective key for most rules.
-      auto clamp = [](U128 v) { return std::min<U128>(v, 0xffff); };
-      for (const Interval& p : b[Field::Protocol])
-        for (const Interval& d : b[Field::Dport]) {
-          U128 lo = (p.lo << 16) | d.lo, hi = (p.hi << 16) | d.hi;
-          if (lo != hi) {
-            out.push_back({lo << 17, (hi << 17) | 0x1ffff});
-            continue;
-          }
-          for (const Interval& dir : b[Field::Direction])
-            for (const Interval& i : b[Field::Interface])
-              out.push_back({((lo << 1 | dir.lo) << 16) | clamp(i.lo), ((lo << 1 | dir.hi) << 16) | clamp(i.hi)});
-        }
-    } else {
-      bool v4 = b.hull(Field::Family).hi == 0;
-      for (const Interval& a : b[key == 1 ? Field::Dst : Field::Src])
-        out.push_back(v4 ? Interval{a.lo + kV4Mapped, a.hi + kV4Mapped} : a);
-    }
-    if (out.size() > 4 * kMaxIntervals) merge(out);
-  }
-  merge(out);
-  return out;
-}
-
-RuleIndex::RuleIndex(const std::vector<PacketSet>& matches) : seen_(matches.size(), 0) {
-  hulls_.resize(matches.size());
-  for (std::uint32_t r = 0; r < matches.size(); ++r) {
-    for (std::size_t f = 0; f < kFieldCount; ++f) hulls_[r][f] = matches[r].hull(static_cast<Field>(f));
-    for (std::size_t k = 0; k < kKeys; ++k)
-      for (const Interval& i : key_intervals(matches[r], k)) {
-        WidthClass& c = keys_[k][width_class(i)];
-        c.entries.push_back({i, r});
-        c.max_width = std::max(c.max_width, i.hi - i.lo);
-      }
-  }
-  for (Key& key : keys_)
-    for (WidthClass& c : key)
-      std::sort(c.entries.begin(), c.entries.end(), [](const Entry& a, const Entry& b) {
-        return a.span.lo < b.span.lo || (a.span.lo == b.span.lo && a.rule < b.rule);
-      });
-}
-
-namespace {
-
-/// Entries of one width class whose start lies in [q.lo - max_width, q.hi].
-template <typename Entries>
-std::pair<std::size_t, std::size_t> window(const Entries& e, U128 max_width, const Interval& q) {
-  U128 from = q.lo >= max_width ? q.lo - max_width : 0;
-  auto lo = std::lower_bound(e.begin(), e.end(), from, [](const auto& x, U128 v) { return x.span.lo < v; });
-  auto hi = std::upper_bound(lo, e.end(), q.hi, [](U128 v, const auto& x) { return v < x.span.lo; });
-  return {static_cast<std::size_t>(lo - e.begin()), static_cast<std::size_t>(hi - e.begin())};
-}
-
-}  // namespace
-
-std::size_t RuleIndex::estimate(const Key& k, const std::vector<Interval>& q) const {
-  std::size_t n = 0;
-  for (const WidthClass& c : k) {
-    if (c.entries.empty()) continue;
-    for (const Interval& i : q) {
-      auto [lo, hi] = window(c.entries, c.max_width, i);
-      n += hi - lo;
-    }
-  }
-  return n;
-}
-
-bool RuleIndex::hulls_overlap(const std::array<Interval, kFieldCount>& a, const std::array<Interval, kFieldCount>& b) {
-  // The fields that tell rules apart most often first.
-  constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};
+bool RuleIndex::overlap(const Hull& a, const Hull& b) {
+  constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};  // the fields that differ most often first
   for (std::size_t f : order)
     if (a[f].hi < b[f].lo || b[f].hi < a[f].lo) return false;
   return true;
 }
 
-void RuleIndex::next_epoch() const {
-  if (++epoch_ == 0) {
-    std::fill(seen_.begin(), seen_.end(), 0);
-    epoch_ = 1;
+void RuleIndex::add_hulls(const PacketSet& s, std::uint32_t rule) {
+  constexpr std::size_t kMaxPerField = 8, kMaxPerRule = 64;
+  std::size_t before = hulls_.size();
+  for (const Box& b : s.boxes()) {
+    Hull h;
+    for (std::size_t f = 0; f < kFieldCount; ++f) h[f] = b.hull(static_cast<Field>(f));
+    // One hull per (port range, destination range, source range), when few.
+    auto ranges = [&](Field f) {
+      auto v = b[f];
+      return v.size() <= kMaxPerField ? std::vector<Interval>(v.begin(), v.end()) : std::vector<Interval>{b.hull(f)};
+    };
+    auto ports = ranges(Field::Dport), dsts = ranges(Field::Dst), srcs = ranges(Field::Src);
+    if (ports.size() * dsts.size() * srcs.size() > kMaxPerRule) ports = {b.hull(Field::Dport)}, dsts = {b.hull(Field::Dst)}, srcs = {b.hull(Field::Src)};
+    for (const Interval& p : ports)
+      for (const Interval& d : dsts)
+        for (const Interval& sr : srcs) {
+          h[static_cast<std::size_t>(Field::Dport)] = p;
+          h[static_cast<std::size_t>(Field::Dst)] = d;
+          h[static_cast<std::size_t>(Field::Src)] = sr;
+          hulls_.push_back(h);
+          owner_.push_back(rule);
+        }
+  }
+  if (hulls_.size() - before > kMaxPerRule) {  // many boxes: one hull for the whole rule
+    hulls_.resize(before);
+    owner_.resize(before);
+    Hull h;
+    for (std::size_t f = 0; f < kFieldCount; ++f) h[f] = s.hull(static_cast<Field>(f));
+    hulls_.push_back(h);
+    owner_.push_back(rule);
   }
 }
 
-bool RuleIndex::plan(const PacketSet& set, std::size_t& key, std::vector<Interval>& q,
-                     std::array<Interval, kFieldCount>& hull) const {
-  if (set.empty()) return false;
-  for (std::size_t f = 0; f < kFieldCount; ++f) hull[f] = set.hull(static_cast<Field>(f));
-  std::size_t best_cost = SIZE_MAX;
-  for (std::size_t k = 0; k < kKeys; ++k) {
-    std::vector<Interval> qk = key_intervals(set, k);
-    std::size_t cost = estimate(keys_[k], qk);
-    if (cost < best_cost) key = k, best_cost = cost, q = std::move(qk);
+RuleIndex::RuleIndex(const std::vector<PacketSet>& matches) : seen_(matches.size(), 0) {
+  for (std::uint32_t r = 0; r < matches.size(); ++r) add_hulls(matches[r], r);
+  rules_.resize(hulls_.size());
+  for (std::uint32_t e = 0; e < rules_.size(); ++e) rules_[e] = e;
+  if (!rules_.empty()) build(0, static_cast<std::uint32_t>(rules_.size()), 0);
+}
+
+std::uint32_t RuleIndex::build(std::uint32_t first, std::uint32_t count, std::size_t depth) {
+  auto id = static_cast<std::uint32_t>(nodes_.size());
+  nodes_.emplace_back();
+  Hull box = hulls_[rules_[first]];
+  for (std::uint32_t i = first; i < first + count; ++i)
+    for (std::size_t f = 0; f < kFieldCount; ++f) {
+      box[f].lo = std::min(box[f].lo, hulls_[rules_[i]][f].lo);
+      box[f].hi = std::max(box[f].hi, hulls_[rules_[i]][f].hi);
+    }
+  nodes_[id].box = box;
+  auto begin = rules_.begin() + first, end = begin + count;
+  // The first field, in turn, along which these rules are not all alike.
+  std::size_t f = kFieldCount;
+  for (std::size_t t = 0; t < std::size(kSplitOrder) && f == kFieldCount; ++t) {
+    auto g = static_cast<std::size_t>(kSplitOrder[(depth + t) % std::size(kSplitOrder)]);
+    auto differs = [&](std::uint32_t r) { return hulls_[r][g] != hulls_[*begin][g]; };
+    if (std::any_of(begin, end, differs)) f = g;
   }
-  return true;
+  if (count <= kLeafSize || f == kFieldCount || depth > 200) {
+    nodes_[id].first = first;
+    nodes_[id].count = count;
+    return id;
+  }
+  // Rules wider than a quarter of the node's extent in f get a child of their own.
+  ir::U128 extent = box[f].hi - box[f].lo, quarter = extent / 4;
+  auto wide_end = std::partition(begin, end, [&](std::uint32_t r) { return hulls_[r][f].hi - hulls_[r][f].lo > quarter; });
+  auto wide = static_cast<std::uint32_t>(wide_end - begin);
+  if (wide == count) {  // all wide here: split them on the next field
+    std::uint32_t c = build(first, count, depth + 1);
+    nodes_[id].children[0] = c;
+    return id;
+  }
+  auto narrow = count - wide;
+  auto mid = wide_end + narrow / 2;
+  std::nth_element(wide_end, mid, end, [&](std::uint32_t a, std::uint32_t b) {
+    return centre(hulls_[a][f]) < centre(hulls_[b][f]);
+  });
+  std::array<std::uint32_t, 3> children{kNone, kNone, kNone};
+  if (wide) children[0] = build(first, wide, depth + 1);
+  if (narrow / 2) children[1] = build(first + wide, narrow / 2, depth + 1);
+  children[2] = build(first + wide + narrow / 2, narrow - narrow / 2, depth + 1);
+  nodes_[id].children = children;
+  return id;
 }
 
 std::vector<std::uint32_t> RuleIndex::candidates(const PacketSet& set) const {

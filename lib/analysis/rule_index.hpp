@@ -1,14 +1,16 @@
 // Finding the rules that touch a set of packets without comparing every pair.
 //
 // Lint asks, for each rule, which other rules share packets with it. At 100k
-// rules comparing every pair is out of the question, so rules are indexed on
-// three keys: (protocol, destination port, direction, interface),
-// destination address and source address. Each key holds a rule's few
-// intervals, grouped by width so that a query finds overlapping intervals
-// with two binary searches per group. A query scans the key where the set is
-// most selective, then filters by the hull of every field; the exact test is
-// left to the packet-set algebra. Cost grows with the number of rules that
-// share a key with the query, not with the square of the policy.
+// rules comparing every pair is out of the question, so the rules' hulls
+// (the smallest boxes around each rule's packets: one per box of its set
+// and per range of its ports and addresses, up to a few dozen) are
+// bulk-loaded into a static box tree. Each node holds the box around its
+// subtree and splits its rules on one field in turn (destination, source,
+// port, protocol, interface, direction): rules that are wide in that field
+// go to a child of their own (where the next field splits them), the others
+// split at their median. A query walks only the subtrees whose box meets the
+// query's hull, so its cost grows with the number of rules near it, not with
+// the size of the policy. The exact test is left to the packet-set algebra.
 #pragma once
 
 #include <algorithm>
@@ -30,57 +32,53 @@ class RuleIndex {
   std::vector<std::uint32_t> candidates(const PacketSet& set) const;
 
   /// Calls `visit(rule)` for the same rules, each once, in no particular
-  /// order (the widest rules first); stops when `visit` returns false. Not
-  /// reentrant: `visit` must not query the index.
+  /// order; stops when `visit` returns false.
   template <typename Visit>
   void for_each_candidate(const PacketSet& set, Visit visit) const;
 
  private:
-  static constexpr std::size_t kKeys = 3;
-  static constexpr std::size_t kClasses = 33;  // widths by 4-bit steps of their bit length
-  struct Entry {
-    Interval span;
-    std::uint32_t rule;
+  using Hull = std::array<Interval, kFieldCount>;
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+  struct Node {
+    Hull box;
+    std::uint32_t first = 0, count = 0;  ///< rules_[first, first + count) held here (leaves)
+    std::array<std::uint32_t, 3> children{kNone, kNone, kNone};
   };
-  struct WidthClass {
-    std::vector<Entry> entries;  // sorted by span.lo
-    ir::U128 max_width = 0;
-  };
-  using Key = std::array<WidthClass, kClasses>;
 
-  static std::vector<Interval> key_intervals(const PacketSet& s, std::size_t key);
-  /// The key a query scans, its intervals, and the set's hull; false for an empty set.
-  bool plan(const PacketSet& set, std::size_t& key, std::vector<Interval>& q,
-            std::array<Interval, kFieldCount>& hull) const;
-  static bool hulls_overlap(const std::array<Interval, kFieldCount>& a, const std::array<Interval, kFieldCount>& b);
-  void next_epoch() const;
-  std::size_t estimate(const Key& k, const std::vector<Interval>& q) const;
+  static bool overlap(const Hull& a, const Hull& b);
+  std::uint32_t build(std::uint32_t first, std::uint32_t count, std::size_t depth);
 
-  std::array<Key, kKeys> keys_;
-  std::vector<std::array<Interval, kFieldCount>> hulls_;
-  mutable std::vector<std::uint32_t> seen_;
+  void add_hulls(const PacketSet& s, std::uint32_t rule);
+
+  std::vector<Hull> hulls_;            ///< per entry
+  std::vector<std::uint32_t> owner_;   ///< the rule of each entry
+  std::vector<std::uint32_t> rules_;   ///< entry ids, in leaf order
+  std::vector<Node> nodes_;            ///< nodes_[0] is the root (when any)
+  mutable std::vector<std::uint32_t> seen_;  ///< per rule: the query that last visited it
   mutable std::uint32_t epoch_ = 0;
 };
 
 template <typename Visit>
 void RuleIndex::for_each_candidate(const PacketSet& set, Visit visit) const {
-  std::size_t key = 0;
-  std::vector<Interval> q;
-  std::array<Interval, kFieldCount> hull;
-  if (!plan(set, key, q, hull)) return;
-  next_epoch();
-  for (std::size_t c = kClasses; c-- > 0;) {
-    const WidthClass& wc = keys_[key][c];
-    if (wc.entries.empty()) continue;
-    for (const Interval& i : q) {
-      ir::U128 from = i.lo >= wc.max_width ? i.lo - wc.max_width : 0;
-      auto lo = std::lower_bound(wc.entries.begin(), wc.entries.end(), from,
-                                 [](const Entry& x, ir::U128 v) { return x.span.lo < v; });
-      for (auto e = lo; e != wc.entries.end() && e->span.lo <= i.hi; ++e) {
-        if (e->span.hi < i.lo || seen_[e->rule] == epoch_) continue;
-        seen_[e->rule] = epoch_;
-        if (hulls_overlap(hulls_[e->rule], hull) && !visit(e->rule)) return;
-      }
+  if (set.empty() || nodes_.empty()) return;
+  Hull q;
+  for (std::size_t f = 0; f < kFieldCount; ++f) q[f] = set.hull(static_cast<Field>(f));
+  if (++epoch_ == 0) {
+    std::fill(seen_.begin(), seen_.end(), 0);
+    epoch_ = 1;
+  }
+  std::vector<std::uint32_t> stack{0};
+  while (!stack.empty()) {
+    const Node& n = nodes_[stack.back()];
+    stack.pop_back();
+    if (!overlap(n.box, q)) continue;
+    for (std::uint32_t c : n.children)
+      if (c != kNone) stack.push_back(c);
+    for (std::uint32_t i = n.first; i < n.first + n.count; ++i) {
+      std::uint32_t e = rules_[i], r = owner_[e];
+      if (seen_[r] == epoch_ || !overlap(hulls_[e], q)) continue;
+      seen_[r] = epoch_;
+      if (!visit(r)) return;
     }
   }
 }
