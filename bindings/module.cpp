@@ -121,18 +121,8 @@ py::tuple parse_packet(const std::string& spec) {
 py::list targets() {
   py::list out;
   for (const backends::BackendEntry& e : backends::registry()) {
-    backends::Capabilities caps = e.make()->capabilities();
     py::list missing;
-    auto note = [&](bool has, const char* what) {
-      if (!has) missing.append(what);
-    };
-    note(caps.reject, "reject");
-    note(caps.log, "log");
-    note(caps.label, "label");
-    note(caps.interfaces, "on IFACE");
-    note(caps.ipv6, "IPv6");
-    note(caps.icmp_types, "icmp-type");
-    note(caps.stateless, "stateless pass");
+    for (const std::string& m : backends::missing_features(e.make()->capabilities())) missing.append(m);
     out.append(py::make_tuple(e.name, e.summary, missing));
   }
   return out;

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "diag/diagnostic.hpp"
 #include "ir/ir.hpp"
@@ -47,6 +48,10 @@ struct BackendEntry {
   const char* summary;  ///< one line for `rulec targets`
   std::unique_ptr<Backend> (*make)();
 };
+
+/// The features a target with these capabilities cannot express, in the
+/// words diagnostics use ("reject", "on IFACE", ...); for `rulec targets`.
+std::vector<std::string> missing_features(const Capabilities& caps);
 
 /// Every registered target, in the table's order.
 std::span<const BackendEntry> registry();

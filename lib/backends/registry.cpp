@@ -47,6 +47,21 @@ const char* missing_feature(const ir::Rule& r, const Capabilities& caps) {
 
 }  // namespace
 
+std::vector<std::string> missing_features(const Capabilities& caps) {
+  std::vector<std::string> out;
+  auto note = [&](bool has, const char* what) {
+    if (!has) out.emplace_back(what);
+  };
+  note(caps.reject, "reject");
+  note(caps.log, "log");
+  note(caps.label, "label");
+  note(caps.interfaces, "on IFACE");
+  note(caps.ipv6, "IPv6");
+  note(caps.icmp_types, "icmp-type");
+  note(caps.stateless, "stateless pass");
+  return out;
+}
+
 std::span<const BackendEntry> registry() { return table(); }
 
 const BackendEntry* find(std::string_view name) {
