@@ -70,16 +70,6 @@ Decisions::Decisions(const ir::Policy& policy)
     by_source_[s].push_back(r);
   }
   removed_.assign(by_source_.size(), false);
-  breadth_.reserve(matches_.size());
-  for (const PacketSet& m : matches_) {
-    int b = 0;
-    for (std::size_t f = 0; f < kFieldCount; ++f) {
-      Interval h = m.hull(static_cast<Field>(f));
-      ir::U128 w = m.empty() ? 0 : h.hi - h.lo;
-      while (w) ++b, w >>= 1;
-    }
-    breadth_.push_back(b);
-  }
 }
 
 std::vector<std::uint32_t> Decisions::candidates(const PacketSet& set) const {
@@ -103,24 +93,20 @@ Effect Decisions::effect_of(const Decision& d) const {
 std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std::uint32_t>* takers,
                                                std::size_t budget, const PacketSet* within) const {
   const PacketSet& query = within ? *within : matches_[r];
-  bool done = policy_.rules[r].done;
-  std::vector<std::uint32_t> rivals;
+  PacketSet rest = query;
+  bool done = policy_.rules[r].done, over = false;
+  // The index offers broad rules first: they empty the set soonest and split it least.
   index_.for_each_candidate(query, [&](std::uint32_t k) {
     const ir::Rule& rule = policy_.rules[k];
-    if (k != r && !removed_[rule.source_rule] && ((k < r && rule.done) || (k > r && !done))) rivals.push_back(k);
-    return true;
-  });
-  // The broadest rivals first: they empty the set soonest and split it least.
-  std::sort(rivals.begin(), rivals.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return breadth_[a] > breadth_[b] || (breadth_[a] == breadth_[b] && a < b); });
-  PacketSet rest = query;
-  for (std::uint32_t k : rivals) {
-    if (rest.empty()) break;
-    if (!rest.intersects(matches_[k])) continue;
+    if (k == r || removed_[rule.source_rule]) return true;
+    if (!(k < r && rule.done) && !(k > r && !done)) return true;
+    if (!rest.intersects(matches_[k])) return true;
     rest.subtract(matches_[k]);
     if (takers) takers->push_back(k);
-    if (rest.boxes().size() > budget) return std::nullopt;
-  }
+    over = rest.boxes().size() > budget;
+    return !over && !rest.empty();
+  });
+  if (over) return std::nullopt;
   return rest;
 }
 

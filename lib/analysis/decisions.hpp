@@ -94,7 +94,6 @@ class Decisions {
   RuleIndex index_;
   std::vector<std::vector<std::uint32_t>> by_source_;
   std::vector<bool> removed_;
-  std::vector<int> breadth_;  ///< per IR rule: bits of width summed over its fields (broad rules first)
 };
 
 template <typename Wanted>

@@ -31,8 +31,9 @@ class RuleIndex {
   /// those that do, in ascending order, without duplicates.
   std::vector<std::uint32_t> candidates(const PacketSet& set) const;
 
-  /// Calls `visit(rule)` for the same rules, each once, in no particular
-  /// order; stops when `visit` returns false.
+  /// Calls `visit(rule)` for the same rules, each once, broad rules
+  /// (those filed high in the tree) tending to come first; stops when
+  /// `visit` returns false.
   template <typename Visit>
   void for_each_candidate(const PacketSet& set, Visit visit) const;
 
@@ -72,8 +73,8 @@ void RuleIndex::for_each_candidate(const PacketSet& set, Visit visit) const {
     const Node& n = nodes_[stack.back()];
     stack.pop_back();
     if (!overlap(n.box, q)) continue;
-    for (std::uint32_t c : n.children)
-      if (c != kNone) stack.push_back(c);
+    for (std::size_t c = n.children.size(); c-- > 0;)  // the wide child is visited first
+      if (n.children[c] != kNone) stack.push_back(n.children[c]);
     for (std::uint32_t i = n.first; i < n.first + n.count; ++i) {
       std::uint32_t e = rules_[i], r = owner_[e];
       if (seen_[r] == epoch_ || !overlap(hulls_[e], q)) continue;
