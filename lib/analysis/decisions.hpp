@@ -77,7 +77,8 @@ class Decisions {
   /// accepts, or nullopt when there is none. Cheaper than decide() on large
   /// sets: it probes a few packets, then looks only at the packets of each
   /// rule that could qualify. Gives up (nullopt, `*gave_up` set) rather than
-  /// split a set into more than a few thousand pieces.
+  /// visit more than a few thousand rules or split a set into more than a
+  /// few hundred pieces: a nullopt with `*gave_up` proves nothing.
   template <typename Wanted>
   std::optional<Decision> find(const PacketSet& set, Wanted wanted, bool* gave_up = nullptr) const;
 
@@ -98,20 +99,27 @@ class Decisions {
 
 template <typename Wanted>
 std::optional<Decision> Decisions::find(const PacketSet& set, Wanted wanted, bool* gave_up) const {
-  constexpr std::size_t kBudget = 512, kMaxRules = 256;
+  constexpr std::size_t kBudget = 512, kMaxRules = 256, kMaxVisits = 4096;
   if (gave_up) *gave_up = false;
   for (const Packet& p : probes(set)) {
     Decision d{decider(p), p.direction, PacketSet::of(p, policy_)};
     if (wanted(effect_of(d))) return d;
   }
-  std::vector<std::uint32_t> cands = candidates(set);
-  std::size_t looked = 0;
-  for (std::uint32_t k : cands) {
-    if (!wanted(effect_of_rule(k)) || !set.intersects(matches_[k])) continue;
-    if (++looked > kMaxRules) {
+  // Rules whose effect qualifies and that share packets with the set; the
+  // search stops (and gives up) after visiting kMaxVisits rules of the index.
+  std::vector<std::uint32_t> cands;
+  std::size_t visits = 0;
+  index_.for_each_candidate(set, [&](std::uint32_t k) {
+    if (++visits > kMaxVisits || cands.size() >= kMaxRules) {
       if (gave_up) *gave_up = true;
-      break;
+      return false;
     }
+    if (!removed_[policy_.rules[k].source_rule] && wanted(effect_of_rule(k)) && set.intersects(matches_[k]))
+      cands.push_back(k);
+    return true;
+  });
+  std::sort(cands.begin(), cands.end());
+  for (std::uint32_t k : cands) {
     PacketSet within = set & matches_[k];
     auto part = decided_by(k, nullptr, kBudget, &within);
     if (part && !part->empty()) return Decision{k, ir::Direction::In, std::move(*part)};
