@@ -259,7 +259,9 @@ std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uin
   const PacketSet& mk = cx.decisions.match(k);
   const PacketSet& mj = cx.decisions.match(j);
   if (!mk.intersects(mj) || mk.contains(mj) || mj.contains(mk)) return std::nullopt;
-  for (const Packet& p : cx.decisions.probes(mk & mj)) {
+  auto probes = cx.decisions.probes(mk & mj);
+  if (probes.size() > 4) probes.resize(4);  // a realistic packet and the corners of the first box
+  for (const Packet& p : probes) {
     std::int64_t d = cx.decisions.decider_among(p, around);
     if (d == k || d == j) return p;
   }
