@@ -96,16 +96,20 @@ std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std:
   PacketSet rest = query;
   bool done = policy_.rules[r].done, over = false;
   // The index offers broad rules first: they empty the set soonest and split it least.
-  index_.for_each_candidate(query, [&](std::uint32_t k) {
+  auto rival = [&](std::uint32_t k) {  // an earlier `done` rule, or a later one when r has no `done`
     const ir::Rule& rule = policy_.rules[k];
-    if (k == r || removed_[rule.source_rule]) return true;
-    if (!(k < r && rule.done) && !(k > r && !done)) return true;
-    if (!rest.intersects(matches_[k])) return true;
-    rest.subtract(matches_[k]);
-    if (takers) takers->push_back(k);
-    over = rest.boxes().size() > budget;
-    return !over && !rest.empty();
-  });
+    return ((k < r && rule.done) || (k > r && !done)) && !removed_[rule.source_rule];
+  };
+  index_.for_each_candidate(
+      query,
+      [&](std::uint32_t k) {
+        if (!rest.intersects(matches_[k])) return true;
+        rest.subtract(matches_[k]);
+        if (takers) takers->push_back(k);
+        over = rest.boxes().size() > budget;
+        return !over && !rest.empty();
+      },
+      rival);
   if (over) return std::nullopt;
   return rest;
 }

@@ -35,7 +35,12 @@ class RuleIndex {
   /// (those filed high in the tree) tending to come first; stops when
   /// `visit` returns false.
   template <typename Visit>
-  void for_each_candidate(const PacketSet& set, Visit visit) const;
+  void for_each_candidate(const PacketSet& set, Visit visit) const {
+    for_each_candidate(set, visit, [](std::uint32_t) { return true; });
+  }
+  /// The same, for the rules `keep` accepts only (checked first: it is cheap).
+  template <typename Visit, typename Keep>
+  void for_each_candidate(const PacketSet& set, Visit visit, Keep keep) const;
 
  private:
   using Hull = std::array<Interval, kFieldCount>;
@@ -59,8 +64,8 @@ class RuleIndex {
   mutable std::uint32_t epoch_ = 0;
 };
 
-template <typename Visit>
-void RuleIndex::for_each_candidate(const PacketSet& set, Visit visit) const {
+template <typename Visit, typename Keep>
+void RuleIndex::for_each_candidate(const PacketSet& set, Visit visit, Keep keep) const {
   if (set.empty() || nodes_.empty()) return;
   Hull q;
   for (std::size_t f = 0; f < kFieldCount; ++f) q[f] = set.hull(static_cast<Field>(f));
@@ -77,7 +82,7 @@ void RuleIndex::for_each_candidate(const PacketSet& set, Visit visit) const {
       if (n.children[c] != kNone) stack.push_back(n.children[c]);
     for (std::uint32_t i = n.first; i < n.first + n.count; ++i) {
       std::uint32_t e = rules_[i], r = owner_[e];
-      if (seen_[r] == epoch_ || !overlap(hulls_[e], q)) continue;
+      if (seen_[r] == epoch_ || !keep(r) || !overlap(hulls_[e], q)) continue;
       seen_[r] = epoch_;
       if (!visit(r)) return;
     }
