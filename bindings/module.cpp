@@ -66,7 +66,7 @@ py::list lint(const PyDocument& self) {
   {
     py::gil_scoped_release nogil;
     for (const diag::Diagnostic& d : doc.diagnostics.all()) sink.add(d);
-    analysis::lint(doc.ir, doc.ast, sink);
+    analysis::lint(doc.ir, doc.ast, doc.sources, sink);
     sink.sort();
   }
   return diagnostics(sink.all(), doc.sources);

@@ -13,7 +13,7 @@ namespace {
 /// Lints a parsed policy (when it lowered cleanly) and returns the rendered findings.
 std::string lint_text(fuzz::Parsed& p) {
   if (!p.ok()) return {};
-  analysis::lint(p.ir, p.ast, p.sink);
+  analysis::lint(p.ir, p.ast, p.sources, p.sink);
   fuzz::check_diagnostics(p.sink, p.sources);
   p.sink.sort();
   return diag::render(p.sink.all(), p.sources, diag::Format::Json);

@@ -7,7 +7,9 @@
 
 namespace rulec::analysis {
 
-void lint(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink) {
+namespace {
+
+void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink) {
   if (!policy.source_rules.empty() || !policy.empty_source_rules.empty()) {
     lint_passes::Context cx(policy, ast, sink);
     lint_passes::never_match(cx);
@@ -18,9 +20,11 @@ void lint(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink) {
   vpn::lint_requirements(policy, sink);
 }
 
+}  // namespace
+
 void lint(const ir::Policy& policy, const ast::Policy& ast, const diag::SourceMap& sources, diag::Sink& sink) {
   diag::Sink found;
-  lint(policy, ast, found);
+  run_passes(policy, ast, found);
   Suppressions ignore(ast, sources);
   for (diag::Diagnostic& d : found.all())
     if (!ignore.suppresses(d)) sink.add(std::move(d));

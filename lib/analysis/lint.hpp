@@ -16,7 +16,4 @@ namespace rulec::analysis {
 /// on a rule's own line or the line above it), which drop that rule's findings.
 void lint(const ir::Policy& policy, const ast::Policy& ast, const diag::SourceMap& sources, diag::Sink& sink);
 
-/// The same without suppression comments (no source text at hand).
-void lint(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink);
-
 }  // namespace rulec::analysis

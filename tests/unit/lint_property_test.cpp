@@ -135,7 +135,7 @@ std::vector<analysis::Effect> verdicts(const ir::Policy& p, const std::vector<Pa
 /// Source rule of each RC30x finding, by code.
 std::multimap<std::string, std::uint32_t> findings(const Document& doc) {
   diag::Sink sink;
-  analysis::lint(doc.ir, doc.ast, sink);
+  analysis::lint(doc.ir, doc.ast, doc.sources, sink);
   std::multimap<std::string, std::uint32_t> out;
   for (const diag::Diagnostic& d : sink.all())
     for (std::uint32_t s = 0; s < doc.ir.source_rules.size(); ++s)

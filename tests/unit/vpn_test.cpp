@@ -518,7 +518,7 @@ namespace {
 std::string lint(const std::string& text) {
   auto doc = rulec::load_text(text, "t.rules");
   REQUIRE(doc->ok());
-  rulec::analysis::lint(doc->ir, doc->ast, doc->diagnostics);
+  rulec::analysis::lint(doc->ir, doc->ast, doc->sources, doc->diagnostics);
   auto& all = doc->diagnostics.all();
   all.erase(std::remove_if(all.begin(), all.end(), [](const auto& d) { return d.code.rfind("RC4", 0) != 0 && d.code != "RC215" && d.code != "RC216"; }),
             all.end());
