@@ -77,14 +77,15 @@ expect_err() {
 }
 
 # emits_or_explains: the last compile emitted (exit 0, output) or refused
-# with a located target diagnostic (exit 1, RC5xx, no output).
+# with a target diagnostic (exit 1, RC5xx at file:line:col, or `rulec:` for
+# a whole-policy refusal; no output).
 emits_or_explains() {
   ((ran)) || return 0
   if ((rc == 0)); then
     [[ -s $work/out ]] || fail "exit 0 but no output"
   else
     expect_rc 1
-    expect_err '^[^ ]+:[0-9]+:[0-9]+: error: .*\[RC5[0-9][0-9]\]'
+    expect_err '^([^ ]+:[0-9]+:[0-9]+|rulec): error: .*\[RC5[0-9][0-9]\]'
     [[ ! -s $work/out ]] || fail "refused, but wrote output"
   fi
 }
@@ -150,8 +151,9 @@ expect_err '^longline\.rules:1:9: error: .*\[RC100\]'
 python3 -c "print('# ' + 'x' * 50_000_000); print('default block')" >longcomment.rules
 run "50 MB single line (comment)" 20 800 "$bin" lint longcomment.rules
 expect_rc 0
-# The big policy: 1,000,000 rules (100,000 under sanitizers, which are ~5x slower and larger).
-n=${RULEC_HOSTILE_RULES:-$([[ -n ${RULEC_SANITIZED:-} ]] && echo 100000 || echo 1000000)}
+# The big policy: 1,000,000 rules (20,000 under sanitizers, which are ~5x
+# slower and larger, to keep asan.sh within a few minutes).
+n=${RULEC_HOSTILE_RULES:-$([[ -n ${RULEC_SANITIZED:-} ]] && echo 20000 || echo 1000000)}
 python3 -c "
 print('default block in')
 print('default pass out')
@@ -291,7 +293,7 @@ else
 fi
 run "-o a new file: written whole" 10 300 "$bin" --target "$t" medium.rules -o new.out
 expect_rc 0
-"$bin" --target "$t" medium.rules | cmp -s - new.out || fail "-o wrote other bytes than stdout"
+"$bin" --target "$t" medium.rules 2>/dev/null | cmp -s - new.out || fail "-o wrote other bytes than stdout"
 
 echo "hostile: $cases cases, $failures failures"
 ((failures == 0))
