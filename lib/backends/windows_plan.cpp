@@ -34,6 +34,9 @@ std::vector<std::uint32_t> precedence(const ir::Policy& p) {
 /// Above this many pieces the whole-direction method gives way to the
 /// rule-by-rule one, and above kMaxRulePieces that one refuses (RC554).
 constexpr std::size_t kMaxRegions = 200'000;
+/// Above this many IR rules the whole-direction method is not tried at all:
+/// its pieces grow faster than the rule-by-rule method's.
+constexpr std::size_t kWholeMethodRules = 2'000;
 constexpr std::size_t kMaxRulePieces = 2'000'000;
 
 /// Packets still undecided, kept apart by protocol so that a rule for one
@@ -446,7 +449,7 @@ bool plan_by_rule(const ir::Policy& policy, const PlanOptions& options, diag::Si
 bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
   out = Plan{};
   std::optional<std::vector<Region>> in, outbound;
-  if (!options.by_rule) in = decide(policy, ir::Direction::In);
+  if (!options.by_rule && policy.rules.size() <= kWholeMethodRules) in = decide(policy, ir::Direction::In);
   if (in) outbound = decide(policy, ir::Direction::Out);
   bool ok;
   if (outbound) {
