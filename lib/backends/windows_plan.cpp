@@ -100,7 +100,7 @@ std::optional<std::vector<Region>> decide(const ir::Policy& p, ir::Direction d) 
 // ---- what Windows cannot say ---------------------------------------------
 
 /// Beyond this many pieces, replies are not followed packet by packet.
-constexpr std::size_t kMaxReplyPieces = 2048;
+constexpr std::size_t kMaxReplyPieces = 256;
 
 class Approximations {
  public:
