@@ -16,7 +16,7 @@ def big_policy(rules: int) -> str:
     lines = ["default block"]
     for i in range(rules):
         lines.append(
-            f"pass in on lan{i % 7} protocol tcp, from 10.{i % 256}.{(i // 256) % 256}.0/24 port {1024 + i % 60000}, "
+            f"pass in on lan{i % 7} protocol tcp, from 198.51.100.{(i % 64) * 4}/30 port {1024 + i % 60000}, "
             f"to 192.0.2.{i % 250 + 1} port {{ {i % 1000 + 1}, {2000 + i % 500} }} >> state"
         )
     return "\n".join(lines) + "\n"
@@ -65,8 +65,12 @@ def test_parse_releases_the_gil() -> None:
 def test_lint_and_compile_release_the_gil() -> None:
     policy = rulec.parse(big_policy(5000))
     assert releases_the_gil(policy.lint)
-    for target in rulec.targets()[:1]:
-        assert releases_the_gil(lambda: policy.compile(target))
+    # Targets warn where the kernel differs from the reference (RC515 here);
+    # the filter is set before the worker thread starts.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rulec.CompileWarning)
+        for target in rulec.targets()[:1]:
+            assert releases_the_gil(lambda: policy.compile(target))
 
 
 def test_one_policy_from_many_threads() -> None:
