@@ -38,6 +38,10 @@ constexpr std::size_t kMaxRegions = 200'000;
 /// its pieces grow faster than the rule-by-rule method's.
 constexpr std::size_t kWholeMethodRules = 2'000;
 constexpr std::size_t kMaxRulePieces = 2'000'000;
+/// Above this many IR rules neither method is tried: the rule-by-rule
+/// method's time grows faster than linearly (10k rules take seconds, 100k
+/// more than five minutes), so a larger policy is refused at once (RC554).
+constexpr std::size_t kMaxPolicyRules = 20'000;
 
 /// Packets still undecided, kept apart by protocol so that a rule for one
 /// protocol only looks at that protocol's pieces.
@@ -448,6 +452,11 @@ bool plan_by_rule(const ir::Policy& policy, const PlanOptions& options, diag::Si
 
 bool plan(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
   out = Plan{};
+  if (policy.rules.size() > kMaxPolicyRules) {
+    too_large(sink, fmt::format("the policy has {} rules after lists and services are expanded; an order-free Windows "
+                                "rule set is computed for at most {}", policy.rules.size(), kMaxPolicyRules));
+    return false;
+  }
   std::optional<std::vector<Region>> in, outbound;
   if (!options.by_rule && policy.rules.size() <= kWholeMethodRules) in = decide(policy, ir::Direction::In);
   if (in) outbound = decide(policy, ir::Direction::Out);
