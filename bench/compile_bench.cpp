@@ -18,17 +18,14 @@
 
 #include "backends/backend.hpp"
 #include "frontend.hpp"
+#include "measure.hpp"
 #include "policy_gen.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024.0;
-}
+using rulec::bench::peak_rss_mb;
 
 /// Compiles one generated policy; writes the output to `save` when given.
 int run_one(std::size_t rules, const std::string& target, const char* save) {

@@ -23,6 +23,7 @@
 
 #include "analysis/lint.hpp"
 #include "frontend.hpp"
+#include "measure.hpp"
 #include "policy_gen.hpp"
 
 namespace {
@@ -63,11 +64,7 @@ std::string sparse_policy(std::size_t rules) {
   return out;
 }
 
-long peak_rss_kb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
-}
+using rulec::bench::peak_rss_kb;
 
 int run_one(std::size_t rules, bool sparse) {
   auto doc = rulec::load_text(sparse ? sparse_policy(rules) : rulec::bench::generate_policy(rules), "generated.rules");

@@ -13,15 +13,12 @@
 #include <string>
 
 #include "frontend.hpp"
+#include "measure.hpp"
 #include "policy_gen.hpp"
 
 namespace {
 
-long peak_rss_kb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
-}
+using rulec::bench::peak_rss_kb;
 
 int run_one(std::size_t rules) {
   std::string text = rulec::bench::generate_policy(rules);

@@ -19,17 +19,14 @@
 
 #include "backends/backend.hpp"
 #include "frontend.hpp"
+#include "measure.hpp"
 #include "policy_gen.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024.0;
-}
+using rulec::bench::peak_rss_mb;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 

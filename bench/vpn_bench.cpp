@@ -17,16 +17,13 @@
 #include <vector>
 
 #include "frontend.hpp"
+#include "measure.hpp"
 #include "policy_gen.hpp"
 #include "vpn/check.hpp"
 
 namespace {
 
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
+using rulec::bench::peak_rss_mb;
 
 int run_one(std::size_t rules) {
   auto doc = rulec::load_text(rulec::bench::generate_policy(rules), "generated.rules");

@@ -114,15 +114,6 @@ py::list rules(const Document& doc) {
 
 namespace {
 
-const char* decided_by(analysis::Verdict::By by) {
-  switch (by) {
-    case analysis::Verdict::By::Rule: return "rule";
-    case analysis::Verdict::By::Default: return "default";
-    case analysis::Verdict::By::NoDefault: return "no-default";
-    case analysis::Verdict::By::State: return "state";
-  }
-  return "?";
-}
 
 /// Source rules that match, once each, with what they did ("decides", ...).
 py::list matching(const Document& doc, const analysis::Packet& packet, const analysis::Verdict& v) {
@@ -147,7 +138,7 @@ py::dict trace_result(const Document& doc, const analysis::Packet& packet, const
   py::dict d;
   d["packet"] = text(analysis::format_packet(packet));
   d["verdict"] = ir::to_string(v.action);
-  d["decided_by"] = decided_by(v.by);
+  d["decided_by"] = analysis::to_string(v.by);
   d["rule"] = py::none();
   d["location"] = py::none();
   if (v.by == analysis::Verdict::By::Rule) {

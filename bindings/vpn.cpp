@@ -6,15 +6,6 @@
 namespace rulec::python {
 namespace {
 
-const char* decided_by(analysis::Verdict::By by) {
-  switch (by) {
-    case analysis::Verdict::By::Rule: return "rule";
-    case analysis::Verdict::By::Default: return "default";
-    case analysis::Verdict::By::NoDefault: return "no-default";
-    case analysis::Verdict::By::State: return "state";
-  }
-  return "?";
-}
 
 py::object optional_location(const Document& doc, const std::optional<diag::Location>& loc) {
   return loc ? py::object(location(doc.sources, *loc)) : py::object(py::none());
@@ -24,7 +15,7 @@ py::dict hop(const Document& doc, const vpn::Judgement& j) {
   py::dict d;
   d["packet"] = text(analysis::format_packet(j.packet));
   d["verdict"] = ir::to_string(j.verdict.action);
-  d["decided_by"] = decided_by(j.verdict.by);
+  d["decided_by"] = analysis::to_string(j.verdict.by);
   d["location"] = optional_location(doc, vpn::deciding_location(doc.ir, j));
   d["created_state"] = j.verdict.created_state;
   return d;

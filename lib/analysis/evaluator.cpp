@@ -14,6 +14,16 @@ bool StateTable::matches(const Packet& p) const {
 
 void StateTable::add(const Packet& p) { entries_.insert(key_of(p)); }
 
+const char* to_string(Verdict::By by) {
+  switch (by) {
+    case Verdict::By::Rule: return "rule";
+    case Verdict::By::Default: return "default";
+    case Verdict::By::NoDefault: return "no-default";
+    case Verdict::By::State: return "state";
+  }
+  return "?";
+}
+
 bool matches(const ir::Match& m, const Packet& p, std::uint32_t iface) {
   return ir::field_contains(m.directions, static_cast<std::uint8_t>(p.direction)) &&
          ir::field_contains(m.interfaces, iface) &&

@@ -45,6 +45,9 @@ struct Verdict {
   bool passed() const { return action == ir::Action::Pass; }
 };
 
+/// "rule", "default", "no-default" or "state": what decided, in JSON and Python.
+const char* to_string(Verdict::By by);
+
 /// True when the rule's match covers the packet. `iface` is the packet's
 /// interface index in `policy` (Policy::interface_index).
 bool matches(const ir::Match& m, const Packet& p, std::uint32_t iface);

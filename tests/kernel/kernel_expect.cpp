@@ -32,15 +32,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-const char* by_name(analysis::Verdict::By by) {
-  switch (by) {
-    case analysis::Verdict::By::Rule: return "rule";
-    case analysis::Verdict::By::Default: return "default";
-    case analysis::Verdict::By::NoDefault: return "no-default";
-    case analysis::Verdict::By::State: return "state";
-  }
-  return "?";
-}
 
 /// Runs a packet through its judgements; returns the first non-pass action (or pass).
 bool judge(const Document& doc, const std::string& list, analysis::StateTable& state, std::string& action,
@@ -58,7 +49,7 @@ bool judge(const Document& doc, const std::string& list, analysis::StateTable& s
     analysis::Verdict v = analysis::evaluate(doc.ir, *p, &state);
     std::string where = v.by == analysis::Verdict::By::Rule
                             ? doc.sources.describe(doc.ir.rules[static_cast<std::size_t>(v.rule)].origin)
-                            : by_name(v.by);
+                            : analysis::to_string(v.by);
     detail += fmt::format("[{} => {} by {}] ", spec, ir::to_string(v.action), where);
     if (!v.passed()) {
       action = ir::to_string(v.action);
