@@ -324,6 +324,12 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
   RuleLowering rules(p, names, sink, out, options.keep_rules);
   std::array<const Statement*, 2> defaults{};
   std::uint32_t source_rule = 0;
+  if (options.keep_rules) {  // most rules lower to one IR rule: no regrowth of a million-rule vector
+    std::size_t n = 0;
+    for (const Statement& s : p.statements) n += s.kind == Statement::Kind::Rule;
+    out.rules.reserve(n + n / 4);
+    out.source_rules.reserve(n);
+  }
   for (const Statement& s : p.statements) {
     switch (s.kind) {
       case Statement::Kind::Rule:
