@@ -1,5 +1,6 @@
 // Helpers shared by the subcommands.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,8 +76,12 @@ bool write_atomically(const std::string& path, const std::string& content, std::
     saved = errno;
   }
   if (ok) {
+    // A new file gets 0644 (mkstemp made it 0600); a replaced one keeps its mode,
+    // so a firewall config written 0600 stays private.
+    struct stat old {};
+    mode_t mode = ::stat(path.c_str(), &old) == 0 ? (old.st_mode & 07777) : 0644;
     std::error_code ec;
-    std::filesystem::permissions(name.data(), std::filesystem::perms(0644), ec);
+    std::filesystem::permissions(name.data(), std::filesystem::perms(mode), ec);
     if (::rename(name.data(), path.c_str()) != 0) {
       ok = false;
       saved = errno;

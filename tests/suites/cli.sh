@@ -67,6 +67,13 @@ if [[ -n $first_target ]]; then
   check "-o writes the output" 0 "$bin" --target "$first_target" "$root/examples/office.rules" -o "$tmp/out.conf"
   if [[ -s $tmp/out.conf ]] && ! grep -q precious "$tmp/out.conf"; then pass=$((pass + 1)); echo "ok   -o replaced the file"
   else fail=$((fail + 1)); echo "FAIL -o did not replace the file"; fi
+  chmod 600 "$tmp/out.conf"
+  check "-o over a private file" 0 "$bin" --target "$first_target" "$root/examples/office.rules" -o "$tmp/out.conf"
+  if [[ $(stat -c %a "$tmp/out.conf") == 600 ]]; then pass=$((pass + 1)); echo "ok   -o keeps the replaced file's mode"
+  else fail=$((fail + 1)); echo "FAIL -o changed the mode to $(stat -c %a "$tmp/out.conf")"; fi
+  check "-o to a new file" 0 "$bin" --target "$first_target" "$root/examples/office.rules" -o "$tmp/new.conf"
+  if [[ $(stat -c %a "$tmp/new.conf") == 644 ]]; then pass=$((pass + 1)); echo "ok   a new file is 0644"
+  else fail=$((fail + 1)); echo "FAIL a new file is $(stat -c %a "$tmp/new.conf")"; fi
   leftovers=$(find "$tmp" -name '.*.rulec-*' | wc -l)
   if [[ $leftovers == 0 ]]; then pass=$((pass + 1)); echo "ok   no temporary files left"
   else fail=$((fail + 1)); echo "FAIL $leftovers temporary files left"; fi
