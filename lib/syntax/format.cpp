@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "ir/ir.hpp"
 
 namespace rulec::syntax {
 namespace {

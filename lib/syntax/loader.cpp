@@ -11,8 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
-#include <iterator>
 #include <map>
 
 #include "syntax/parser.hpp"
