@@ -3,26 +3,7 @@
 # the examples, refuse approximations under --strict (exit 1), name the
 # refused rule, and keep hostile text inert. Prints one line per check.
 set -uo pipefail
-bin=${RULEC_BIN:-build/rulec}
-root=${RULEC_ROOT:-.}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() {  # check NAME EXPECTED_STATUS COMMAND...
-  local name=$1 want=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  if [[ $got == "$want" ]]; then pass=$((pass + 1)); echo "ok   $name"
-  else fail=$((fail + 1)); echo "FAIL $name: exit $got, wanted $want"; sed 's/^/     /' "$tmp/err" | head -5; fi
-}
-expect_text() {  # expect_text NAME FILE NEEDLE
-  if grep -qF -- "$3" "$2"; then pass=$((pass + 1)); echo "ok   $1"
-  else fail=$((fail + 1)); echo "FAIL $1: '$3' not in:"; head -5 "$2" | sed 's/^/     /'; fi
-}
-expect_no_text() {  # expect_no_text NAME FILE NEEDLE
-  if ! grep -qF -- "$3" "$2"; then pass=$((pass + 1)); echo "ok   $1"
-  else fail=$((fail + 1)); echo "FAIL $1: '$3' found in $2"; fi
-}
+source "$(dirname "$0")/../lib/checks.sh"
 
 check "targets lists pf, windows and windows-netsh" 0 "$bin" targets
 expect_text "pf is listed" "$tmp/out" "pf"
