@@ -8,10 +8,16 @@
 // every backend read this one form, so what is checked is what is emitted.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "diag/source.hpp"
@@ -49,8 +55,170 @@ struct Range {
 
 /// A set of values of one field: sorted, disjoint, non-adjacent ranges.
 /// Empty means "any".
+///
+/// Stored like a std::vector (and used like one), except that the first few
+/// ranges live inside the object: almost every field of almost every rule
+/// is one value or one range, so a million-rule IR makes no heap allocation
+/// per field (ranges of 16 bytes or less fill 16 inline bytes; an address
+/// range, 32 bytes, has one inline slot).
 template <typename T>
-using FieldSet = std::vector<Range<T>>;
+class FieldSet {
+ public:
+  using value_type = Range<T>;
+  using size_type = std::size_t;
+  using difference_type = std::ptrdiff_t;
+  using reference = Range<T>&;
+  using const_reference = const Range<T>&;
+  using pointer = Range<T>*;
+  using const_pointer = const Range<T>*;
+  using iterator = Range<T>*;
+  using const_iterator = const Range<T>*;
+  using reverse_iterator = std::reverse_iterator<iterator>;
+  using const_reverse_iterator = std::reverse_iterator<const_iterator>;
+
+  FieldSet() noexcept {}
+  FieldSet(std::initializer_list<Range<T>> ranges) { assign(ranges.begin(), ranges.end()); }
+  template <typename It>
+    requires(!std::is_integral_v<It>)
+  FieldSet(It first, It last) {
+    assign(first, last);
+  }
+  FieldSet(const FieldSet& other) { assign(other.begin(), other.end()); }
+  FieldSet(FieldSet&& other) noexcept { take(other); }
+  FieldSet& operator=(const FieldSet& other) {
+    if (this != &other) assign(other.begin(), other.end());
+    return *this;
+  }
+  FieldSet& operator=(FieldSet&& other) noexcept {
+    if (this != &other) {
+      release();
+      take(other);
+    }
+    return *this;
+  }
+  FieldSet& operator=(std::initializer_list<Range<T>> ranges) {
+    assign(ranges.begin(), ranges.end());
+    return *this;
+  }
+  ~FieldSet() { release(); }
+
+  iterator begin() noexcept { return data(); }
+  iterator end() noexcept { return data() + size_; }
+  const_iterator begin() const noexcept { return data(); }
+  const_iterator end() const noexcept { return data() + size_; }
+  const_iterator cbegin() const noexcept { return data(); }
+  const_iterator cend() const noexcept { return data() + size_; }
+  reverse_iterator rbegin() noexcept { return reverse_iterator(end()); }
+  reverse_iterator rend() noexcept { return reverse_iterator(begin()); }
+  const_reverse_iterator rbegin() const noexcept { return const_reverse_iterator(end()); }
+  const_reverse_iterator rend() const noexcept { return const_reverse_iterator(begin()); }
+
+  Range<T>* data() noexcept { return on_heap() ? store_.heap : store_.local; }
+  const Range<T>* data() const noexcept { return on_heap() ? store_.heap : store_.local; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  Range<T>& operator[](std::size_t i) { return data()[i]; }
+  const Range<T>& operator[](std::size_t i) const { return data()[i]; }
+  Range<T>& front() { return data()[0]; }
+  const Range<T>& front() const { return data()[0]; }
+  Range<T>& back() { return data()[size_ - 1]; }
+  const Range<T>& back() const { return data()[size_ - 1]; }
+
+  void clear() noexcept { size_ = 0; }
+  void reserve(std::size_t n) {
+    if (n > capacity_) grow(n);
+  }
+  void resize(std::size_t n) {
+    reserve(n);
+    for (std::size_t i = size_; i < n; ++i) data()[i] = Range<T>{};
+    size_ = static_cast<std::uint32_t>(n);
+  }
+  void push_back(const Range<T>& r) {
+    if (size_ == capacity_) {
+      Range<T> copy = r;  // r may live in this set
+      grow(2 * capacity_);
+      data()[size_++] = copy;
+      return;
+    }
+    data()[size_++] = r;
+  }
+  template <typename... Args>
+  Range<T>& emplace_back(Args&&... args) {
+    push_back(Range<T>{std::forward<Args>(args)...});
+    return back();
+  }
+  void pop_back() { --size_; }
+  template <typename It>
+  void assign(It first, It last) {
+    clear();
+    reserve(static_cast<std::size_t>(std::distance(first, last)));
+    for (; first != last; ++first) data()[size_++] = *first;
+  }
+  iterator insert(const_iterator pos, const Range<T>& r) { return insert(pos, &r, &r + 1); }
+  template <typename It>
+  iterator insert(const_iterator pos, It first, It last) {
+    std::size_t at = static_cast<std::size_t>(pos - begin());
+    FieldSet tail(begin() + at, end());
+    size_ = static_cast<std::uint32_t>(at);
+    for (; first != last; ++first) push_back(*first);
+    for (const Range<T>& t : tail) push_back(t);
+    return begin() + at;
+  }
+  iterator erase(const_iterator first, const_iterator last) {
+    auto at = const_cast<iterator>(first);
+    iterator out = std::copy(const_cast<iterator>(last), end(), at);
+    size_ = static_cast<std::uint32_t>(out - begin());
+    return at;
+  }
+  iterator erase(const_iterator pos) { return erase(pos, pos + 1); }
+  void swap(FieldSet& other) noexcept {
+    FieldSet tmp(std::move(other));
+    other = std::move(*this);
+    *this = std::move(tmp);
+  }
+
+  friend bool operator==(const FieldSet& a, const FieldSet& b) {
+    return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+  }
+
+ private:
+  static constexpr std::uint32_t kLocal = sizeof(Range<T>) >= 16 ? 1 : 16 / sizeof(Range<T>);
+  bool on_heap() const noexcept { return capacity_ > kLocal; }
+  void grow(std::size_t n) {
+    if (n > UINT32_MAX) throw std::length_error("ir::FieldSet too large");
+    static_assert(alignof(Range<T>) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+    auto* fresh = static_cast<Range<T>*>(::operator new(n * sizeof(Range<T>)));
+    std::copy(begin(), end(), fresh);
+    release();
+    store_.heap = fresh;
+    capacity_ = static_cast<std::uint32_t>(n);
+  }
+  void release() noexcept {
+    if (on_heap()) ::operator delete(store_.heap);
+    capacity_ = kLocal;
+  }
+  /// Moves `other`'s ranges here (this set holds nothing), leaving it empty.
+  void take(FieldSet& other) noexcept {
+    size_ = other.size_;
+    capacity_ = other.capacity_;
+    if (other.on_heap()) {
+      store_.heap = other.store_.heap;
+    } else {
+      std::copy(other.store_.local, other.store_.local + other.size_, store_.local);
+    }
+    other.size_ = 0;
+    other.capacity_ = kLocal;
+  }
+
+  union Store {
+    Store() noexcept {}
+    Range<T> local[kLocal];
+    Range<T>* heap;
+  } store_;
+  std::uint32_t size_ = 0;
+  std::uint32_t capacity_ = kLocal;
+};
 
 template <typename T>
 bool field_contains(const FieldSet<T>& set, T v) {
