@@ -95,6 +95,13 @@ std::string where(const ir::Policy& policy, const EmitOptions& options, const Wi
   return loc.empty() ? fmt::format("rule {}", policy.rules[static_cast<std::size_t>(r.rule)].source_rule + 1) : loc;
 }
 
+/// The order-free rule set both Windows backends write (false after an error).
+bool plan_for(const ir::Policy& policy, const EmitOptions& options, diag::Sink& sink, windows::Plan& plan) {
+  windows::PlanOptions plan_options;
+  plan_options.strict = options.strict;
+  return windows::plan(policy, plan_options, sink, plan);
+}
+
 std::string header(const EmitOptions& options, const windows::Plan& plan, const char* kind, const char* how) {
   std::string from = options.sources && options.sources->size() > 0 ? comment_text(options.sources->file(0).name())
                                                                      : std::string("a policy");
@@ -164,9 +171,7 @@ class PowerShellBackend final : public Backend {
  public:
   bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
     windows::Plan plan;
-    windows::PlanOptions plan_options;
-    plan_options.strict = options.strict;
-    if (!windows::plan(policy, plan_options, sink, plan)) return false;
+    if (!plan_for(policy, options, sink, plan)) return false;
     out = windows::powershell_script(policy, plan, options);
     return true;
   }
@@ -209,9 +214,7 @@ class NetshBackend final : public Backend {
  public:
   bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
     windows::Plan plan;
-    windows::PlanOptions plan_options;
-    plan_options.strict = options.strict;
-    if (!windows::plan(policy, plan_options, sink, plan)) return false;
+    if (!plan_for(policy, options, sink, plan)) return false;
     for (const WinRule& r : plan.rules)
       if (!r.interfaces.empty()) {
         diag::Diagnostic e{diag::Severity::Error, "RC555",

@@ -11,6 +11,7 @@
 #include "backends/windows_plan.hpp"
 #include "frontend.hpp"
 #include "pf_windows_sims.hpp"
+#include "policy_gen.hpp"  // bench/: the same splitmix Rng as the benchmarks
 
 using namespace rulec;
 using analysis::Packet;
@@ -18,18 +19,13 @@ using testing::SimVerdict;
 
 namespace {
 
-struct Rng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  unsigned below(unsigned n) { return static_cast<unsigned>(next() % n); }
-  template <typename T, std::size_t N>
-  const T& pick(const T (&a)[N]) { return a[below(N)]; }
-};
+using bench::Rng;
+
+/// One element of a fixed array, chosen by `r`.
+template <typename T, std::size_t N>
+const T& pick(Rng& r, const T (&a)[N]) {
+  return a[r.below(N)];
+}
 
 std::string random_rule(Rng& r, bool stateful = false) {
   static const char* actions[] = {"pass", "pass", "block", "reject"};
@@ -41,9 +37,9 @@ std::string random_rule(Rng& r, bool stateful = false) {
   static const char* v6[] = {"2001:db8::1", "2001:db8::/121", "{ 2001:db8::80, 2001:db8:1::1 }", "any"};
   static const char* ports[] = {"22", "53", "http", "1000-2000", "{ 80, 443 }", "1723"};
   static const char* opts[] = {"state", "done", "log", "label \"x\""};
-  std::string s = std::string(r.pick(actions)) + r.pick(dirs) + r.pick(ifaces);
+  std::string s = std::string(pick(r, actions)) + pick(r, dirs) + pick(r, ifaces);
   std::vector<std::string> clauses;
-  std::string proto = r.pick(protos);
+  std::string proto = pick(r, protos);
   bool icmp = proto.find("icmp") != std::string::npos;
   bool portable = !icmp && (proto.empty() || proto.find("tcp") != std::string::npos || proto.find("udp") != std::string::npos);
   if (!proto.empty()) clauses.push_back(proto);
@@ -51,8 +47,8 @@ std::string random_rule(Rng& r, bool stateful = false) {
   bool six = proto == "protocol icmpv6" || (proto != "protocol icmp" && r.below(3) == 0);
   for (const char* dir : {"from", "to"}) {
     if (r.below(2)) continue;
-    std::string c = std::string(dir) + " " + (six ? r.pick(v6) : r.pick(v4));
-    if (portable && r.below(2)) c += std::string(" port ") + r.pick(ports);
+    std::string c = std::string(dir) + " " + (six ? pick(r, v6) : pick(r, v4));
+    if (portable && r.below(2)) c += std::string(" port ") + pick(r, ports);
     clauses.push_back(c);
   }
   for (std::size_t i = 0; i < clauses.size(); ++i) s += (i ? ", " : " ") + clauses[i];
@@ -66,7 +62,7 @@ std::string random_rule(Rng& r, bool stateful = false) {
 std::string random_policy(Rng& r) {
   static const char* defaults[] = {"", "default block\n", "default block in\n", "default pass out\n",
                                    "default block\ndefault pass out\n", "default reject in\n"};
-  std::string text = r.pick(defaults);
+  std::string text = pick(r, defaults);
   unsigned n = 1 + r.below(8);
   for (unsigned i = 0; i < n; ++i) text += random_rule(r);
   return text;
@@ -81,18 +77,18 @@ Packet random_packet(Rng& r) {
   static const char* ifaces[] = {"lan", "wan", ""};
   Packet p;
   p.direction = r.below(2) ? ir::Direction::In : ir::Direction::Out;
-  p.interface = r.pick(ifaces);
+  p.interface = pick(r, ifaces);
   p.family = r.below(3) == 0 ? ir::Family::Inet6 : ir::Family::Inet;
   bool six = p.family == ir::Family::Inet6;
-  p.protocol = r.pick(protos);
+  p.protocol = pick(r, protos);
   if (p.protocol == 0xff) p.protocol = six ? ir::proto::icmpv6 : ir::proto::icmp;
-  p.src = ir::parse_address(six ? r.pick(v6) : r.pick(v4))->second;
-  p.dst = ir::parse_address(six ? r.pick(v6) : r.pick(v4))->second;
+  p.src = ir::parse_address(six ? pick(r, v6) : pick(r, v4))->second;
+  p.dst = ir::parse_address(six ? pick(r, v6) : pick(r, v4))->second;
   if (ir::proto::has_ports(p.protocol)) {
-    p.sport = r.pick(ports);
-    p.dport = r.pick(ports);
+    p.sport = pick(r, ports);
+    p.dport = pick(r, ports);
   }
-  if (ir::proto::is_icmp(p.protocol)) p.icmp_type = r.pick(types);
+  if (ir::proto::is_icmp(p.protocol)) p.icmp_type = pick(r, types);
   return p;
 }
 
