@@ -184,8 +184,11 @@ std::string IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uin
   if (!r.log) return verdict;
   std::string chain = fmt::format("rulec-log-{}{}", index, j.tag);
   declare(chain);
-  fmt::format_to(std::back_inserter(rules_), "-A {} -j LOG --log-prefix \"{}\"\n-A {} {}\n", chain,
-                 text_.log_prefix(r), chain, verdict);
+  rules_ += "-A ";
+  rules_ += chain;
+  rules_ += " -j LOG --log-prefix \"";
+  text_.log_prefix(rules_, r);
+  fmt::format_to(std::back_inserter(rules_), "\"\n-A {} {}\n", chain, verdict);
   return "-j " + chain;
 }
 
@@ -226,7 +229,7 @@ void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alterna
                           const std::string& target) {
   const ir::Rule& r = policy_.rules[index];
   comment_ = " -m comment --comment \"";
-  comment_ += text_.comment(r);
+  text_.comment(comment_, r);
   comment_ += '"';
   unsigned counter = 0;
   cascade(j.chain, dimensions(j, r, alt), 0, "", target, fmt::format("rulec-r{}{}{}", index, j.tag, alt_no), counter);

@@ -1,9 +1,11 @@
 // The mapping shared by the Linux backends (see linux_rules.hpp).
 #include "backends/linux_rules.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 namespace rulec::backends::linux_fw {
@@ -132,9 +134,15 @@ const InterfaceMatch& InterfaceMatches::operator()(const FieldSet<std::uint32_t>
 
 std::vector<Alternative> alternatives(const ir::Match& m) {
   std::vector<Alternative> out;
+  alternatives(m, out);
+  return out;
+}
+
+void alternatives(const ir::Match& m, std::vector<Alternative>& out) {
+  out.clear();
   if (m.sport.empty() && m.dport.empty() && m.icmp_types.empty()) {
     out.push_back({m.protocols, false, {}, {}, {}});
-    return out;
+    return;
   }
   bool port_zero = contains_value(m.sport, std::uint16_t{0}) && contains_value(m.dport, std::uint16_t{0});
   bool type_zero = contains_value(m.icmp_types, std::uint8_t{0});
@@ -149,7 +157,6 @@ std::vector<Alternative> alternatives(const ir::Match& m) {
     else if (auto po = subtract(m.protocols, {tcp, udp, sctp, icmp, icmpv6}); !po.empty())
       out.push_back({po, false, {}, {}, {}});
   }
-  return out;
 }
 
 int rule_family(const ir::Match& m) {
@@ -177,8 +184,26 @@ std::vector<Cidr> range_to_cidrs(ir::U128 lo, ir::U128 hi, ir::Family f) {
   return out;
 }
 
-std::string format_address(ir::Family f, ir::U128 a) {
-  if (f != ir::Family::Inet) return ir::format_address(f, a);
+void append_number(std::string& out, std::uint64_t v) {
+  char buf[20];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  out.append(p, end);
+}
+
+void append_address(std::string& out, ir::Family f, ir::U128 a) {
+  if (f != ir::Family::Inet) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    unsigned char bytes[16];
+    for (int i = 15; i >= 0; --i, a >>= 8) bytes[i] = static_cast<unsigned char>(a & 0xff);
+    inet_ntop(AF_INET6, bytes, buf, sizeof buf);
+    out += buf;
+    return;
+  }
   auto v = static_cast<std::uint32_t>(a);
   char buf[16];
   char* p = buf;
@@ -189,14 +214,39 @@ std::string format_address(ir::Family f, ir::U128 a) {
     *p++ = static_cast<char>('0' + octet % 10);
     if (shift) *p++ = '.';
   }
-  return std::string(buf, p);
+  out.append(buf, p);
+}
+
+std::string format_address(ir::Family f, ir::U128 a) {
+  std::string s;
+  append_address(s, f, a);
+  return s;
+}
+
+void append_cidr(std::string& out, const Cidr& c, ir::Family f) {
+  append_address(out, f, c.base);
+  if (c.prefix != (f == ir::Family::Inet ? 32 : 128)) {
+    out += '/';
+    append_number(out, static_cast<unsigned>(c.prefix));
+  }
 }
 
 std::string format_cidr(const Cidr& c, ir::Family f) {
-  const int bits = f == ir::Family::Inet ? 32 : 128;
-  std::string s = linux_fw::format_address(f, c.base);
-  if (c.prefix != bits) s += fmt::format("/{}", c.prefix);
+  std::string s;
+  append_cidr(s, c, f);
   return s;
+}
+
+std::optional<Cidr> single_cidr(ir::U128 lo, ir::U128 hi, ir::Family f) {
+  const int bits = f == ir::Family::Inet ? 32 : 128;
+  const ir::U128 top = bits == 32 ? ir::U128{0xffffffffu} : ~ir::U128{0};
+  if (lo == 0 && hi == top) return Cidr{0, 0};
+  if (hi < lo) return std::nullopt;
+  ir::U128 n = hi - lo + 1;  // no overflow: the whole space was handled above
+  if ((n & (n - 1)) != 0 || (lo & (n - 1)) != 0) return std::nullopt;
+  int size = 0;
+  while ((ir::U128{1} << size) != n) ++size;
+  return Cidr{lo, bits - size};
 }
 
 bool valid_interface_name(std::string_view name) {
@@ -207,15 +257,30 @@ bool valid_interface_name(std::string_view name) {
   });
 }
 
+namespace {
+
+constexpr std::array<bool, 256> kSafeChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : std::string_view(" ._-:/@+=,()#")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+}  // namespace
+
+void append_safe_text(std::string& out, std::string_view text, std::size_t max) {
+  if (text.size() > max) text = text.substr(0, max);
+  std::size_t at = out.size();
+  out.append(text);
+  for (std::size_t i = at; i < out.size(); ++i)
+    if (!kSafeChars[static_cast<unsigned char>(out[i])]) out[i] = '_';
+}
+
 std::string safe_text(std::string_view text, std::size_t max) {
-  static constexpr std::string_view kPunct = " ._-:/@+=,()#";
   std::string out;
-  for (char c : text) {
-    if (out.size() >= max) break;
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              kPunct.find(c) != std::string_view::npos;
-    out += ok ? c : '_';
-  }
+  append_safe_text(out, text, max);
   return out;
 }
 
@@ -276,21 +341,57 @@ std::string source_comment(const ir::Rule& r, const EmitOptions& options) {
   return safe_text(options.sources->describe(r.origin), 120);
 }
 
-const std::string& RuleText::comment(const ir::Rule& r) {
-  if (comments_.size() <= r.source_rule) comments_.resize(r.source_rule + 1);
-  std::string& c = comments_[r.source_rule];
-  if (c.empty()) {
-    c = source_comment(r, options_);
-    if (!r.label.empty()) c += " " + safe_text(r.label, 64);
+const std::string& RuleText::file_name(std::uint32_t id, bool base) {
+  if (named_.size() <= id) {
+    named_.resize(id + 1);
+    names_.resize(id + 1);
+    base_names_.resize(id + 1);
   }
-  return c;
+  if (!named_[id]) {
+    const std::string& name = options_.sources->file(id).name();
+    names_[id] = safe_text(name, 120);
+    auto slash = name.rfind('/');
+    base_names_[id] = safe_text(slash == std::string::npos ? name : name.substr(slash + 1), 120);
+    named_[id] = true;
+  }
+  return base ? base_names_[id] : names_[id];
 }
 
-const std::string& RuleText::log_prefix(const ir::Rule& r) {
-  if (prefixes_.size() <= r.source_rule) prefixes_.resize(r.source_rule + 1);
-  std::string& p = prefixes_[r.source_rule];
-  if (p.empty()) p = linux_fw::log_prefix(r, options_, max_);
-  return p;
+void RuleText::comment(std::string& out, const ir::Rule& r) {
+  if (!options_.sources || r.origin.file >= options_.sources->size()) {
+    out += source_comment(r, options_);
+  } else {  // safe_text(describe(origin), 120): the name is made safe once, digits and ':' are safe
+    std::size_t start = out.size();
+    out += file_name(r.origin.file, false);
+    diag::LineCol lc = options_.sources->file(r.origin.file).line_col(r.origin.begin);
+    out += ':';
+    append_number(out, lc.line);
+    out += ':';
+    append_number(out, lc.column);
+    if (out.size() - start > 120) out.resize(start + 120);
+  }
+  if (!r.label.empty()) {
+    out += ' ';
+    append_safe_text(out, r.label, 64);
+  }
+}
+
+void RuleText::log_prefix(std::string& out, const ir::Rule& r) {
+  std::size_t start = out.size();
+  if (!r.label.empty()) {
+    out += "rulec ";
+    append_safe_text(out, r.label, max_ - 1 - 6);
+  } else if (!options_.sources || r.origin.file >= options_.sources->size()) {
+    out += linux_fw::log_prefix(r, options_, max_);
+    return;
+  } else {  // "rulec FILE:LINE", FILE without its directory
+    out += "rulec ";
+    out += file_name(r.origin.file, true);
+    out += ':';
+    append_number(out, options_.sources->file(r.origin.file).line_col(r.origin.begin).line);
+    if (out.size() - start > max_ - 1) out.resize(start + max_ - 1);
+  }
+  out += ' ';
 }
 
 bool needs_pptp_helper(const ir::Policy& policy) {

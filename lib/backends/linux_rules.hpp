@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,8 @@ struct Alternative {
   ir::FieldSet<std::uint8_t> icmp_types;     ///< only for a single icmp or icmpv6 protocol
 };
 std::vector<Alternative> alternatives(const ir::Match& m);
+/// The same into `out` (cleared first), so a backend reuses one buffer.
+void alternatives(const ir::Match& m, std::vector<Alternative>& out);
 
 /// The single family a rule is limited to, or -1 for both.
 int rule_family(const ir::Match& m);
@@ -103,22 +106,37 @@ std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_
 /// A rule's source location for a comment ("office.rules:14:1"), made safe.
 std::string source_comment(const ir::Rule& r, const EmitOptions& options);
 
-/// The comment ("file:line:col label") and log prefix of each source rule,
-/// made once however many kernel rules a source rule becomes.
+/// The comment ("file:line:col label") and log prefix of a rule, appended
+/// straight to the output: no string per rule, file names made safe once.
 class RuleText {
  public:
   RuleText(const EmitOptions& options, std::size_t prefix_max) : options_(options), max_(prefix_max) {}
-  const std::string& comment(const ir::Rule& r);
-  const std::string& log_prefix(const ir::Rule& r);
+  /// Appends source_comment(r), then " " and the label made safe, if any.
+  void comment(std::string& out, const ir::Rule& r);
+  /// Appends log_prefix(r, options, prefix_max).
+  void log_prefix(std::string& out, const ir::Rule& r);
 
  private:
+  /// safe_text of file `id`'s name (whole, or after its last '/'), made once.
+  const std::string& file_name(std::uint32_t id, bool base);
   const EmitOptions& options_;
   std::size_t max_;
-  std::vector<std::string> comments_, prefixes_;
+  std::vector<std::string> names_, base_names_;
+  std::vector<bool> named_;
 };
 
 /// An address as text; IPv4 without going through inet_ntop.
 std::string format_address(ir::Family f, ir::U128 a);
+/// Appends a number in decimal.
+void append_number(std::string& out, std::uint64_t v);
+/// Appends format_address(f, a), with no temporary string.
+void append_address(std::string& out, ir::Family f, ir::U128 a);
+/// Appends format_cidr(c, f).
+void append_cidr(std::string& out, const Cidr& c, ir::Family f);
+/// The one CIDR block that is exactly [lo, hi], when range_to_cidrs gives one.
+std::optional<Cidr> single_cidr(ir::U128 lo, ir::U128 hi, ir::Family f);
+/// Appends safe_text(text, max).
+void append_safe_text(std::string& out, std::string_view text, std::size_t max);
 
 /// True when a pass with state in `policy` can match GRE (then the PPTP
 /// helper is attached to TCP 1723, so enhanced GRE is tracked by call ID).

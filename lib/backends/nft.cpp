@@ -42,7 +42,8 @@ class NftWriter {
   /// A single value or range inline; more as a named set of `type`, shared when equal.
   template <typename T>
   void value_set(const ir::FieldSet<T>& set, const char* type);
-  std::string named_set(const char* type, std::string elements);
+  /// Appends `@name` of the set of `type` holding `elements`, defining it on first use.
+  void named_set(const char* type, const std::string& elements);
   void verdict(ir::Direction dir, const ir::Rule& r);
   void fixed_chains();
   void base_chains();
@@ -55,65 +56,68 @@ class NftWriter {
   std::unordered_map<std::string, std::string> set_names_;
   linux_fw::RuleText text_;
   linux_fw::InterfaceMatches interface_matches_;
+  std::vector<Alternative> alternatives_;  ///< of the rule being written
+  std::string elements_, key_;             ///< scratch for named sets
 };
 
 template <typename T>
 void NftWriter::value_set(const ir::FieldSet<T>& set, const char* type) {
   auto one = [](std::string& o, const ir::Range<T>& r) {
-    if (r.lo == r.hi)
-      fmt::format_to(std::back_inserter(o), "{}", static_cast<unsigned>(r.lo));
-    else
-      fmt::format_to(std::back_inserter(o), "{}-{}", static_cast<unsigned>(r.lo), static_cast<unsigned>(r.hi));
+    linux_fw::append_number(o, r.lo);
+    if (r.lo == r.hi) return;
+    o += '-';
+    linux_fw::append_number(o, r.hi);
   };
   if (set.size() == 1) return one(*o_, set[0]);
   // Named rather than anonymous sets: the kernel names each anonymous set by
   // scanning the table's sets, which makes loading many of them quadratic.
-  std::string elements;
+  elements_.clear();
   for (std::size_t i = 0; i < set.size(); ++i) {
-    if (i) elements += ", ";
-    one(elements, set[i]);
+    if (i) elements_ += ", ";
+    one(elements_, set[i]);
   }
-  *o_ += '@';
-  *o_ += named_set(type, std::move(elements));
+  named_set(type, elements_);
 }
 
-std::string NftWriter::named_set(const char* type, std::string elements) {
-  std::string key = std::string(type) + '|' + elements;
-  auto [it, fresh] = set_names_.try_emplace(std::move(key));
-  if (fresh) {
+void NftWriter::named_set(const char* type, const std::string& elements) {
+  key_.assign(type);
+  key_ += '|';
+  key_ += elements;
+  auto it = set_names_.find(key_);
+  if (it == set_names_.end()) {
+    it = set_names_.emplace(key_, "").first;
     it->second = fmt::format("{}_{}", std::string_view(type).substr(0, std::string_view(type).find('_')),
                              set_names_.size());
     bool interval = std::string_view(type) != "ifname";
     fmt::format_to(std::back_inserter(sets_), "\tset {} {{\n\t\ttype {};{}\n\t\telements = {{ {} }}\n\t}}\n",
                    it->second, type, interval ? " flags interval;" : "", elements);
   }
-  return it->second;
+  *o_ += '@';
+  *o_ += it->second;
+}
+
+/// One address range: a CIDR block when it is one, else `lo-hi`.
+void append_range(std::string& out, ir::Family f, const ir::Range<ir::U128>& r) {
+  if (auto cidr = linux_fw::single_cidr(r.lo, r.hi, f)) return linux_fw::append_cidr(out, *cidr, f);
+  linux_fw::append_address(out, f, r.lo);
+  out += '-';
+  linux_fw::append_address(out, f, r.hi);
 }
 
 void NftWriter::addresses(ir::Family f, const char* which, const ir::FieldSet<ir::U128>& set) {
   if (set.empty()) return;
-  std::string elements;
-  std::size_t count = 0;
-  for (const auto& r : set) {
-    auto cidrs = linux_fw::range_to_cidrs(r.lo, r.hi, f);
-    if (!elements.empty()) elements += ", ";
-    if (cidrs.size() == 1) {
-      elements += linux_fw::format_cidr(cidrs[0], f);
-    } else {
-      elements += linux_fw::format_address(f, r.lo) + "-" + linux_fw::format_address(f, r.hi);
-    }
-    ++count;
-  }
-  const char* proto = f == ir::Family::Inet ? "ip" : "ip6";
-  *o_ += proto;
-  *o_ += ' ';
+  *o_ += f == ir::Family::Inet ? "ip " : "ip6 ";
   *o_ += which;
   *o_ += ' ';
-  if (count == 1) {
-    *o_ += elements;
+  if (set.size() == 1) {
+    append_range(*o_, f, set[0]);
   } else {
-    *o_ += '@';
-    *o_ += named_set(f == ir::Family::Inet ? "ipv4_addr" : "ipv6_addr", std::move(elements));
+    elements_.clear();
+    for (const auto& r : set) {
+      if (!elements_.empty()) elements_ += ", ";
+      append_range(elements_, f, r);
+    }
+    named_set(f == ir::Family::Inet ? "ipv4_addr" : "ipv6_addr", elements_);
   }
   *o_ += ' ';
 }
@@ -123,13 +127,19 @@ void NftWriter::interfaces(ir::Direction dir, const InterfaceMatch& m) {
   *o_ += dir == ir::Direction::In ? "iifname " : "oifname ";
   if (m.negate) *o_ += "!= ";
   if (m.names.size() == 1) {
-    fmt::format_to(std::back_inserter(*o_), "\"{}\" ", m.names[0]);
+    *o_ += '"';
+    *o_ += m.names[0];
+    *o_ += "\" ";
     return;
   }
-  std::string elements;
-  for (std::size_t i = 0; i < m.names.size(); ++i) fmt::format_to(std::back_inserter(elements), "{}\"{}\"", i ? ", " : "", m.names[i]);
-  *o_ += '@';
-  *o_ += named_set("ifname", std::move(elements));
+  elements_.clear();
+  for (std::size_t i = 0; i < m.names.size(); ++i) {
+    if (i) elements_ += ", ";
+    elements_ += '"';
+    elements_ += m.names[i];
+    elements_ += '"';
+  }
+  named_set("ifname", elements_);
   *o_ += ' ';
 }
 
@@ -153,7 +163,10 @@ void NftWriter::protocols(const Alternative& alt) {
   }
   auto port_set = [&](const char* which, const ir::FieldSet<std::uint16_t>& s) {
     if (s.empty()) return;
-    fmt::format_to(std::back_inserter(*o_), "{} {} ", th, which);
+    *o_ += th;
+    *o_ += ' ';
+    *o_ += which;
+    *o_ += ' ';
     value_set(s, "inet_service");
   };
   port_set("sport", alt.sport);
@@ -165,22 +178,18 @@ void NftWriter::protocols(const Alternative& alt) {
 void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
   if (r.log) {
     *o_ += "log prefix \"";
-    *o_ += text_.log_prefix(r);
+    text_.log_prefix(*o_, r);
     *o_ += "\" ";
   }
-  const char* d = ir::to_string(dir);
   switch (r.action) {
     case ir::Action::Pass:
-      if (r.state)
-        fmt::format_to(std::back_inserter(*o_), "goto keep_{}", d);
-      else
-        *o_ += "return";
+      *o_ += !r.state ? "return" : dir == ir::Direction::In ? "goto keep_in" : "goto keep_out";
       break;
     case ir::Action::Block: *o_ += "drop"; break;
     case ir::Action::Reject: *o_ += "goto reject_packet"; break;
   }
   *o_ += " comment \"";
-  *o_ += text_.comment(r);
+  text_.comment(*o_, r);
   *o_ += "\"\n";
 }
 
@@ -208,7 +217,8 @@ void NftWriter::judgement(ir::Direction dir) {
   }
   for (std::uint32_t i : linux_fw::first_match_order(policy_, dir)) {
     const ir::Rule& r = policy_.rules[i];
-    for (const Alternative& alt : linux_fw::alternatives(r.match)) rule(dir, r, alt);
+    linux_fw::alternatives(r.match, alternatives_);
+    for (const Alternative& alt : alternatives_) rule(dir, r, alt);
   }
   const ir::Default& def = policy_.default_for(dir);
   if (def.action == ir::Action::Block)
