@@ -1,7 +1,6 @@
 // The mapping shared by the Linux backends (see linux_rules.hpp).
 #include "backends/linux_rules.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -195,15 +194,45 @@ void append_number(std::string& out, std::uint64_t v) {
   out.append(p, end);
 }
 
-void append_address(std::string& out, ir::Family f, ir::U128 a) {
-  if (f != ir::Family::Inet) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    unsigned char bytes[16];
-    for (int i = 15; i >= 0; --i, a >>= 8) bytes[i] = static_cast<unsigned char>(a & 0xff);
-    inet_ntop(AF_INET6, bytes, buf, sizeof buf);
-    out += buf;
-    return;
+/// inet_ntop's text for an IPv6 address (RFC 5952: lower-case hex, the
+/// first longest run of two or more zero groups as "::", an IPv4 tail for
+/// ::a.b.c.d and ::ffff:a.b.c.d), without sprintf.
+void append_ipv6(std::string& out, ir::U128 a) {
+  unsigned words[8];
+  for (int i = 7; i >= 0; --i, a >>= 16) words[i] = static_cast<unsigned>(a & 0xffff);
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (words[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && words[j] == 0) ++j;
+    if (j - i > best_len) best = i, best_len = j - i;
+    i = j;
   }
+  if (best_len < 2) best = -1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (best >= 0 && i >= best && i < best + best_len) {
+      if (i == best) out += ':';
+      continue;
+    }
+    if (i != 0) out += ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+      append_address(out, ir::Family::Inet, (words[6] << 16) | words[7]);
+      return;
+    }
+    unsigned w = words[i];
+    int shift = 12;
+    while (shift > 0 && (w >> shift) == 0) shift -= 4;
+    for (; shift >= 0; shift -= 4) out += kHex[(w >> shift) & 0xf];
+  }
+  if (best >= 0 && best + best_len == 8) out += ':';
+}
+
+void append_address(std::string& out, ir::Family f, ir::U128 a) {
+  if (f != ir::Family::Inet) return append_ipv6(out, a);
   auto v = static_cast<std::uint32_t>(a);
   char buf[16];
   char* p = buf;
@@ -218,6 +247,7 @@ void append_address(std::string& out, ir::Family f, ir::U128 a) {
 }
 
 std::string format_address(ir::Family f, ir::U128 a) {
+  if (f != ir::Family::Inet) return ir::format_address(f, a);
   std::string s;
   append_address(s, f, a);
   return s;
@@ -357,13 +387,34 @@ const std::string& RuleText::file_name(std::uint32_t id, bool base) {
   return base ? base_names_[id] : names_[id];
 }
 
+diag::LineCol RuleText::line_col(const diag::Location& loc) {
+  const diag::SourceFile& f = options_.sources->file(loc.file);
+  const std::string& text = f.text();
+  std::uint32_t offset = std::min<std::uint32_t>(loc.begin, static_cast<std::uint32_t>(text.size()));
+  // Rules are written in source order or in reverse, so the next one is
+  // usually a line away: count the line ends between, or look far ones up.
+  std::uint32_t distance = offset > cursor_offset_ ? offset - cursor_offset_ : cursor_offset_ - offset;
+  if (loc.file != cursor_file_ || distance > 4096) {
+    cursor_line_ = f.line_col(offset).line;
+  } else if (offset > cursor_offset_) {
+    cursor_line_ += static_cast<std::uint32_t>(std::count(text.data() + cursor_offset_, text.data() + offset, '\n'));
+  } else {
+    cursor_line_ -= static_cast<std::uint32_t>(std::count(text.data() + offset, text.data() + cursor_offset_, '\n'));
+  }
+  cursor_file_ = loc.file;
+  cursor_offset_ = offset;
+  std::uint32_t line_start = offset;
+  while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
+  return {cursor_line_, offset - line_start + 1};
+}
+
 void RuleText::comment(std::string& out, const ir::Rule& r) {
   if (!options_.sources || r.origin.file >= options_.sources->size()) {
     out += source_comment(r, options_);
   } else {  // safe_text(describe(origin), 120): the name is made safe once, digits and ':' are safe
     std::size_t start = out.size();
     out += file_name(r.origin.file, false);
-    diag::LineCol lc = options_.sources->file(r.origin.file).line_col(r.origin.begin);
+    diag::LineCol lc = line_col(r.origin);
     out += ':';
     append_number(out, lc.line);
     out += ':';
@@ -388,7 +439,7 @@ void RuleText::log_prefix(std::string& out, const ir::Rule& r) {
     out += "rulec ";
     out += file_name(r.origin.file, true);
     out += ':';
-    append_number(out, options_.sources->file(r.origin.file).line_col(r.origin.begin).line);
+    append_number(out, line_col(r.origin).line);
     if (out.size() - start > max_ - 1) out.resize(start + max_ - 1);
   }
   out += ' ';

@@ -119,7 +119,10 @@ class RuleText {
  private:
   /// safe_text of file `id`'s name (whole, or after its last '/'), made once.
   const std::string& file_name(std::uint32_t id, bool base);
+  /// SourceFile::line_col, walking from the last rule's place.
+  diag::LineCol line_col(const diag::Location& loc);
   const EmitOptions& options_;
+  std::uint32_t cursor_file_ = UINT32_MAX, cursor_offset_ = 0, cursor_line_ = 1;
   std::size_t max_;
   std::vector<std::string> names_, base_names_;
   std::vector<bool> named_;

@@ -1,0 +1,70 @@
+// The Linux backends' hand-written text: addresses, CIDR blocks, numbers and
+// safe text must read exactly as the library functions they replace
+// (inet_ntop, range_to_cidrs, std::to_string).
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "backends/linux_rules.hpp"
+
+namespace {
+
+using namespace rulec;
+namespace lf = backends::linux_fw;
+
+std::string v6(ir::U128 a) {
+  std::string s;
+  lf::append_address(s, ir::Family::Inet6, a);
+  return s;
+}
+
+TEST_CASE("IPv6 addresses are written as inet_ntop writes them") {
+  std::mt19937_64 rng(7);
+  std::vector<ir::U128> cases = {0, 1, ~ir::U128{0}, ir::U128{0xffff} << 32 | 0xc0000201u, 0xc0000201u,
+                                 ir::U128{0x20010db8} << 96, (ir::U128{0x20010db8} << 96) | 1};
+  for (int i = 0; i < 20000; ++i) {
+    ir::U128 a = 0;
+    for (int w = 0; w < 8; ++w) {
+      auto r = rng();
+      // mostly zero or small groups, so that every run of zeros is tried
+      unsigned word = r % 3 == 0 ? 0 : r % 3 == 1 ? static_cast<unsigned>(r >> 8) % 16 : static_cast<unsigned>(r >> 8) & 0xffff;
+      a = (a << 16) | word;
+    }
+    cases.push_back(a);
+  }
+  for (ir::U128 a : cases) {
+    CAPTURE(ir::format_address(ir::Family::Inet6, a));
+    CHECK(v6(a) == ir::format_address(ir::Family::Inet6, a));
+  }
+}
+
+TEST_CASE("IPv4 addresses, single CIDR blocks and numbers") {
+  for (std::uint32_t a : {0u, 1u, 0xc0000201u, 0xffffffffu, 0x0a000a64u}) {
+    std::string s;
+    lf::append_address(s, ir::Family::Inet, a);
+    CHECK(s == ir::format_address(ir::Family::Inet, a));
+  }
+  std::mt19937 rng(3);
+  for (int i = 0; i < 5000; ++i) {
+    ir::U128 lo = rng() % 4096, hi = lo + rng() % 300;
+    auto cidrs = lf::range_to_cidrs(lo, hi, ir::Family::Inet);
+    auto one = lf::single_cidr(lo, hi, ir::Family::Inet);
+    REQUIRE(one.has_value() == (cidrs.size() == 1));
+    if (one) {
+      CHECK(one->base == cidrs[0].base);
+      CHECK(one->prefix == cidrs[0].prefix);
+    }
+  }
+  CHECK(lf::single_cidr(0, 0xffffffffu, ir::Family::Inet)->prefix == 0);
+  CHECK(lf::single_cidr(0, 0x7fffffffu, ir::Family::Inet)->prefix == 1);
+  CHECK(lf::single_cidr(0, ~ir::U128{0}, ir::Family::Inet6)->prefix == 0);
+  for (std::uint64_t v : {0ull, 7ull, 10ull, 65535ull, 18446744073709551615ull}) {
+    std::string s;
+    lf::append_number(s, v);
+    CHECK(s == std::to_string(v));
+  }
+  CHECK(lf::safe_text("a\"b\\c d\n", 100) == "a_b_c d_");
+  CHECK(lf::safe_text("abcdef", 3) == "abc");
+}
+
+}  // namespace
