@@ -70,13 +70,36 @@ std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interva
   return out;
 }
 
-void append_hex(std::string& key, U128 v) {
-  static const char digits[] = "0123456789abcdef";
-  do {
-    key += digits[static_cast<unsigned>(v & 15)];
-    v >>= 4;
-  } while (v);
-  key += ',';
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h * 0xbf58476d1ce4e5b9ULL;
+}
+
+/// A hash of a covering box's kind and of every field but `skip`.
+std::uint64_t key_hash(const Cover& c, std::size_t skip) {
+  std::uint64_t h = mix(c.allow ? 1 : 2, c.any_interface ? 3 : 4);
+  for (std::size_t g = 0; g < kFields; ++g) {
+    h = mix(h, g);
+    if (g == skip) continue;
+    for (const Interval& i : c.box[static_cast<Field>(g)]) {
+      h = mix(h, static_cast<std::uint64_t>(i.lo) ^ static_cast<std::uint64_t>(i.lo >> 64) * 31);
+      h = mix(h, static_cast<std::uint64_t>(i.hi) ^ static_cast<std::uint64_t>(i.hi >> 64) * 31);
+    }
+  }
+  return h;
+}
+
+/// True when the two covering boxes are of one kind and agree in every field but `skip`.
+bool same_but(const Cover& a, const Cover& b, std::size_t skip) {
+  if (a.allow != b.allow || a.any_interface != b.any_interface) return false;
+  for (std::size_t g = 0; g < kFields; ++g) {
+    if (g == skip) continue;
+    auto x = a.box[static_cast<Field>(g)], y = b.box[static_cast<Field>(g)];
+    if (!std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                    [](const Interval& p, const Interval& q) { return p.lo == q.lo && p.hi == q.hi; }))
+      return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -87,24 +110,19 @@ void coalesce(std::vector<Cover>& covers, U128 unnamed) {
   const std::vector<Interval> every{{0, unnamed}};
   for (Cover& c : covers)
     if (c.any_interface) c.box = *with_field(c.box, Field::Interface, every);
-  std::string key;
+  std::unordered_multimap<std::uint64_t, std::size_t> index;
   for (bool changed = true; changed;) {
     changed = false;
     for (std::size_t f = 0; f < kFields; ++f) {
-      std::unordered_map<std::string, std::size_t> index;
+      index.clear();
       std::vector<Cover> out;
       out.reserve(covers.size());
       for (Cover& c : covers) {
-        key.assign(c.allow ? "a" : "b");
-        key += c.any_interface ? '*' : '-';
-        for (std::size_t g = 0; g < kFields; ++g, key += '|')
-          if (g != f)
-            for (const Interval& i : c.box[static_cast<Field>(g)]) {
-              append_hex(key, i.lo);
-              append_hex(key, i.hi);
-            }
-        auto [it, added] = index.try_emplace(key, out.size());
-        if (added) {
+        std::uint64_t h = key_hash(c, f);
+        auto [lo, hi] = index.equal_range(h);
+        auto it = std::find_if(lo, hi, [&](const auto& e) { return same_but(out[e.second], c, f); });
+        if (it == hi) {
+          index.emplace(h, out.size());
           out.push_back(std::move(c));
           continue;
         }

@@ -68,9 +68,52 @@ std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::opti
 std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
                                                 const std::vector<std::uint32_t>& order, std::size_t max_pieces);
 
+/// Boxes binned by protocol and by destination port (each port range at
+/// the finest of a few granularities that holds it whole), with their
+/// address and port hulls kept apart: a question about one box only meets
+/// the boxes that may overlap it. Boxes are named by the order they were
+/// added in.
+class BoxIndex {
+ public:
+  BoxIndex();
+  void add(const Box& b);
+  /// The ids of the added boxes that may overlap `b`: a superset of those
+  /// that do, ascending, each once.
+  void near(const Box& b, std::vector<std::uint32_t>& out) const;
+
+ private:
+  struct Hulls {
+    U128 src_lo, src_hi, dst_lo, dst_hi;
+    std::uint32_t sport_lo, sport_hi, dport_lo, dport_hi;
+  };
+  static Hulls hulls_of(const Box& b);
+  std::vector<Hulls> hulls_;
+  std::vector<std::vector<std::uint32_t>> bins_;
+};
+
+/// The boxes of a covering, indexed.
+class CoverIndex {
+ public:
+  CoverIndex() = default;
+  /// Indexes `covers` (which must outlive the index and stay unchanged).
+  explicit CoverIndex(const std::vector<Cover>& covers);
+  const std::vector<Cover>& covers() const { return *covers_; }
+  /// The positions in covers() of the boxes that may overlap `b`, ascending.
+  void near(const Box& b, std::vector<std::uint32_t>& out) const { index_.near(b, out); }
+
+ private:
+  const std::vector<Cover>* covers_ = nullptr;
+  BoxIndex index_;
+};
+
 /// The parts of `box` outside the union of the disjoint boxes of `side`;
-/// nullopt when they split into more than `max_pieces` on the way.
-std::optional<std::vector<Box>> outside(const Box& box, const std::vector<Cover>& side, std::size_t max_pieces);
+/// nullopt when they split into more than `max_pieces` on the way. The
+/// boxes of `side` are met in their order, so the parts do not depend on
+/// the index.
+std::optional<std::vector<Box>> outside(const Box& box, const CoverIndex& side, std::size_t max_pieces);
+
+/// The one-packet box of a packet (its interface index in the policy).
+Box point_box(const analysis::Packet& p, std::uint32_t iface);
 
 /// Covers `side` with allow (or block) rules; where a region holding
 /// unnamed interfaces is written for every interface, block rules close the

@@ -114,8 +114,8 @@ class Approximations {
   /// What a direction drops: its blocked covers, or (`complement`) what its
   /// passed covers leave out.
   struct Drops {
-    const std::vector<Cover>* blocked = nullptr;
-    const std::vector<Cover>* passed = nullptr;
+    const CoverIndex* blocked = nullptr;
+    const CoverIndex* passed = nullptr;
     bool complement = false;
   };
 
@@ -152,8 +152,28 @@ class Approximations {
     PacketSet forward;
     forward.add_disjoint(r.box);
     PacketSet replies = forward.replies();
-    PacketSet dropped;
+    std::optional<analysis::Packet> witness;
+    if (other.complement) {
+      // A few replies first (to a realistic packet, then each box's highest
+      // corner): one the other direction does not pass is the finding,
+      // without cutting the replies into pieces.
+      if (auto p = first_witness(r.box)) {
+        analysis::Packet q = analysis::reply_to(*p);
+        if (!passes(*other.passed, point_box(q, analysis::interface_index(policy_, q)))) witness = q;
+      }
+      for (const Box& rb : replies.boxes()) {
+        if (witness) break;
+        Box::Builder corner;
+        for (std::size_t f = 0; f < kFields; ++f) {
+          U128 hi = rb.hull(static_cast<Field>(f)).hi;
+          corner.add(std::vector<Interval>{{hi, hi}});
+        }
+        Box c = corner.take();
+        if (!passes(*other.passed, c)) witness = first_witness(std::move(c));
+      }
+    }
     for (const Box& rb : replies.boxes()) {
+      if (witness) break;
       if (other.complement) {
         auto rest = outside(rb, *other.passed, kMaxReplyPieces);
         if (!rest) {  // too fragmented to follow packet by packet: say so without a witness
@@ -163,19 +183,39 @@ class Approximations {
                "add '>> state' to the rule, or accept that Windows passes the replies");
           return;
         }
-        for (Box& b : *rest) dropped.add_disjoint(std::move(b));
+        if (!rest->empty()) {
+          witness = first_witness(rest->front());
+          break;
+        }
         continue;
       }
-      for (const Cover& o : *other.blocked)
-        if (overlaps(rb, o.box)) dropped.add_disjoint(*intersect(rb, o.box));
+      other.blocked->near(rb, ids_);
+      for (std::uint32_t id : ids_)
+        if (const Box& o = other.blocked->covers()[id].box; overlaps(rb, o)) {
+          witness = first_witness(*intersect(rb, o));
+          break;
+        }
+      if (witness) break;
     }
-    auto witness = dropped.witness(policy_);
     if (!witness) return;
     diag::Diagnostic& d = once(rule, 2, "RC550",
                                "Windows Firewall keeps state for every allowed connection: replies to packets "
                                "this rule passes come back, though the policy drops them",
                                "add '>> state' to the rule, or accept that Windows passes the replies");
     d.witness = analysis::format_packet(*witness);
+  }
+
+  std::optional<analysis::Packet> first_witness(Box b) const {
+    PacketSet set;
+    set.add_disjoint(std::move(b));
+    return set.witness(policy_);
+  }
+
+  /// True when a covering box of `passed` holds the packet (a one-packet box).
+  bool passes(const CoverIndex& passed, const Box& packet) {
+    passed.near(packet, ids_);
+    return std::any_of(ids_.begin(), ids_.end(),
+                       [&](std::uint32_t id) { return overlaps(passed.covers()[id].box, packet); });
   }
 
   bool reported(const ir::Rule& rule, int kind) {
@@ -205,6 +245,7 @@ class Approximations {
   bool ok_ = true;
   std::unordered_set<std::uint64_t> seen_;
   diag::Diagnostic scratch_;
+  std::vector<std::uint32_t> ids_;
 };
 
 
@@ -389,10 +430,12 @@ void sides(const ir::Policy& policy, const std::vector<Region>& regions, std::ve
 bool plan_whole(const ir::Policy& policy, const PlanOptions& options, std::array<std::vector<Region>, 2>& regions,
                 diag::Sink& sink, Plan& out) {
   std::array<std::vector<Cover>, 2> pass, blocked;
+  std::array<CoverIndex, 2> blocked_index;
   std::array<Approximations::Drops, 2> drops;
   for (int d = 0; d < 2; ++d) {
     sides(policy, regions[d], pass[d], blocked[d]);
-    drops[d] = {&blocked[d], &pass[d], false};
+    blocked_index[d] = CoverIndex(blocked[d]);
+    drops[d] = {&blocked_index[d], nullptr, false};
   }
   bool ok = Approximations(policy, options, sink).check(regions, drops, out);
   for (int d = 0; d < 2; ++d) {
@@ -424,8 +467,13 @@ bool plan_by_rule(const ir::Policy& policy, const PlanOptions& options, diag::Si
     }
     regions[d] = std::move(*r);
     sides(policy, regions[d], pass[d], blocked[d]);
+  }
+  std::array<CoverIndex, 2> blocked_index, pass_index;
+  for (int d = 0; d < 2; ++d) {
+    blocked_index[d] = CoverIndex(blocked[d]);
+    pass_index[d] = CoverIndex(pass[d]);
     bool default_pass = policy.defaults[d].action == ir::Action::Pass;
-    drops[d] = {&blocked[d], &pass[d], !default_pass};
+    drops[d] = {&blocked_index[d], &pass_index[d], !default_pass};
   }
   bool ok = Approximations(policy, options, sink).check(regions, drops, out);
   for (int d = 0; d < 2; ++d) {
