@@ -25,11 +25,27 @@ namespace {
 
 using linux_fw::Alternative;
 
-/// One field of a rule: the packet must match one of `alternatives`, or,
-/// when `negated`, none of them.
+/// One field of a rule: the packet must match one of its alternatives, or,
+/// when `negated`, none of them. The strings are reused from rule to rule
+/// (the first `count` are in use), so writing a rule allocates nothing.
 struct Dimension {
   std::vector<std::string> alternatives;
+  std::size_t count = 0;
   bool negated = false;
+
+  void reset(bool negate) {
+    count = 0;
+    negated = negate;
+  }
+  /// A new, empty alternative.
+  std::string& add() {
+    if (count == alternatives.size()) alternatives.emplace_back();
+    std::string& a = alternatives[count++];
+    a.clear();
+    return a;
+  }
+  std::size_t size() const { return count; }
+  const std::string& operator[](std::size_t i) const { return alternatives[i]; }
 };
 
 /// A judgement chain and what a pass does in it.
@@ -60,34 +76,54 @@ const char* protocol_name(unsigned p, ir::Family f) {
   }
 }
 
-std::string protocol_option(unsigned p, ir::Family f) {
-  const char* name = protocol_name(p, f);
-  return name ? fmt::format("-p {}", name) : fmt::format("-p {}", p);
+/// Appends `-p NAME` or `-p NUMBER`.
+void append_protocol_option(std::string& out, unsigned p, ir::Family f) {
+  out += "-p ";
+  if (const char* name = protocol_name(p, f))
+    out += name;
+  else
+    linux_fw::append_number(out, p);
+}
+
+/// Appends `lo` or `lo:hi`.
+void append_port_range(std::string& out, const ir::Range<std::uint16_t>& r) {
+  linux_fw::append_number(out, r.lo);
+  if (r.lo == r.hi) return;
+  out += ':';
+  linux_fw::append_number(out, r.hi);
 }
 
 /// Port options for one protocol, split into multiport matches of at most 15 slots.
-std::vector<std::string> port_options(const char* which, const ir::FieldSet<std::uint16_t>& set) {
-  if (set.empty()) return {""};
-  if (set.size() == 1) {
-    const auto& r = set[0];
-    return {r.lo == r.hi ? fmt::format(" --{} {}", which, r.lo) : fmt::format(" --{} {}:{}", which, r.lo, r.hi)};
+void port_options(const char* which, const ir::FieldSet<std::uint16_t>& set, Dimension& out) {
+  out.reset(false);
+  if (set.empty()) {
+    out.add();
+    return;
   }
-  std::vector<std::string> out;
-  std::string list;
+  if (set.size() == 1) {
+    std::string& o = out.add();
+    o += " --";
+    o += which;
+    o += ' ';
+    append_port_range(o, set[0]);
+    return;
+  }
+  std::string* o = nullptr;
   unsigned slots = 0;
   for (const auto& r : set) {
     unsigned need = r.lo == r.hi ? 1 : 2;
-    if (slots + need > 15) {
-      out.push_back(fmt::format(" -m multiport --{}s {}", which, list));
-      list.clear();
+    if (!o || slots + need > 15) {
+      o = &out.add();
+      *o += " -m multiport --";
+      *o += which;
+      *o += "s ";
       slots = 0;
+    } else {
+      *o += ',';
     }
-    if (!list.empty()) list += ',';
-    list += r.lo == r.hi ? fmt::format("{}", r.lo) : fmt::format("{}:{}", r.lo, r.hi);
+    append_port_range(*o, r);
     slots += need;
   }
-  out.push_back(fmt::format(" -m multiport --{}s {}", which, list));
-  return out;
 }
 
 class IptablesWriter {
@@ -98,15 +134,20 @@ class IptablesWriter {
 
  private:
   void judgement(const Judgement& j);
-  void rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no,
-            const std::string& target);
-  std::vector<Dimension> dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt);
-  Dimension protocol_dimension(const Alternative& alt) const;
-  Dimension address_dimension(const char* flag, const char* range_flag, const ir::FieldSet<ir::U128>& set) const;
-  void cascade(const std::string& chain, const std::vector<Dimension>& dims, std::size_t i, const std::string& opts,
-               const std::string& leaf, const std::string& base, unsigned& counter);
-  std::string leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index);
-  void declare(const std::string& chain) { fmt::format_to(std::back_inserter(decl_), ":{} - [0:0]\n", chain); }
+  void rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no);
+  /// Fills dims_ (the first ndims_) with the rule's fields.
+  void dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt);
+  Dimension& next_dimension(bool negated);
+  void protocol_dimension(const Alternative& alt);
+  void address_dimension(const char* flag, const char* range_flag, const ir::FieldSet<ir::U128>& set);
+  void cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter);
+  /// Sets leaf_ to the rule's verdict, writing its log chain first when it logs.
+  void leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index);
+  void declare(std::string_view chain) {
+    decl_ += ':';
+    decl_ += chain;
+    decl_ += " - [0:0]\n";
+  }
   void fixed_chains();
 
   const ir::Policy& policy_;
@@ -115,124 +156,197 @@ class IptablesWriter {
   bool stateful_ = false;
   std::string decl_, rules_;
   std::string comment_;  ///< `-m comment` of the rule being written
+  std::string leaf_;     ///< its verdict
+  std::string base_;     ///< the prefix of its helper chains' names
+  std::string log_chain_;
+  std::string opts_;
+  std::vector<Dimension> dims_;
+  std::size_t ndims_ = 0;
+  Dimension sports_, dports_;
+  std::vector<Alternative> alternatives_;
   linux_fw::RuleText text_;
   linux_fw::InterfaceMatches interface_matches_;
 };
 
-Dimension IptablesWriter::protocol_dimension(const Alternative& alt) const {
-  Dimension d;
-  d.negated = alt.negate_protocols;
+Dimension& IptablesWriter::next_dimension(bool negated) {
+  if (ndims_ == dims_.size()) dims_.emplace_back();
+  Dimension& d = dims_[ndims_++];
+  d.reset(negated);
+  return d;
+}
+
+void IptablesWriter::protocol_dimension(const Alternative& alt) {
+  Dimension& d = next_dimension(alt.negate_protocols);
+  bool ports = !alt.sport.empty() || !alt.dport.empty();
+  if (ports) {
+    port_options("sport", alt.sport, sports_);
+    port_options("dport", alt.dport, dports_);
+  }
   for (const auto& r : alt.protocols) {
     for (unsigned p = r.lo; p <= r.hi; ++p) {
       if (!alt.icmp_types.empty()) {
         if (!protocol_name(p, family_)) continue;  // ICMPv6 types in IPv4 (or back): no such packet
-        const char* type = family_ == ir::Family::Inet ? "--icmp-type" : "--icmpv6-type";
+        const char* type = family_ == ir::Family::Inet ? " --icmp-type " : " --icmpv6-type ";
         for (const auto& t : alt.icmp_types)
-          for (unsigned v = t.lo; v <= t.hi; ++v)
-            d.alternatives.push_back(fmt::format("{} {} {}", protocol_option(p, family_), type, v));
+          for (unsigned v = t.lo; v <= t.hi; ++v) {
+            std::string& a = d.add();
+            append_protocol_option(a, p, family_);
+            a += type;
+            linux_fw::append_number(a, v);
+          }
         continue;
       }
-      std::string base = protocol_option(p, family_);
-      if (alt.sport.empty() && alt.dport.empty()) {
-        d.alternatives.push_back(base);
+      if (!ports) {
+        append_protocol_option(d.add(), p, family_);
         continue;
       }
-      for (const auto& s : port_options("sport", alt.sport))
-        for (const auto& dp : port_options("dport", alt.dport)) d.alternatives.push_back(base + s + dp);
+      for (std::size_t s = 0; s < sports_.size(); ++s)
+        for (std::size_t dp = 0; dp < dports_.size(); ++dp) {
+          std::string& a = d.add();
+          append_protocol_option(a, p, family_);
+          a += sports_[s];
+          a += dports_[dp];
+        }
     }
   }
-  return d;
 }
 
-Dimension IptablesWriter::address_dimension(const char* flag, const char* range_flag,
-                                            const ir::FieldSet<ir::U128>& set) const {
-  Dimension d;
+void IptablesWriter::address_dimension(const char* flag, const char* range_flag, const ir::FieldSet<ir::U128>& set) {
+  Dimension& d = next_dimension(false);
+  auto block = [&](const linux_fw::Cidr& c) {
+    std::string& a = d.add();
+    a += flag;
+    a += ' ';
+    linux_fw::append_cidr(a, c, family_);
+  };
   for (const auto& r : set) {
+    if (auto one = linux_fw::single_cidr(r.lo, r.hi, family_)) {
+      block(*one);
+      continue;
+    }
     auto cidrs = linux_fw::range_to_cidrs(r.lo, r.hi, family_);
     if (cidrs.size() <= 2) {
-      for (const auto& c : cidrs) d.alternatives.push_back(fmt::format("{} {}", flag, linux_fw::format_cidr(c, family_)));
+      for (const auto& c : cidrs) block(c);
     } else {
-      d.alternatives.push_back(fmt::format("-m iprange {} {}-{}", range_flag, linux_fw::format_address(family_, r.lo),
-                                           linux_fw::format_address(family_, r.hi)));
+      std::string& a = d.add();
+      a += "-m iprange ";
+      a += range_flag;
+      a += ' ';
+      linux_fw::append_address(a, family_, r.lo);
+      a += '-';
+      linux_fw::append_address(a, family_, r.hi);
     }
   }
-  return d;
 }
 
-std::vector<Dimension> IptablesWriter::dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt) {
-  std::vector<Dimension> dims;
+void IptablesWriter::dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt) {
+  ndims_ = 0;
   const auto& iface = interface_matches_(r.match.interfaces);
   if (!iface.any) {
-    Dimension d;
-    d.negated = iface.negate;
-    for (const auto& n : iface.names) d.alternatives.push_back(fmt::format("{} {}", j.dir == ir::Direction::In ? "-i" : "-o", n));
-    dims.push_back(std::move(d));
+    Dimension& d = next_dimension(iface.negate);
+    for (const auto& n : iface.names) {
+      std::string& a = d.add();
+      a += j.dir == ir::Direction::In ? "-i " : "-o ";
+      a += n;
+    }
   }
-  if (!alt.protocols.empty()) dims.push_back(protocol_dimension(alt));
-  if (!r.match.src.empty()) dims.push_back(address_dimension("-s", "--src-range", r.match.src));
-  if (!r.match.dst.empty()) dims.push_back(address_dimension("-d", "--dst-range", r.match.dst));
-  return dims;
+  if (!alt.protocols.empty()) protocol_dimension(alt);
+  if (!r.match.src.empty()) address_dimension("-s", "--src-range", r.match.src);
+  if (!r.match.dst.empty()) address_dimension("-d", "--dst-range", r.match.dst);
 }
 
-std::string IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index) {
-  std::string verdict;
+void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index) {
   switch (r.action) {
-    case ir::Action::Pass: verdict = r.state ? j.keep : j.pass; break;
-    case ir::Action::Block: verdict = "-j DROP"; break;
-    case ir::Action::Reject: verdict = "-j rulec-reject"; break;
+    case ir::Action::Pass: leaf_ = r.state ? j.keep : j.pass; break;
+    case ir::Action::Block: leaf_ = "-j DROP"; break;
+    case ir::Action::Reject: leaf_ = "-j rulec-reject"; break;
   }
-  if (!r.log) return verdict;
-  std::string chain = fmt::format("rulec-log-{}{}", index, j.tag);
+  if (!r.log) return;
+  std::string& chain = log_chain_;
+  chain = "rulec-log-";
+  linux_fw::append_number(chain, index);
+  chain += j.tag;
   declare(chain);
   rules_ += "-A ";
   rules_ += chain;
   rules_ += " -j LOG --log-prefix \"";
   text_.log_prefix(rules_, r);
-  fmt::format_to(std::back_inserter(rules_), "\"\n-A {} {}\n", chain, verdict);
-  return "-j " + chain;
+  rules_ += "\"\n-A ";
+  rules_ += chain;
+  rules_ += ' ';
+  rules_ += leaf_;
+  rules_ += '\n';
+  leaf_ = "-j ";
+  leaf_ += chain;
 }
 
-/// Writes dims[i..] under `chain`: small products inline, bigger ones as a chain per field.
-void IptablesWriter::cascade(const std::string& chain, const std::vector<Dimension>& dims, std::size_t i,
-                             const std::string& opts, const std::string& leaf, const std::string& base,
-                             unsigned& counter) {
-  if (i == dims.size()) {
-    fmt::format_to(std::back_inserter(rules_), "-A {}{}{} {}\n", chain, opts, comment_, leaf);
+/// Writes dims_[i..] under `chain`: small products inline, bigger ones as a
+/// chain per field. `opts` holds the options so far; it is restored on return.
+void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter) {
+  if (i == ndims_) {
+    rules_ += "-A ";
+    rules_ += chain;
+    rules_ += opts;
+    rules_ += comment_;
+    rules_ += ' ';
+    rules_ += leaf_;
+    rules_ += '\n';
     return;
   }
-  const Dimension& d = dims[i];
-  if (d.negated && d.alternatives.size() == 1) {
-    std::string o = d.alternatives[0];
-    return cascade(chain, dims, i + 1, fmt::format("{} ! {}", opts, o), leaf, base, counter);
+  const Dimension& d = dims_[i];
+  const std::size_t mark = opts.size();
+  if (d.negated && d.size() == 1) {
+    opts += " ! ";
+    opts += d[0];
+    cascade(chain, i + 1, opts, counter);
+    opts.resize(mark);
+    return;
   }
   std::size_t product = 1;
   bool simple = true;
-  for (std::size_t k = i; k < dims.size(); ++k) {
-    product *= dims[k].alternatives.size();
-    simple = simple && !dims[k].negated && product <= kMaxProduct;
+  for (std::size_t k = i; k < ndims_; ++k) {
+    product *= dims_[k].size();
+    simple = simple && !dims_[k].negated && product <= kMaxProduct;
   }
   if (simple) {
-    for (const auto& a : d.alternatives) cascade(chain, dims, i + 1, opts + " " + a, leaf, base, counter);
+    for (std::size_t a = 0; a < d.size(); ++a) {
+      opts += ' ';
+      opts += d[a];
+      cascade(chain, i + 1, opts, counter);
+      opts.resize(mark);
+    }
     return;
   }
-  std::string sub = fmt::format("{}-{}", base, ++counter);
+  std::string sub = base_;
+  sub += '-';
+  linux_fw::append_number(sub, ++counter);
   declare(sub);
   fmt::format_to(std::back_inserter(rules_), "-A {}{} -j {}\n", chain, opts, sub);
+  std::string sub_opts;
   if (d.negated) {
-    for (const auto& a : d.alternatives) fmt::format_to(std::back_inserter(rules_), "-A {} {} -j RETURN\n", sub, a);
-    return cascade(sub, dims, i + 1, "", leaf, base, counter);
+    for (std::size_t a = 0; a < d.size(); ++a) fmt::format_to(std::back_inserter(rules_), "-A {} {} -j RETURN\n", sub, d[a]);
+    return cascade(sub, i + 1, sub_opts, counter);
   }
-  for (const auto& a : d.alternatives) cascade(sub, dims, i + 1, " " + a, leaf, base, counter);
+  for (std::size_t a = 0; a < d.size(); ++a) {
+    sub_opts.assign(" ");
+    sub_opts += d[a];
+    cascade(sub, i + 1, sub_opts, counter);
+  }
 }
 
-void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no,
-                          const std::string& target) {
+void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no) {
   const ir::Rule& r = policy_.rules[index];
   comment_ = " -m comment --comment \"";
   text_.comment(comment_, r);
   comment_ += '"';
+  base_ = "rulec-r";
+  linux_fw::append_number(base_, index);
+  base_ += j.tag;
+  linux_fw::append_number(base_, alt_no);
+  dimensions(j, r, alt);
   unsigned counter = 0;
-  cascade(j.chain, dimensions(j, r, alt), 0, "", target, fmt::format("rulec-r{}{}{}", index, j.tag, alt_no), counter);
+  opts_.clear();
+  cascade(j.chain, 0, opts_, counter);
 }
 
 void IptablesWriter::judgement(const Judgement& j) {
@@ -248,11 +362,11 @@ void IptablesWriter::judgement(const Judgement& j) {
     const ir::Rule& r = policy_.rules[i];
     int rf = linux_fw::rule_family(r.match);
     if (rf >= 0 && rf != fam) continue;  // the other family's target carries this rule
-    auto alts = linux_fw::alternatives(r.match);
-    if (alts.empty()) continue;
-    std::string target = leaf(j, r, i);
+    linux_fw::alternatives(r.match, alternatives_);
+    if (alternatives_.empty()) continue;
+    leaf(j, r, i);
     unsigned n = 0;
-    for (const Alternative& alt : alts) rule(j, i, alt, n++, target);
+    for (const Alternative& alt : alternatives_) rule(j, i, alt, n++);
   }
   switch (policy_.default_for(j.dir).action) {
     case ir::Action::Pass: fmt::format_to(std::back_inserter(rules_), "-A {} {}\n", j.chain, j.pass); break;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <set>
 
 namespace rulec::backends::linux_fw {
@@ -387,6 +388,19 @@ const std::string& RuleText::file_name(std::uint32_t id, bool base) {
   return base ? base_names_[id] : names_[id];
 }
 
+namespace {
+
+std::uint32_t count_line_ends(const char* from, const char* to) {
+  std::uint32_t n = 0;
+  while (from < to && (from = static_cast<const char*>(std::memchr(from, '\n', static_cast<std::size_t>(to - from))))) {
+    ++n;
+    ++from;
+  }
+  return n;
+}
+
+}  // namespace
+
 diag::LineCol RuleText::line_col(const diag::Location& loc) {
   const diag::SourceFile& f = options_.sources->file(loc.file);
   const std::string& text = f.text();
@@ -397,9 +411,9 @@ diag::LineCol RuleText::line_col(const diag::Location& loc) {
   if (loc.file != cursor_file_ || distance > 4096) {
     cursor_line_ = f.line_col(offset).line;
   } else if (offset > cursor_offset_) {
-    cursor_line_ += static_cast<std::uint32_t>(std::count(text.data() + cursor_offset_, text.data() + offset, '\n'));
+    cursor_line_ += count_line_ends(text.data() + cursor_offset_, text.data() + offset);
   } else {
-    cursor_line_ -= static_cast<std::uint32_t>(std::count(text.data() + offset, text.data() + cursor_offset_, '\n'));
+    cursor_line_ -= count_line_ends(text.data() + offset, text.data() + cursor_offset_);
   }
   cursor_file_ = loc.file;
   cursor_offset_ = offset;
