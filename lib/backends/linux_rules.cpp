@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <exception>
 #include <set>
+#include <thread>
 
 namespace rulec::backends::linux_fw {
 
@@ -422,6 +424,11 @@ diag::LineCol RuleText::line_col(const diag::Location& loc) {
   return {cursor_line_, offset - line_start + 1};
 }
 
+void RuleText::index_sources(const EmitOptions& options) {
+  if (!options.sources) return;
+  for (std::uint32_t f = 0; f < options.sources->size(); ++f) options.sources->file(f).line_col(0);
+}
+
 void RuleText::comment(std::string& out, const ir::Rule& r) {
   if (!options_.sources || r.origin.file >= options_.sources->size()) {
     out += source_comment(r, options_);
@@ -457,6 +464,25 @@ void RuleText::log_prefix(std::string& out, const ir::Rule& r) {
     if (out.size() - start > max_ - 1) out.resize(start + max_ - 1);
   }
   out += ' ';
+}
+
+void run_both(const std::function<void()>& first, const std::function<void()>& second) {
+  std::exception_ptr failed;
+  std::thread other([&] {
+    try {
+      second();
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  try {
+    first();
+  } catch (...) {
+    other.join();
+    throw;
+  }
+  other.join();
+  if (failed) std::rethrow_exception(failed);
 }
 
 bool needs_pptp_helper(const ir::Policy& policy) {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -115,6 +116,9 @@ class RuleText {
   void comment(std::string& out, const ir::Rule& r);
   /// Appends log_prefix(r, options, prefix_max).
   void log_prefix(std::string& out, const ir::Rule& r);
+  /// Indexes the lines of every source file now (SourceFile does it lazily),
+  /// so that RuleTexts on two threads only read the source map.
+  static void index_sources(const EmitOptions& options);
 
  private:
   /// safe_text of file `id`'s name (whole, or after its last '/'), made once.
@@ -140,6 +144,15 @@ void append_cidr(std::string& out, const Cidr& c, ir::Family f);
 std::optional<Cidr> single_cidr(ir::U128 lo, ir::U128 hi, ir::Family f);
 /// Appends safe_text(text, max).
 void append_safe_text(std::string& out, std::string_view text, std::size_t max);
+
+/// Policies of at least this many IR rules are written by two threads (the
+/// machine this must be fast on has two cores); the output is byte for byte
+/// what one thread writes. A variable so that tests can compare both ways.
+inline std::size_t two_threads_from = 20000;
+
+/// Runs `first` here and `second` on another thread, then rethrows what
+/// either threw.
+void run_both(const std::function<void()>& first, const std::function<void()>& second);
 
 /// True when a pass with state in `policy` can match GRE (then the PPTP
 /// helper is attached to TCP 1723, so enhanced GRE is tracked by call ID).

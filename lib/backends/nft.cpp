@@ -35,6 +35,9 @@ class NftWriter {
 
  private:
   void judgement(ir::Direction dir);
+  /// Defines, in first-use order, every named set the rules of `dir` use,
+  /// writing no rule: then both judgements can be written at once.
+  void collect_sets(ir::Direction dir);
   void rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt);
   void interfaces(ir::Direction dir, const InterfaceMatch& m);
   void protocols(const Alternative& alt);
@@ -56,6 +59,7 @@ class NftWriter {
   std::unordered_map<std::string, std::string> set_names_;
   linux_fw::RuleText text_;
   linux_fw::InterfaceMatches interface_matches_;
+  bool collecting_ = false;                ///< in collect_sets()
   std::vector<Alternative> alternatives_;  ///< of the rule being written
   std::string elements_, key_;             ///< scratch for named sets
 };
@@ -68,7 +72,10 @@ void NftWriter::value_set(const ir::FieldSet<T>& set, const char* type) {
     o += '-';
     linux_fw::append_number(o, r.hi);
   };
-  if (set.size() == 1) return one(*o_, set[0]);
+  if (set.size() == 1) {
+    if (!collecting_) one(*o_, set[0]);
+    return;
+  }
   // Named rather than anonymous sets: the kernel names each anonymous set by
   // scanning the table's sets, which makes loading many of them quadratic.
   elements_.clear();
@@ -110,7 +117,7 @@ void NftWriter::addresses(ir::Family f, const char* which, const ir::FieldSet<ir
   *o_ += which;
   *o_ += ' ';
   if (set.size() == 1) {
-    append_range(*o_, f, set[0]);
+    if (!collecting_) append_range(*o_, f, set[0]);
   } else {
     elements_.clear();
     for (const auto& r : set) {
@@ -203,7 +210,23 @@ void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& al
   addresses(f, "saddr", r.match.src);
   addresses(f, "daddr", r.match.dst);
   protocols(alt);
-  verdict(dir, r);
+  if (!collecting_) verdict(dir, r);
+}
+
+void NftWriter::collect_sets(ir::Direction dir) {
+  std::string scratch;
+  o_ = &scratch;
+  collecting_ = true;
+  for (std::uint32_t i : linux_fw::first_match_order(policy_, dir)) {
+    const ir::Rule& r = policy_.rules[i];
+    linux_fw::alternatives(r.match, alternatives_);
+    for (const Alternative& alt : alternatives_) {
+      scratch.clear();
+      rule(dir, r, alt);
+    }
+  }
+  collecting_ = false;
+  o_ = &chains_;
 }
 
 void NftWriter::judgement(ir::Direction dir) {
@@ -275,8 +298,20 @@ void NftWriter::base_chains() {
 
 std::string NftWriter::write() {
   for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
-  chains_.reserve(policy_.rules.size() * 200 + 4096);
-  for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) judgement(dir);
+  if (policy_.rules.size() < linux_fw::two_threads_from) {
+    chains_.reserve(policy_.rules.size() * 200 + 4096);
+    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) judgement(dir);
+  } else {  // the sets first, as one thread would define them; then one judgement a thread
+    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) collect_sets(dir);
+    NftWriter out(policy_, options_);
+    out.stateful_ = stateful_;
+    out.set_names_ = set_names_;
+    chains_.reserve(policy_.rules.size() * 200 + 4096);
+    out.chains_.reserve(policy_.rules.size() * 100 + 4096);
+    linux_fw::RuleText::index_sources(options_);
+    linux_fw::run_both([&] { judgement(ir::Direction::In); }, [&] { out.judgement(ir::Direction::Out); });
+    chains_ += out.chains_;
+  }
   fixed_chains();
   base_chains();
   std::string out =

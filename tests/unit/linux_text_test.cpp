@@ -5,7 +5,10 @@
 
 #include <random>
 
+#include "../../bench/policy_gen.hpp"
+#include "backends/backend.hpp"
 #include "backends/linux_rules.hpp"
+#include "frontend.hpp"
 
 namespace {
 
@@ -65,6 +68,28 @@ TEST_CASE("IPv4 addresses, single CIDR blocks and numbers") {
   }
   CHECK(lf::safe_text("a\"b\\c d\n", 100) == "a_b_c d_");
   CHECK(lf::safe_text("abcdef", 3) == "abc");
+}
+
+TEST_CASE("two threads write byte for byte what one thread writes") {
+  for (std::uint64_t seed : {1, 2}) {
+    auto doc = load_text(bench::generate_policy(3000, seed), "generated.rules");
+    REQUIRE(doc->ok());
+    for (const char* target : {"nft", "iptables", "ip6tables"}) {
+      CAPTURE(target);
+      backends::EmitOptions options;
+      options.sources = &doc->sources;
+      std::string one, two;
+      diag::Sink sink;
+      const std::size_t saved = lf::two_threads_from;
+      lf::two_threads_from = SIZE_MAX;
+      REQUIRE(backends::compile(*backends::find(target), doc->ir, options, one, sink));
+      lf::two_threads_from = 1;
+      REQUIRE(backends::compile(*backends::find(target), doc->ir, options, two, sink));
+      lf::two_threads_from = saved;
+      CHECK(one.size() > 100000);
+      CHECK(one == two);
+    }
+  }
 }
 
 }  // namespace
