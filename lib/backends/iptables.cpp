@@ -15,6 +15,7 @@
 // - `log`, `state` and `reject` are short chains (LOG, CONNMARK, then the verdict).
 #include <fmt/format.h>
 
+#include <span>
 #include <string_view>
 
 #include "backends/backend.hpp"
@@ -133,7 +134,13 @@ class IptablesWriter {
   std::string write();
 
  private:
-  void judgement(const Judgement& j);
+  /// The three judgement chains: one thread, or two for a large policy.
+  void judgements();
+  /// A judgement chain is its head, its rules (in parts, when two threads
+  /// write it) and its tail (the default).
+  void judgement_head(const Judgement& j);
+  void judgement_rules(const Judgement& j, std::span<const std::uint32_t> order);
+  void judgement_tail(const Judgement& j);
   void rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no);
   /// Fills dims_ (the first ndims_) with the rule's fields.
   void dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt);
@@ -349,16 +356,18 @@ void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alterna
   cascade(j.chain, 0, opts_, counter);
 }
 
-void IptablesWriter::judgement(const Judgement& j) {
+void IptablesWriter::judgement_head(const Judgement& j) {
   declare(j.chain);
-  if (stateful_) {
-    for (bool original : {true, false})
-      fmt::format_to(std::back_inserter(rules_),
-                     "-A {} -m conntrack --ctstate ESTABLISHED --ctdir {} -m connmark ! --mark 0/{:#x} {}\n",
-                     j.chain, original ? "ORIGINAL" : "REPLY", linux_fw::state_match_bits(j.dir, original), j.pass);
-  }
+  if (!stateful_) return;
+  for (bool original : {true, false})
+    fmt::format_to(std::back_inserter(rules_),
+                   "-A {} -m conntrack --ctstate ESTABLISHED --ctdir {} -m connmark ! --mark 0/{:#x} {}\n", j.chain,
+                   original ? "ORIGINAL" : "REPLY", linux_fw::state_match_bits(j.dir, original), j.pass);
+}
+
+void IptablesWriter::judgement_rules(const Judgement& j, std::span<const std::uint32_t> order) {
   const auto fam = static_cast<int>(family_);
-  for (std::uint32_t i : linux_fw::first_match_order(policy_, j.dir)) {
+  for (std::uint32_t i : order) {
     const ir::Rule& r = policy_.rules[i];
     int rf = linux_fw::rule_family(r.match);
     if (rf >= 0 && rf != fam) continue;  // the other family's target carries this rule
@@ -368,11 +377,56 @@ void IptablesWriter::judgement(const Judgement& j) {
     unsigned n = 0;
     for (const Alternative& alt : alternatives_) rule(j, i, alt, n++);
   }
+}
+
+void IptablesWriter::judgement_tail(const Judgement& j) {
   switch (policy_.default_for(j.dir).action) {
     case ir::Action::Pass: fmt::format_to(std::back_inserter(rules_), "-A {} {}\n", j.chain, j.pass); break;
     case ir::Action::Block: fmt::format_to(std::back_inserter(rules_), "-A {} -j DROP\n", j.chain); break;
     case ir::Action::Reject: fmt::format_to(std::back_inserter(rules_), "-A {} -j rulec-reject\n", j.chain); break;
   }
+}
+
+void IptablesWriter::judgements() {
+  const auto in = linux_fw::first_match_order(policy_, ir::Direction::In);
+  const auto out = linux_fw::first_match_order(policy_, ir::Direction::Out);
+  const Judgement &input = kJudgements[0], &forward = kJudgements[1], &output = kJudgements[2];
+  if (policy_.rules.size() < linux_fw::two_threads_from) {
+    rules_.reserve(policy_.rules.size() * 400 + 4096);
+    for (const Judgement& j : kJudgements) {
+      judgement_head(j);
+      judgement_rules(j, j.dir == ir::Direction::In ? in : out);
+      judgement_tail(j);
+    }
+    return;
+  }
+  // Two threads, each about half of the work: input and the start of
+  // forward here, the rest of forward and output there; the two halves of
+  // the text are joined in order.
+  const std::size_t split = std::min(in.size(), out.size() / 2);
+  const std::span<const std::uint32_t> forward_order(in);
+  IptablesWriter rest(policy_, options_, family_);
+  rest.stateful_ = stateful_;
+  rules_.reserve(policy_.rules.size() * 200 + 4096);
+  rest.rules_.reserve(policy_.rules.size() * 200 + 4096);
+  linux_fw::RuleText::index_sources(options_);
+  linux_fw::run_both(
+      [&] {
+        judgement_head(input);
+        judgement_rules(input, in);
+        judgement_tail(input);
+        judgement_head(forward);
+        judgement_rules(forward, forward_order.first(split));
+      },
+      [&] {
+        rest.judgement_rules(forward, forward_order.subspan(split));
+        rest.judgement_tail(forward);
+        rest.judgement_head(output);
+        rest.judgement_rules(output, out);
+        rest.judgement_tail(output);
+      });
+  decl_ += rest.decl_;
+  rules_ += rest.rules_;
 }
 
 void IptablesWriter::fixed_chains() {
@@ -416,8 +470,7 @@ void IptablesWriter::fixed_chains() {
 
 std::string IptablesWriter::write() {
   for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
-  rules_.reserve(policy_.rules.size() * 400 + 4096);
-  for (const Judgement& j : kJudgements) judgement(j);
+  judgements();
   fixed_chains();
   const char* tool = family_ == ir::Family::Inet ? "iptables-restore" : "ip6tables-restore";
   std::string out = fmt::format(
