@@ -186,69 +186,6 @@ std::vector<Cidr> range_to_cidrs(ir::U128 lo, ir::U128 hi, ir::Family f) {
   return out;
 }
 
-void append_number(std::string& out, std::uint64_t v) {
-  char buf[20];
-  char* end = buf + sizeof buf;
-  char* p = end;
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  out.append(p, end);
-}
-
-/// inet_ntop's text for an IPv6 address (RFC 5952: lower-case hex, the
-/// first longest run of two or more zero groups as "::", an IPv4 tail for
-/// ::a.b.c.d and ::ffff:a.b.c.d), without sprintf.
-void append_ipv6(std::string& out, ir::U128 a) {
-  unsigned words[8];
-  for (int i = 7; i >= 0; --i, a >>= 16) words[i] = static_cast<unsigned>(a & 0xffff);
-  int best = -1, best_len = 0;
-  for (int i = 0; i < 8;) {
-    if (words[i] != 0) {
-      ++i;
-      continue;
-    }
-    int j = i;
-    while (j < 8 && words[j] == 0) ++j;
-    if (j - i > best_len) best = i, best_len = j - i;
-    i = j;
-  }
-  if (best_len < 2) best = -1;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < 8; ++i) {
-    if (best >= 0 && i >= best && i < best + best_len) {
-      if (i == best) out += ':';
-      continue;
-    }
-    if (i != 0) out += ':';
-    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
-      append_address(out, ir::Family::Inet, (words[6] << 16) | words[7]);
-      return;
-    }
-    unsigned w = words[i];
-    int shift = 12;
-    while (shift > 0 && (w >> shift) == 0) shift -= 4;
-    for (; shift >= 0; shift -= 4) out += kHex[(w >> shift) & 0xf];
-  }
-  if (best >= 0 && best + best_len == 8) out += ':';
-}
-
-void append_address(std::string& out, ir::Family f, ir::U128 a) {
-  if (f != ir::Family::Inet) return append_ipv6(out, a);
-  auto v = static_cast<std::uint32_t>(a);
-  char buf[16];
-  char* p = buf;
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    unsigned octet = (v >> shift) & 0xff;
-    if (octet >= 100) *p++ = static_cast<char>('0' + octet / 100);
-    if (octet >= 10) *p++ = static_cast<char>('0' + octet / 10 % 10);
-    *p++ = static_cast<char>('0' + octet % 10);
-    if (shift) *p++ = '.';
-  }
-  out.append(buf, p);
-}
-
 std::string format_address(ir::Family f, ir::U128 a) {
   if (f != ir::Family::Inet) return ir::format_address(f, a);
   std::string s;
@@ -390,39 +327,7 @@ const std::string& RuleText::file_name(std::uint32_t id, bool base) {
   return base ? base_names_[id] : names_[id];
 }
 
-namespace {
-
-std::uint32_t count_line_ends(const char* from, const char* to) {
-  std::uint32_t n = 0;
-  while (from < to && (from = static_cast<const char*>(std::memchr(from, '\n', static_cast<std::size_t>(to - from))))) {
-    ++n;
-    ++from;
-  }
-  return n;
-}
-
-}  // namespace
-
-diag::LineCol RuleText::line_col(const diag::Location& loc) {
-  const diag::SourceFile& f = options_.sources->file(loc.file);
-  const std::string& text = f.text();
-  std::uint32_t offset = std::min<std::uint32_t>(loc.begin, static_cast<std::uint32_t>(text.size()));
-  // Rules are written in source order or in reverse, so the next one is
-  // usually a line away: count the line ends between, or look far ones up.
-  std::uint32_t distance = offset > cursor_offset_ ? offset - cursor_offset_ : cursor_offset_ - offset;
-  if (loc.file != cursor_file_ || distance > 4096) {
-    cursor_line_ = f.line_col(offset).line;
-  } else if (offset > cursor_offset_) {
-    cursor_line_ += count_line_ends(text.data() + cursor_offset_, text.data() + offset);
-  } else {
-    cursor_line_ -= count_line_ends(text.data() + offset, text.data() + cursor_offset_);
-  }
-  cursor_file_ = loc.file;
-  cursor_offset_ = offset;
-  std::uint32_t line_start = offset;
-  while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
-  return {cursor_line_, offset - line_start + 1};
-}
+diag::LineCol RuleText::line_col(const diag::Location& loc) { return lines_.find(*options_.sources, loc); }
 
 void RuleText::index_sources(const EmitOptions& options) {
   if (!options.sources) return;

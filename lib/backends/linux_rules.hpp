@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "backends/backend.hpp"
+#include "backends/output_text.hpp"
 
 namespace rulec::backends::linux_fw {
 
@@ -126,7 +127,7 @@ class RuleText {
   /// SourceFile::line_col, walking from the last rule's place.
   diag::LineCol line_col(const diag::Location& loc);
   const EmitOptions& options_;
-  std::uint32_t cursor_file_ = UINT32_MAX, cursor_offset_ = 0, cursor_line_ = 1;
+  LineFinder lines_;
   std::size_t max_;
   std::vector<std::string> names_, base_names_;
   std::vector<bool> named_;
@@ -134,10 +135,8 @@ class RuleText {
 
 /// An address as text; IPv4 without going through inet_ntop.
 std::string format_address(ir::Family f, ir::U128 a);
-/// Appends a number in decimal.
-void append_number(std::string& out, std::uint64_t v);
-/// Appends format_address(f, a), with no temporary string.
-void append_address(std::string& out, ir::Family f, ir::U128 a);
+using backends::append_address;  // output_text.hpp: numbers and addresses without temporaries
+using backends::append_number;
 /// Appends format_cidr(c, f).
 void append_cidr(std::string& out, const Cidr& c, ir::Family f);
 /// The one CIDR block that is exactly [lo, hi], when range_to_cidrs gives one.

@@ -1,7 +1,108 @@
 // Small text helpers shared by the pf and Windows backends.
 #include "backends/output_text.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace rulec::backends {
+
+void append_number(std::string& out, std::uint64_t v) {
+  char buf[20];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  out.append(p, end);
+}
+
+/// inet_ntop's text for an IPv6 address (RFC 5952: lower-case hex, the
+/// first longest run of two or more zero groups as "::", an IPv4 tail for
+/// ::a.b.c.d and ::ffff:a.b.c.d), without sprintf.
+void append_ipv6(std::string& out, ir::U128 a) {
+  unsigned words[8];
+  for (int i = 7; i >= 0; --i, a >>= 16) words[i] = static_cast<unsigned>(a & 0xffff);
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (words[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && words[j] == 0) ++j;
+    if (j - i > best_len) best = i, best_len = j - i;
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (best >= 0 && i >= best && i < best + best_len) {
+      if (i == best) out += ':';
+      continue;
+    }
+    if (i != 0) out += ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+      append_address(out, ir::Family::Inet, (words[6] << 16) | words[7]);
+      return;
+    }
+    unsigned w = words[i];
+    int shift = 12;
+    while (shift > 0 && (w >> shift) == 0) shift -= 4;
+    for (; shift >= 0; shift -= 4) out += kHex[(w >> shift) & 0xf];
+  }
+  if (best >= 0 && best + best_len == 8) out += ':';
+}
+
+void append_address(std::string& out, ir::Family f, ir::U128 a) {
+  if (f != ir::Family::Inet) return append_ipv6(out, a);
+  auto v = static_cast<std::uint32_t>(a);
+  char buf[16];
+  char* p = buf;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    unsigned octet = (v >> shift) & 0xff;
+    if (octet >= 100) *p++ = static_cast<char>('0' + octet / 100);
+    if (octet >= 10) *p++ = static_cast<char>('0' + octet / 10 % 10);
+    *p++ = static_cast<char>('0' + octet % 10);
+    if (shift) *p++ = '.';
+  }
+  out.append(buf, p);
+}
+
+namespace {
+
+std::uint32_t count_line_ends(const char* from, const char* to) {
+  std::uint32_t n = 0;
+  while (from < to && (from = static_cast<const char*>(std::memchr(from, '\n', static_cast<std::size_t>(to - from))))) {
+    ++n;
+    ++from;
+  }
+  return n;
+}
+
+}  // namespace
+
+diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Location& loc) {
+  const diag::SourceFile& f = sources.file(loc.file);
+  const std::string& text = f.text();
+  std::uint32_t offset = std::min<std::uint32_t>(loc.begin, static_cast<std::uint32_t>(text.size()));
+  // Rules are written in source order or in reverse, so the next one is
+  // usually a line away: count the line ends between, or look far ones up.
+  std::uint32_t distance = offset > offset_ ? offset - offset_ : offset_ - offset;
+  if (loc.file != file_ || distance > 4096) {
+    line_ = f.line_col(offset).line;
+  } else if (offset > offset_) {
+    line_ += count_line_ends(text.data() + offset_, text.data() + offset);
+  } else {
+    line_ -= count_line_ends(text.data() + offset, text.data() + offset_);
+  }
+  file_ = loc.file;
+  offset_ = offset;
+  std::uint32_t line_start = offset;
+  while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
+  return {line_, offset - line_start + 1};
+}
+
 
 std::vector<AddressBlock> address_blocks(ir::Family f, const ir::FieldSet<ir::U128>& set) {
   const unsigned bits = address_bits(f);
@@ -31,9 +132,28 @@ std::vector<AddressBlock> address_blocks(ir::Family f, const ir::FieldSet<ir::U1
   return out;
 }
 
+std::optional<AddressBlock> single_block(ir::Family f, const ir::Range<ir::U128>& r) {
+  const unsigned bits = address_bits(f);
+  const ir::U128 top = bits == 32 ? ir::U128{0xffffffffu} : ~ir::U128{0};
+  if (r.lo == 0 && r.hi == top) return AddressBlock{0, 0};
+  if (r.hi < r.lo) return std::nullopt;
+  ir::U128 n = r.hi - r.lo + 1;  // no overflow: the whole space was handled above
+  if ((n & (n - 1)) != 0 || (r.lo & (n - 1)) != 0) return std::nullopt;
+  unsigned size = 0;
+  while ((ir::U128{1} << size) != n) ++size;
+  return AddressBlock{r.lo, bits - size};
+}
+
+void append_block(std::string& out, ir::Family f, const AddressBlock& b) {
+  append_address(out, f, b.base);
+  if (b.prefix == address_bits(f)) return;
+  out += '/';
+  append_number(out, b.prefix);
+}
+
 std::string format_block(ir::Family f, const AddressBlock& b) {
-  std::string s = ir::format_address(f, b.base);
-  if (b.prefix != address_bits(f)) s += "/" + std::to_string(b.prefix);
+  std::string s;
+  append_block(s, f, b);
   return s;
 }
 
@@ -47,6 +167,22 @@ std::string comment_text(std::string_view text) {
 std::string source_comment(const diag::SourceMap* sources, const diag::Location& loc) {
   if (!sources || loc.file >= sources->size()) return {};
   return comment_text(sources->describe(loc));
+}
+
+}  // namespace rulec::backends
+
+namespace rulec::backends {
+
+void SourceComments::append(std::string& out, const diag::Location& loc) {
+  if (!sources_ || loc.file >= sources_->size()) return;
+  if (names_.size() <= loc.file) names_.resize(loc.file + 1);
+  std::string& name = names_[loc.file];
+  if (name.empty()) name = comment_text(sources_->file(loc.file).name()) + ":";
+  out += name;
+  diag::LineCol lc = lines_.find(*sources_, loc);
+  append_number(out, lc.line);
+  out += ':';
+  append_number(out, lc.column);
 }
 
 }  // namespace rulec::backends

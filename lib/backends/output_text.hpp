@@ -6,6 +6,7 @@
 // rest of a line be read as configuration.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,24 @@
 #include "ir/ir.hpp"
 
 namespace rulec::backends {
+
+/// Appends a number in decimal.
+void append_number(std::string& out, std::uint64_t v);
+/// Appends ir::format_address(f, a) (inet_ntop's text), without inet_ntop's
+/// sprintf or a temporary string.
+void append_address(std::string& out, ir::Family f, ir::U128 a);
+
+/// Finds the line and column of rule after rule: backends write rules in
+/// source order or in reverse, so the next rule is usually a line away and
+/// its line is found by counting the line ends between.
+class LineFinder {
+ public:
+  /// The same as sources.file(loc.file).line_col(loc.begin).
+  diag::LineCol find(const diag::SourceMap& sources, const diag::Location& loc);
+
+ private:
+  std::uint32_t file_ = UINT32_MAX, offset_ = 0, line_ = 1;
+};
 
 /// One CIDR block: `base/prefix`.
 struct AddressBlock {
@@ -36,5 +55,25 @@ std::string comment_text(std::string_view text);
 
 /// "file:line:col" of a rule's origin, made safe for a comment; "" without a source map.
 std::string source_comment(const diag::SourceMap* sources, const diag::Location& loc);
+
+/// source_comment() for rule after rule: file names made safe once, lines
+/// found by a LineFinder.
+class SourceComments {
+ public:
+  explicit SourceComments(const diag::SourceMap* sources) : sources_(sources) {}
+  /// Appends source_comment(sources, loc).
+  void append(std::string& out, const diag::Location& loc);
+
+ private:
+  const diag::SourceMap* sources_;
+  LineFinder lines_;
+  std::vector<std::string> names_;
+};
+
+/// The one block that is exactly `r`, when address_blocks gives one.
+std::optional<AddressBlock> single_block(ir::Family f, const ir::Range<ir::U128>& r);
+
+/// Appends format_block(f, b).
+void append_block(std::string& out, ir::Family f, const AddressBlock& b);
 
 }  // namespace rulec::backends

@@ -66,11 +66,14 @@ ProtoSet other_protocols(const ProtoSet& m) {
 /// Splits an IR match into pf rules. Lowering keeps ports with TCP/UDP/SCTP
 /// and ICMP types with one ICMP protocol, so this is one piece in practice;
 /// the general case keeps the backend exact for any IR.
-std::vector<Piece> pieces_of(const ir::Match& m) {
+void pieces_of(const ir::Match& m, std::vector<Piece>& out) {
+  out.clear();
   bool ports = !m.sport.empty() || !m.dport.empty();
   bool icmp = !m.icmp_types.empty();
-  if (!ports && !icmp) return {Piece{m.protocols, false, false, std::nullopt}};
-  std::vector<Piece> out;
+  if (!ports && !icmp) {
+    out.push_back(Piece{m.protocols, false, false, std::nullopt});
+    return;
+  }
   bool zero_ports = contains_zero(m.sport) && contains_zero(m.dport);
   bool zero_icmp = contains_zero(m.icmp_types);
   if (zero_icmp) {
@@ -88,7 +91,6 @@ std::vector<Piece> pieces_of(const ir::Match& m) {
     ProtoSet p = other_protocols(m.protocols);
     if (!p.empty()) out.push_back({p, false, false, std::nullopt});
   }
-  return out;
 }
 
 const char* pf_protocol_name(unsigned p) {
@@ -120,14 +122,20 @@ void append_list(std::string& out, const std::vector<std::string>& items) {
 }
 
 void append_port(std::string& out, const ir::Range<std::uint16_t>& r) {
-  if (r.lo == r.hi)
-    fmt::format_to(std::back_inserter(out), "= {}", r.lo);
-  else if (r.lo == 0)
-    fmt::format_to(std::back_inserter(out), "<= {}", r.hi);
-  else if (r.hi == 65535)
-    fmt::format_to(std::back_inserter(out), ">= {}", r.lo);
-  else
-    fmt::format_to(std::back_inserter(out), "{}:{}", r.lo, r.hi);
+  if (r.lo == r.hi) {
+    out += "= ";
+    append_number(out, r.lo);
+  } else if (r.lo == 0) {
+    out += "<= ";
+    append_number(out, r.hi);
+  } else if (r.hi == 65535) {
+    out += ">= ";
+    append_number(out, r.lo);
+  } else {
+    append_number(out, r.lo);
+    out += ':';
+    append_number(out, r.hi);
+  }
 }
 
 void append_ports(std::string& out, const ir::FieldSet<std::uint16_t>& set) {
@@ -152,7 +160,7 @@ void append_protocols(std::string& out, const ProtoSet& set) {
       if (n)
         out += n;
       else
-        fmt::format_to(std::back_inserter(out), "{}", v);
+        append_number(out, v);
       if (count > 1) out += ' ';
     }
   if (count > 1) out += '}';
@@ -169,8 +177,11 @@ class PfWriter {
     std::uint32_t last_source = UINT32_MAX;
     for (const ir::Rule& r : policy_.rules) {
       if (r.source_rule != last_source) {
-        std::string where = source_comment(options_.sources, r.origin);
-        if (!where.empty()) rules_ += fmt::format("\n# {}\n", where);
+        if (options_.sources && r.origin.file < options_.sources->size()) {
+          rules_ += "\n# ";
+          comments_.append(rules_, r.origin);
+          rules_ += '\n';
+        }
         last_source = r.source_rule;
       }
       if (!write_rule(r)) ok_ = false;
@@ -214,10 +225,11 @@ class PfWriter {
   }
 
   bool write_rule(const ir::Rule& r) {
-    std::string head;
+    std::string& head = head_;
     if (!rule_head(r, head)) return false;
     std::string tail = rule_tail_label(r);
-    for (const Piece& p : pieces_of(r.match)) {
+    pieces_of(r.match, pieces_);
+    for (const Piece& p : pieces_) {
       if (p.family && !r.match.families.empty() &&
           !ir::field_contains(r.match.families, static_cast<std::uint8_t>(*p.family)))
         continue;
@@ -244,23 +256,28 @@ class PfWriter {
     const auto& ifs = r.match.interfaces;
     const auto unnamed = static_cast<std::uint32_t>(policy_.interfaces.size());
     if (ifs.empty() || (ifs.size() == 1 && ifs[0].lo == 0 && ifs[0].hi >= unnamed)) return true;
-    std::vector<std::string> names;
+    std::size_t count = 0;
     for (const auto& range : ifs)
-      for (std::uint32_t i = range.lo; i <= range.hi; ++i) {
+      for (std::uint32_t i = range.lo; i <= range.hi; ++i, ++count) {
         if (i >= unnamed) {
           error(r, "RC541", "pf cannot match 'every interface the policy does not name' in one rule",
                 "name the interfaces this rule is for");
           return false;
         }
-        names.push_back(policy_.interfaces[i]);
-        if (!valid_interface(names.back())) {
-          error(r, "RC542", fmt::format("interface name '{}' cannot be written in pf.conf", comment_text(names.back())),
+        if (!valid_interface(policy_.interfaces[i])) {
+          error(r, "RC542",
+                fmt::format("interface name '{}' cannot be written in pf.conf", comment_text(policy_.interfaces[i])),
                 "use an interface name of letters, digits, '_', '.' and '-'");
           return false;
         }
       }
-    out += " on ";
-    append_list(out, names);
+    out += count == 1 ? " on " : " on { ";
+    for (const auto& range : ifs)
+      for (std::uint32_t i = range.lo; i <= range.hi; ++i) {
+        out += policy_.interfaces[i];
+        if (count > 1) out += ' ';
+      }
+    if (count > 1) out += '}';
     return true;
   }
 
@@ -298,10 +315,15 @@ class PfWriter {
     }
     if (p.icmp && !m.icmp_types.empty()) {
       rules_ += *p.family == ir::Family::Inet ? " icmp-type " : " icmp6-type ";
-      std::vector<std::string> types;
+      std::size_t count = 0;
+      for (const auto& range : m.icmp_types) count += range.hi - range.lo + 1u;
+      if (count > 1) rules_ += "{ ";
       for (const auto& range : m.icmp_types)
-        for (unsigned v = range.lo; v <= range.hi; ++v) types.push_back(std::to_string(v));
-      append_list(rules_, types);
+        for (unsigned v = range.lo; v <= range.hi; ++v) {
+          append_number(rules_, v);
+          if (count > 1) rules_ += ' ';
+        }
+      if (count > 1) rules_ += '}';
     }
     return true;
   }
@@ -310,6 +332,15 @@ class PfWriter {
     if (set.empty()) {
       rules_ += "any";
       return;
+    }
+    if (set.size() == 1) {
+      if (auto block = single_block(f, set[0])) {
+        if (block->prefix == 0)
+          rules_ += "any";
+        else
+          append_block(rules_, f, *block);
+        return;
+      }
     }
     std::vector<AddressBlock> blocks = address_blocks(f, set);
     if (blocks.size() == 1) {
@@ -374,6 +405,9 @@ class PfWriter {
   bool ok_ = true;
   std::uint32_t last_label_warning_ = UINT32_MAX;
   std::string tables_, rules_;
+  std::string head_;            ///< of the rule being written
+  std::vector<Piece> pieces_;   ///< of the rule being written
+  SourceComments comments_{options_.sources};
   std::unordered_map<std::string, std::string> tables_by_contents_;
 };
 

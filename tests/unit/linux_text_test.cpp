@@ -58,6 +58,16 @@ TEST_CASE("IPv4 addresses, single CIDR blocks and numbers") {
       CHECK(one->prefix == cidrs[0].prefix);
     }
   }
+  for (int i = 0; i < 5000; ++i) {
+    ir::U128 lo = rng() % 4096, hi = lo + rng() % 300;
+    for (ir::Family f : {ir::Family::Inet, ir::Family::Inet6}) {
+      auto blocks = backends::address_blocks(f, {{lo, hi}});
+      auto one = backends::single_block(f, {lo, hi});
+      REQUIRE(one.has_value() == (blocks.size() == 1));
+      if (one) CHECK(backends::format_block(f, *one) == backends::format_block(f, blocks[0]));
+    }
+  }
+  CHECK(backends::single_block(ir::Family::Inet, {0, 0xffffffffu})->prefix == 0);
   CHECK(lf::single_cidr(0, 0xffffffffu, ir::Family::Inet)->prefix == 0);
   CHECK(lf::single_cidr(0, 0x7fffffffu, ir::Family::Inet)->prefix == 1);
   CHECK(lf::single_cidr(0, ~ir::U128{0}, ir::Family::Inet6)->prefix == 0);
@@ -67,6 +77,7 @@ TEST_CASE("IPv4 addresses, single CIDR blocks and numbers") {
     CHECK(s == std::to_string(v));
   }
   CHECK(lf::safe_text("a\"b\\c d\n", 100) == "a_b_c d_");
+  CHECK(backends::comment_text("a\nb\x7f") == "a?b?");
   CHECK(lf::safe_text("abcdef", 3) == "abc");
 }
 
