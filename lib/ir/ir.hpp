@@ -173,9 +173,11 @@ class FieldSet {
   }
   iterator erase(const_iterator pos) { return erase(pos, pos + 1); }
   void swap(FieldSet& other) noexcept {
-    FieldSet tmp(std::move(other));
-    other = std::move(*this);
-    *this = std::move(tmp);
+    // The store holds the inline ranges or the heap pointer; either way its
+    // bytes move as they are.
+    std::swap(store_, other.store_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
   }
 
   friend bool operator==(const FieldSet& a, const FieldSet& b) {
@@ -202,20 +204,19 @@ class FieldSet {
   void take(FieldSet& other) noexcept {
     size_ = other.size_;
     capacity_ = other.capacity_;
-    if (other.on_heap()) {
-      store_.heap = other.store_.heap;
-    } else {
-      std::copy(other.store_.local, other.store_.local + other.size_, store_.local);
-    }
+    store_ = other.store_;  // the inline ranges or the heap pointer
     other.size_ = 0;
     other.capacity_ = kLocal;
   }
 
   union Store {
     Store() noexcept {}
+    Store(const Store&) = default;
+    Store& operator=(const Store&) = default;
     Range<T> local[kLocal];
     Range<T>* heap;
   } store_;
+  static_assert(std::is_trivially_copyable_v<Range<T>>);
   std::uint32_t size_ = 0;
   std::uint32_t capacity_ = kLocal;
 };

@@ -64,9 +64,12 @@ class RuleLowering {
   void lower(const Statement& s, std::uint32_t source_rule);
 
  private:
+  /// The index of an interface in out_.interfaces, added on first use.
   std::uint32_t interface(std::uint32_t sym);
+  std::uint32_t interface_named(std::uint32_t sym);
+  /// Adds one IR rule; `src` and `dst` are null for any address.
   void emit(const Statement& s, std::uint32_t source_rule, std::optional<ir::Family> fam, const Dim<std::uint8_t>& protos,
-            const Dim<std::uint16_t>& dport, const Dim<ir::U128>& src, const Dim<ir::U128>& dst,
+            const Dim<std::uint16_t>& dport, const ir::FieldSet<ir::U128>* src, const ir::FieldSet<ir::U128>* dst,
             const Dim<std::uint8_t>& icmp);
 
   const ast::Policy& p_;
@@ -78,9 +81,16 @@ class RuleLowering {
   Dim<std::uint8_t> families_;
   Dim<std::uint16_t> sport_;
   int emitted_ = 0;
+  std::vector<std::uint32_t> interface_of_symbol_;  ///< interface() remembered by symbol id
 };
 
 std::uint32_t RuleLowering::interface(std::uint32_t sym) {
+  if (sym < interface_of_symbol_.size() && interface_of_symbol_[sym] != UINT32_MAX) return interface_of_symbol_[sym];
+  if (sym >= interface_of_symbol_.size()) interface_of_symbol_.resize(sym + 1, UINT32_MAX);
+  return interface_of_symbol_[sym] = interface_named(sym);
+}
+
+std::uint32_t RuleLowering::interface_named(std::uint32_t sym) {
   const std::string& name = p_.str(sym);
   for (std::uint32_t i = 0; i < out_.interfaces.size(); ++i)
     if (out_.interfaces[i] == name) return i;
@@ -240,7 +250,7 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
       for (const auto& r : lp.set)
         if ((r.lo <= 1 && 1 <= r.hi) || (r.lo <= 58 && 58 <= r.hi)) mixed_icmp = true;
       if (!mixed_icmp) {
-        emit(s, source_rule, std::nullopt, lp, ld, {}, {}, {});
+        emit(s, source_rule, std::nullopt, lp, ld, nullptr, nullptr, {});
         continue;
       }
     }
@@ -249,10 +259,9 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
       Dim<std::uint8_t> fam = families;
       fam.restrict_to(one<std::uint8_t>(static_cast<std::uint8_t>(f)));
       if (fam.empty()) continue;
-      Dim<ir::U128> fs, fd;
-      if (src_given) fs = {false, v6 ? src.v6 : src.v4};
-      if (dst_given) fd = {false, v6 ? dst.v6 : dst.v4};
-      if (fs.empty() || fd.empty()) continue;
+      const ir::FieldSet<ir::U128>* fs = src_given ? (v6 ? &src.v6 : &src.v4) : nullptr;
+      const ir::FieldSet<ir::U128>* fd = dst_given ? (v6 ? &dst.v6 : &dst.v4) : nullptr;
+      if ((fs && fs->empty()) || (fd && fd->empty())) continue;
       thread_local Dim<std::uint8_t> fp;
       fp.assign(lp);
       if (!fp.any) {  // ICMP belongs to IPv4, ICMPv6 to IPv6
@@ -286,29 +295,35 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
 }
 
 void RuleLowering::emit(const Statement& s, std::uint32_t source_rule, std::optional<ir::Family> fam,
-                        const Dim<std::uint8_t>& protos, const Dim<std::uint16_t>& dport, const Dim<ir::U128>& src,
-                        const Dim<ir::U128>& dst, const Dim<std::uint8_t>& icmp) {
+                        const Dim<std::uint8_t>& protos, const Dim<std::uint16_t>& dport,
+                        const ir::FieldSet<ir::U128>* src, const ir::FieldSet<ir::U128>* dst,
+                        const Dim<std::uint8_t>& icmp) {
   ++emitted_;
   if (!keep_) return;
-  ir::Rule r;
+  ir::Rule& r = out_.rules.emplace_back();  // built in place: no copy of a rule
   r.action = static_cast<ir::Action>(s.action);
   r.state = s.options & ast::OptState;
   r.done = s.options & ast::OptDone;
   r.log = s.options & ast::OptLog;
   if (s.options & ast::OptLabel) r.label = p_.str(s.label);
-  if (s.direction != ast::Direction::Both)
-    r.match.directions = one<std::uint8_t>(s.direction == ast::Direction::In ? 0 : 1);
-  if (s.iface) r.match.interfaces = one(interface(s.iface));
-  if (fam) r.match.families = one<std::uint8_t>(static_cast<std::uint8_t>(*fam));
-  r.match.protocols = protos.field();
-  r.match.src = src.field();
-  r.match.dst = dst.field();
-  r.match.sport = sport_.field();
-  r.match.dport = dport.field();
-  r.match.icmp_types = icmp.field();
+  ir::Match& m = r.match;
+  if (s.direction != ast::Direction::Both) {
+    std::uint8_t d = s.direction == ast::Direction::In ? 0 : 1;
+    m.directions.push_back({d, d});
+  }
+  if (s.iface) {
+    std::uint32_t i = interface(s.iface);
+    m.interfaces.push_back({i, i});
+  }
+  if (fam) m.families.push_back({static_cast<std::uint8_t>(*fam), static_cast<std::uint8_t>(*fam)});
+  if (!protos.any) m.protocols = protos.set;
+  if (src) m.src = *src;
+  if (dst) m.dst = *dst;
+  if (!sport_.any) m.sport = sport_.set;
+  if (!dport.any) m.dport = dport.set;
+  if (!icmp.any) m.icmp_types = icmp.set;
   r.origin = p_.loc(s);
   r.source_rule = source_rule;
-  out_.rules.push_back(std::move(r));
 }
 
 std::optional<std::uint16_t> single_port(const ast::Value& v) {
