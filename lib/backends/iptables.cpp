@@ -407,8 +407,9 @@ void IptablesWriter::judgements() {
   const std::span<const std::uint32_t> forward_order(in);
   IptablesWriter rest(policy_, options_, family_);
   rest.stateful_ = stateful_;
-  rules_.reserve(policy_.rules.size() * 200 + 4096);
-  rest.rules_.reserve(policy_.rules.size() * 200 + 4096);
+  // Reserved, not touched: pages that are never written cost no memory.
+  rules_.reserve(policy_.rules.size() * 500 + 4096);
+  rest.rules_.reserve(policy_.rules.size() * 250 + 4096);
   linux_fw::RuleText::index_sources(options_);
   linux_fw::run_both(
       [&] {
@@ -426,6 +427,8 @@ void IptablesWriter::judgements() {
         rest.judgement_tail(output);
       });
   decl_ += rest.decl_;
+  // room for the rest, the fixed chains and the head (inserted in place by write())
+  rules_.reserve(rules_.size() + rest.rules_.size() + decl_.size() + 65536);
   rules_ += rest.rules_;
 }
 

@@ -310,6 +310,8 @@ std::string NftWriter::write() {
     out.chains_.reserve(policy_.rules.size() * 100 + 4096);
     linux_fw::RuleText::index_sources(options_);
     linux_fw::run_both([&] { judgement(ir::Direction::In); }, [&] { out.judgement(ir::Direction::Out); });
+    // room for the rest, the fixed chains and the head (inserted in place below)
+    chains_.reserve(chains_.size() + out.chains_.size() + sets_.size() + 65536);
     chains_ += out.chains_;
   }
   fixed_chains();
