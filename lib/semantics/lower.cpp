@@ -2,6 +2,11 @@
 // rule per service leg and address family.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <exception>
+#include <optional>
+#include <thread>
+
 #include "semantics/catalog.hpp"
 #include "semantics/names.hpp"
 #include "semantics/semantics.hpp"
@@ -331,6 +336,69 @@ std::optional<std::uint16_t> single_port(const ast::Value& v) {
   return std::nullopt;
 }
 
+/// The second half of a large policy's rules, lowered on a thread of its
+/// own with its own name tables, IR and diagnostics; merge() joins them to
+/// what the first thread made, as one thread would have made them.
+class SecondHalf {
+ public:
+  SecondHalf(const ast::Policy& p, std::size_t first_statement, std::uint32_t first_rule, bool keep)
+      : p_(p), first_statement_(first_statement), first_rule_(first_rule), keep_(keep) {}
+
+  void run() {
+    try {
+      Names names(p_, sink_);
+      sink_.all().clear();  // duplicate names: the first thread's tables report them
+      RuleLowering rules(p_, names, sink_, out_, keep_);
+      std::uint32_t source_rule = first_rule_;
+      for (std::size_t i = first_statement_; i < p_.statements.size(); ++i)
+        if (p_.statements[i].kind == Statement::Kind::Rule) rules.lower(p_.statements[i], source_rule++);
+      names.report_unused();  // into unused_: which names this half never used
+      std::vector<diag::Diagnostic> all = std::move(sink_.all());
+      sink_.all().clear();
+      for (diag::Diagnostic& d : all) (d.code == "RC202" ? unused_ : sink_).add(std::move(d));
+    } catch (...) {
+      failed_ = std::current_exception();
+    }
+  }
+
+  /// Appends this half to `out` and `sink`; `unused` holds the first half's
+  /// RC202 findings, of which only those this half shares are names no rule uses.
+  void merge(ir::Policy& out, diag::Sink& sink, diag::Sink& unused) {
+    if (failed_) std::rethrow_exception(failed_);
+    std::vector<std::uint32_t> index;  // this half's interface indices in `out`
+    for (const std::string& name : out_.interfaces) {
+      auto at = std::find(out.interfaces.begin(), out.interfaces.end(), name);
+      if (at == out.interfaces.end()) at = out.interfaces.insert(at, name);
+      index.push_back(static_cast<std::uint32_t>(at - out.interfaces.begin()));
+    }
+    for (ir::Rule& r : out_.rules) {
+      if (!r.match.interfaces.empty()) {  // lowering names one interface
+        std::uint32_t i = index[r.match.interfaces[0].lo];
+        r.match.interfaces = {{i, i}};
+      }
+      out.rules.push_back(std::move(r));
+    }
+    out.empty_source_rules.insert(out.empty_source_rules.end(), out_.empty_source_rules.begin(),
+                                  out_.empty_source_rules.end());
+    for (diag::Diagnostic& d : sink_.all()) sink.add(std::move(d));
+    for (diag::Diagnostic& d : unused.all()) {
+      bool here_too = std::any_of(unused_.all().begin(), unused_.all().end(), [&](const diag::Diagnostic& e) {
+        return e.loc == d.loc && e.message == d.message;
+      });
+      if (here_too) sink.add(std::move(d));
+    }
+  }
+
+ private:
+  const ast::Policy& p_;
+  std::size_t first_statement_;
+  std::uint32_t first_rule_;
+  bool keep_;
+  ir::Policy out_;
+  diag::Sink sink_, unused_;
+  std::exception_ptr failed_;
+};
+
 }  // namespace
 
 ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& options) {
@@ -339,17 +407,36 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
   RuleLowering rules(p, names, sink, out, options.keep_rules);
   std::array<const Statement*, 2> defaults{};
   std::uint32_t source_rule = 0;
+  std::size_t n = 0;
+  for (const Statement& s : p.statements) n += s.kind == Statement::Kind::Rule;
   if (options.keep_rules) {  // most rules lower to one IR rule: no regrowth of a million-rule vector
-    std::size_t n = 0;
-    for (const Statement& s : p.statements) n += s.kind == Statement::Kind::Rule;
     out.rules.reserve(n + n / 4);
     out.source_rules.reserve(n);
   }
-  for (const Statement& s : p.statements) {
+  // A large policy: the rules from statement `split` on go to a second thread.
+  std::size_t split = p.statements.size();
+  std::optional<SecondHalf> second;
+  std::thread thread;
+  struct JoinOnExit {
+    std::thread& t;
+    ~JoinOnExit() {
+      if (t.joinable()) t.join();
+    }
+  } join_on_exit{thread};
+  if (n >= options.two_threads_from && n >= 2) {
+    std::uint32_t before = 0;
+    for (split = 0; before < n / 2; ++split) before += p.statements[split].kind == Statement::Kind::Rule;
+    second.emplace(p, split, before, options.keep_rules);
+    thread = std::thread([&] { second->run(); });
+  }
+  diag::Sink first_unused;  // RC202 of the first half, when there are two
+  for (std::size_t at = 0; at < p.statements.size(); ++at) {
+    const Statement& s = p.statements[at];
     switch (s.kind) {
       case Statement::Kind::Rule:
         if (options.keep_rules) out.source_rules.push_back(p.loc(s));
-        rules.lower(s, source_rule++);
+        if (at < split) rules.lower(s, source_rule);
+        ++source_rule;
         break;
       case Statement::Kind::Default:
         for (int d = 0; d < 2; ++d) {
@@ -410,7 +497,17 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
         break;
     }
   }
-  names.report_unused();
+  if (second) {
+    diag::Sink mine;
+    std::swap(mine.all(), sink.all());  // report_unused() adds to the shared sink: take its RC202 apart
+    names.report_unused();
+    std::swap(mine.all(), sink.all());
+    for (diag::Diagnostic& d : mine.all()) first_unused.add(std::move(d));
+    thread.join();
+    second->merge(out, sink, first_unused);
+  } else {
+    names.report_unused();
+  }
   for (int d = 0; d < 2; ++d) {
     if (defaults[d]) continue;
     const char* dir = d == 0 ? "inbound" : "outbound";

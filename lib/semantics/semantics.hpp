@@ -16,6 +16,9 @@ struct LowerOptions {
   /// false: run every check but keep no IR rules (the parse-and-check
   /// benchmark and `rulec lint` before the analysis stage need no more).
   bool keep_rules = true;
+  /// Policies of at least this many rules are lowered by two threads, each
+  /// half of the rules; the IR and the diagnostics are those of one thread.
+  std::size_t two_threads_from = 20000;
 };
 
 /// Checks `policy` and lowers it. Diagnostics go to `sink`; the result is

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "../../bench/policy_gen.hpp"
+#include "frontend.hpp"
 #include "ir/ir.hpp"
 
 namespace {
@@ -80,6 +82,55 @@ TEST_CASE("ir::normalise sorts and merges in a FieldSet") {
   FieldSet<U128> a = {{~U128{0}, ~U128{0}}, {0, 0}, {1, 1}};
   rulec::ir::normalise(a);
   CHECK(a == FieldSet<U128>{{0, 1}, {~U128{0}, ~U128{0}}});
+}
+
+/// Everything lowering makes, as text, so that two runs can be compared.
+std::string dump(const rulec::Document& doc) {
+  std::string out = rulec::diag::render(doc.diagnostics.all(), doc.sources, rulec::diag::Format::Json);
+  const rulec::ir::Policy& ir = doc.ir;
+  for (const auto& name : ir.interfaces) out += "iface " + name + "\n";
+  for (auto i : ir.empty_source_rules) out += "empty " + std::to_string(i) + "\n";
+  for (const auto& l : ir.source_rules) out += "source " + std::to_string(l.begin) + "\n";
+  auto ranges = [&](const auto& set) {
+    for (const auto& r : set) out += " " + std::to_string(static_cast<unsigned long long>(r.lo)) + "-" +
+                                     std::to_string(static_cast<unsigned long long>(r.hi));
+    out += " |";
+  };
+  for (const rulec::ir::Rule& r : ir.rules) {
+    out += std::to_string(static_cast<int>(r.action)) + std::to_string(r.state) + std::to_string(r.done) +
+           std::to_string(r.log) + r.label + " " + std::to_string(r.source_rule) + " " +
+           std::to_string(r.origin.begin) + ":";
+    const auto& m = r.match;
+    ranges(m.directions), ranges(m.interfaces), ranges(m.families), ranges(m.protocols), ranges(m.src);
+    ranges(m.dst), ranges(m.sport), ranges(m.dport), ranges(m.icmp_types);
+    out += "\n";
+  }
+  return out;
+}
+
+TEST_CASE("two threads lower a policy as one thread does: IR, interfaces and diagnostics") {
+  std::string tricky =
+      "first = { 192.0.2.1 }\nsecond = { 198.51.100.0/24 }\nnever = { 203.0.113.9 }\nboth = { 80, 443 }\n"
+      "default block in\n";
+  for (int i = 0; i < 40; ++i) {
+    bool late = i >= 20;
+    tricky += late ? "pass in on wan" : "pass in on lan";
+    tricky += late ? " from $second" : " from $first";
+    tricky += " to port $both\n";
+    if (i == 5 || i == 30) tricky += "pass out on dmz protocol tcp, protocol udp\n";  // lowers to nothing
+    if (i == 33) tricky += "pass out on eth9 from 192.0.2.1/24 to 2001:db8::1\n";  // RC205 and RC206
+  }
+  tricky += "pass on late0 protocol tpc\n";  // an error in the second half
+  std::vector<std::string> texts = {tricky, rulec::bench::generate_policy(5000, 3)};
+  for (const std::string& text : texts) {
+    rulec::semantics::LowerOptions one, two;
+    one.two_threads_from = SIZE_MAX;
+    two.two_threads_from = 2;
+    auto a = rulec::load_text(text, "t.rules", "", one);
+    auto b = rulec::load_text(text, "t.rules", "", two);
+    CHECK(a->ir.rules.size() > 0);
+    CHECK(dump(*a) == dump(*b));
+  }
 }
 
 }  // namespace
