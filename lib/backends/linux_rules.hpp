@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -144,10 +145,14 @@ std::optional<Cidr> single_cidr(ir::U128 lo, ir::U128 hi, ir::Family f);
 /// Appends safe_text(text, max).
 void append_safe_text(std::string& out, std::string_view text, std::size_t max);
 
-/// Policies of at least this many IR rules are written by two threads (the
-/// machine this must be fast on has two cores); the output is byte for byte
-/// what one thread writes. A variable so that tests can compare both ways.
-inline std::size_t two_threads_from = 20000;
+/// Policies of at least this many IR rules are written by two threads; the
+/// output is byte for byte what one thread writes (a unit test compares).
+/// Off by default: on the 2-vCPU machine the benchmarks run on, two threads
+/// were no faster than one (two CPU-bound processes there take 2.6 times as
+/// long each as one alone), and the split costs ~10% more work. A variable
+/// so that tests and benchmarks can turn it on (compile_bench:
+/// RULEC_BENCH_THREADS=2).
+inline std::size_t two_threads_from = SIZE_MAX;
 
 /// Runs `first` here and `second` on another thread, then rethrows what
 /// either threw.

@@ -221,6 +221,11 @@ void NftWriter::collect_sets(ir::Direction dir) {
     const ir::Rule& r = policy_.rules[i];
     linux_fw::alternatives(r.match, alternatives_);
     for (const Alternative& alt : alternatives_) {
+      // a set stands for a field of several ranges (or interfaces), nothing else
+      bool sets = r.match.src.size() > 1 || r.match.dst.size() > 1 || alt.protocols.size() > 1 ||
+                  alt.sport.size() > 1 || alt.dport.size() > 1 || alt.icmp_types.size() > 1 ||
+                  interface_matches_(r.match.interfaces).names.size() > 1;
+      if (!sets) continue;
       scratch.clear();
       rule(dir, r, alt);
     }

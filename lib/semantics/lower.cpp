@@ -349,6 +349,7 @@ class SecondHalf {
       Names names(p_, sink_);
       sink_.all().clear();  // duplicate names: the first thread's tables report them
       RuleLowering rules(p_, names, sink_, out_, keep_);
+      if (keep_) out_.rules.reserve((p_.statements.size() - first_statement_) * 5 / 4);
       std::uint32_t source_rule = first_rule_;
       for (std::size_t i = first_statement_; i < p_.statements.size(); ++i)
         if (p_.statements[i].kind == Statement::Kind::Rule) rules.lower(p_.statements[i], source_rule++);

@@ -18,7 +18,8 @@ struct LowerOptions {
   bool keep_rules = true;
   /// Policies of at least this many rules are lowered by two threads, each
   /// half of the rules; the IR and the diagnostics are those of one thread.
-  std::size_t two_threads_from = 20000;
+  /// Off by default, as is writing with two threads (linux_rules.hpp says why).
+  std::size_t two_threads_from = SIZE_MAX;
 };
 
 /// Checks `policy` and lowers it. Diagnostics go to `sink`; the result is
