@@ -19,6 +19,96 @@
 namespace rulec::backends::windows::detail {
 namespace values = analysis::values;
 
+namespace {
+
+/// True when every packet of `inner` is in `outer`.
+bool within(const Box& inner, const Box& outer) {
+  for (std::size_t f = 0; f < kFields; ++f)
+    if (!values::covers(outer[static_cast<Field>(f)], inner[static_cast<Field>(f)])) return false;
+  return true;
+}
+
+/// `m` minus the boxes of `ids` that cover it in every field but one: each
+/// such box only narrows that field, and they narrow it together (a policy
+/// of many hosts blocked before a wide pass would otherwise cut the pass
+/// once per host, each cut copying the hosts left). Removes those ids;
+/// nullopt when nothing is left (or one box covers m whole).
+std::optional<Box> narrow(const Box& m, const std::vector<Box>& boxes, std::vector<std::uint32_t>& ids,
+                          std::array<std::vector<Interval>, kFields>& apart) {
+  for (auto& a : apart) a.clear();
+  bool narrowed = false, gone = false;
+  std::erase_if(ids, [&](std::uint32_t id) {
+    const Box& e = boxes[id];
+    std::size_t outside = kFields, count = 0;
+    for (std::size_t f = 0; f < kFields && count < 2; ++f)
+      if (!values::covers(e[static_cast<Field>(f)], m[static_cast<Field>(f)])) {
+        outside = f;
+        ++count;
+      }
+    if (count == 0) gone = true;
+    if (count != 1) return count == 0;
+    auto v = e[static_cast<Field>(outside)];
+    apart[outside].insert(apart[outside].end(), v.begin(), v.end());
+    narrowed = true;
+    return true;
+  });
+  if (gone) return std::nullopt;
+  if (!narrowed) return m;
+  Box::Builder out;
+  for (std::size_t f = 0; f < kFields; ++f) {
+    auto& a = apart[f];
+    if (a.empty()) {
+      out.add(m[static_cast<Field>(f)]);
+      continue;
+    }
+    std::sort(a.begin(), a.end(), [](const Interval& x, const Interval& y) { return x.lo < y.lo; });
+    std::vector<Interval> merged;
+    for (const Interval& i : a)
+      if (!merged.empty() && (merged.back().hi == ~U128{0} || merged.back().hi + 1 >= i.lo))
+        merged.back().hi = std::max(merged.back().hi, i.hi);
+      else
+        merged.push_back(i);
+    if (!out.add(values::subtract(m[static_cast<Field>(f)], merged))) return std::nullopt;
+  }
+  return out.take();
+}
+
+/// Appends to `out` the parts of `m` outside the boxes of `ids` (ascending).
+/// Each part first drops the boxes it misses and narrows by those that
+/// differ from it in one field only, then the first remaining box splits it
+/// and each piece goes on with the rest. False beyond `max_pieces` pieces.
+bool cut(const Box& m, const std::vector<Box>& boxes, std::vector<std::uint32_t> ids, std::vector<Box>& out,
+         std::size_t max_pieces) {
+  struct Work {
+    Box piece;
+    std::vector<std::uint32_t> ids;
+  };
+  std::array<std::vector<Interval>, kFields> apart;
+  std::vector<Work> work;
+  work.push_back({m, std::move(ids)});
+  std::vector<Box> split;
+  while (!work.empty()) {
+    Work w = std::move(work.back());
+    work.pop_back();
+    std::erase_if(w.ids, [&](std::uint32_t id) { return !overlaps(w.piece, boxes[id]); });
+    auto a = narrow(w.piece, boxes, w.ids, apart);
+    if (!a) continue;  // nothing of it is left
+    std::erase_if(w.ids, [&](std::uint32_t id) { return !overlaps(*a, boxes[id]); });
+    if (w.ids.empty()) {
+      out.push_back(std::move(*a));
+      continue;
+    }
+    split.clear();
+    subtract(*a, boxes[w.ids.front()], split);
+    if (out.size() + work.size() + split.size() > max_pieces) return false;
+    std::vector<std::uint32_t> rest(w.ids.begin() + 1, w.ids.end());
+    for (Box& p : split) work.push_back({std::move(p), rest});
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
                                                 const std::vector<std::uint32_t>& order, std::size_t max_pieces) {
   const std::vector<Interval> dir{{static_cast<U128>(d), static_cast<U128>(d)}};
@@ -26,7 +116,7 @@ std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Directi
   std::vector<Box> matches;
   std::vector<std::uint32_t> ids;
   std::vector<Region> out;
-  std::vector<Box> pieces, next;
+  std::vector<Box> pieces;
   for (std::uint32_t i : order) {
     const ir::Rule& r = p.rules[i];
     if (!ir::field_contains(r.match.directions, static_cast<std::uint8_t>(d))) continue;
@@ -36,22 +126,9 @@ std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Directi
       if (auto own = with_field(b, Field::Direction, values::intersect(b[Field::Direction], dir)))
         match.push_back(std::move(*own));
     for (const Box& m : match) {
-      pieces.assign(1, m);
       earlier.near(m, ids);
-      for (std::uint32_t id : ids) {
-        const Box& e = matches[id];
-        if (pieces.empty()) break;
-        if (!overlaps(m, e)) continue;
-        next.clear();
-        for (Box& a : pieces) {
-          if (!overlaps(a, e)) {
-            next.push_back(std::move(a));
-            continue;
-          }
-          subtract(a, e, next);
-        }
-        pieces.swap(next);
-      }
+      pieces.clear();
+      if (!cut(m, matches, ids, pieces, max_pieces)) return std::nullopt;
       for (Box& a : pieces) out.push_back({std::move(a), i, r.action == ir::Action::Pass});
     }
     for (Box& m : match) {
@@ -104,14 +181,19 @@ bool apart(T alo, T ahi, T blo, T bhi) {
 
 BoxIndex::BoxIndex() : bins_(kProtoClasses * kPortBins) {}
 
+/// The fields a Hulls keeps in 32 bits, and where.
+constexpr std::array<Field, 7> kSmallFields = {Field::Dport, Field::Protocol, Field::Family, Field::Interface,
+                                               Field::Sport, Field::IcmpType, Field::Direction};
+constexpr std::size_t kDport = 0;
+
 BoxIndex::Hulls BoxIndex::hulls_of(const Box& b) {
-  auto port = [&](Field f, bool hi) {
-    Interval h = b.hull(f);
-    return static_cast<std::uint32_t>(std::min<U128>(hi ? h.hi : h.lo, 65536));
-  };
-  return {b.hull(Field::Src).lo,         b.hull(Field::Src).hi,        b.hull(Field::Dst).lo,
-          b.hull(Field::Dst).hi,         port(Field::Sport, false),    port(Field::Sport, true),
-          port(Field::Dport, false),     port(Field::Dport, true)};
+  Hulls h{b.hull(Field::Src).lo, b.hull(Field::Src).hi, b.hull(Field::Dst).lo, b.hull(Field::Dst).hi, {}, {}};
+  for (std::size_t i = 0; i < kSmallFields.size(); ++i) {
+    Interval r = b.hull(kSmallFields[i]);
+    h.lo[i] = static_cast<std::uint32_t>(std::min<U128>(r.lo, 0xffffffffu));
+    h.hi[i] = static_cast<std::uint32_t>(std::min<U128>(r.hi, 0xffffffffu));
+  }
+  return h;
 }
 
 void BoxIndex::add(const Box& b) {
@@ -127,27 +209,30 @@ void BoxIndex::add(const Box& b) {
 }
 
 void BoxIndex::near(const Box& b, std::vector<std::uint32_t>& out) const {
+  candidates(b, out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+void BoxIndex::candidates(const Box& b, std::vector<std::uint32_t>& out) const {
   out.clear();
   const Hulls q = hulls_of(b);
   for (std::size_t k = 0; k < kProtoClasses; ++k) {
     if (!values::overlap(b[Field::Protocol], protocol_class(k))) continue;
     for (std::size_t l = 0; l < kShifts.size(); ++l) {
       unsigned s = kShifts[l];
-      std::size_t first = kLevelStart[l] + (std::min(q.dport_lo, 65535u) >> s);
-      std::size_t last = kLevelStart[l] + (std::min(q.dport_hi, 65535u) >> s);
+      std::size_t first = kLevelStart[l] + (std::min(q.lo[kDport], 65535u) >> s);
+      std::size_t last = kLevelStart[l] + (std::min(q.hi[kDport], 65535u) >> s);
       for (std::size_t j = first; j <= last; ++j)
         for (std::uint32_t id : bins_[k * kPortBins + j]) {
           const Hulls& h = hulls_[id];
-          if (apart(h.dst_lo, h.dst_hi, q.dst_lo, q.dst_hi) || apart(h.src_lo, h.src_hi, q.src_lo, q.src_hi) ||
-              apart(h.dport_lo, h.dport_hi, q.dport_lo, q.dport_hi) ||
-              apart(h.sport_lo, h.sport_hi, q.sport_lo, q.sport_hi))
-            continue;
+          bool miss = apart(h.dst_lo, h.dst_hi, q.dst_lo, q.dst_hi) || apart(h.src_lo, h.src_hi, q.src_lo, q.src_hi);
+          for (std::size_t i = 0; i < kSmallFields.size() && !miss; ++i) miss = h.hi[i] < q.lo[i] || q.hi[i] < h.lo[i];
+          if (miss) continue;
           out.push_back(id);
         }
     }
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
 CoverIndex::CoverIndex(const std::vector<Cover>& covers) : covers_(&covers) {
@@ -163,16 +248,11 @@ Box point_box(const analysis::Packet& p, std::uint32_t iface) {
 }
 
 std::optional<std::vector<Box>> outside(const Box& box, const CoverIndex& side, std::size_t max_pieces) {
-  auto within = [&](const Box& c) {
-    for (std::size_t f = 0; f < kFields; ++f)
-      if (!values::covers(c[static_cast<Field>(f)], box[static_cast<Field>(f)])) return false;
-    return true;
-  };
   std::vector<std::uint32_t> ids;
   side.near(box, ids);
   std::erase_if(ids, [&](std::uint32_t id) { return !overlaps(box, side.covers()[id].box); });
   for (std::uint32_t id : ids)
-    if (within(side.covers()[id].box)) return std::vector<Box>{};
+    if (within(box, side.covers()[id].box)) return std::vector<Box>{};
   std::vector<Box> rest{box}, next;
   for (std::uint32_t id : ids) {
     const Box& c = side.covers()[id].box;

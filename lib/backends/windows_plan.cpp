@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bitset>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -268,6 +269,79 @@ std::size_t rule_cost(const Box& b) {
   return (protos == 256 ? 1 : protos) * (both ? 2 : 1);
 }
 
+/// A box's protocols as a bit set; nullopt when it holds values beyond 255.
+std::optional<std::bitset<256>> protocol_bits(const Box& b) {
+  std::bitset<256> out;
+  for (const Interval& i : b[Field::Protocol]) {
+    if (i.hi > 255) return std::nullopt;
+    for (auto v = static_cast<unsigned>(i.lo); v <= static_cast<unsigned>(i.hi); ++v) out.set(v);
+  }
+  return out;
+}
+
+/// The hulls of many boxes, each field's ends replaced by their ranks among
+/// all the boxes' ends, laid out field by field: which fields of each box
+/// miss one box's hulls is then a few 32-bit comparisons.
+class HullRanks {
+ public:
+  explicit HullRanks(const std::vector<const Cover*>& boxes) : n_(boxes.size()), multi_(boxes.size()) {
+    protocols_.reserve(n_);
+    for (const Cover* c : boxes) protocols_.push_back(protocol_bits(c->box));
+    for (std::size_t f = 0; f < kFields; ++f) {
+      std::vector<U128>& ends = ends_[f];
+      for (const Cover* c : boxes) {
+        Interval h = c->box.hull(static_cast<Field>(f));
+        ends.push_back(h.lo);
+        ends.push_back(h.hi);
+      }
+      std::sort(ends.begin(), ends.end());
+      ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+      lo_[f].reserve(n_);
+      hi_[f].reserve(n_);
+      for (std::size_t k = 0; k < n_; ++k) {
+        Interval h = boxes[k]->box.hull(static_cast<Field>(f));
+        lo_[f].push_back(rank(f, h.lo));
+        hi_[f].push_back(rank(f, h.hi));
+        if (boxes[k]->box[static_cast<Field>(f)].size() > 1) multi_[k] |= static_cast<std::uint16_t>(1u << f);
+      }
+    }
+  }
+
+  /// Per box, the fields whose hull misses b's (a bit per Field).
+  void misses(const Box& b, std::vector<std::uint16_t>& out) const {
+    out.assign(n_, 0);
+    for (std::size_t f = 0; f < kFields; ++f) {
+      Interval h = b.hull(static_cast<Field>(f));
+      const std::vector<U128>& ends = ends_[f];
+      // A box's lo lies above b's hi when its rank is at least the number of
+      // ends up to b's hi; its hi lies below b's lo when its rank is less
+      // than the number of ends below b's lo.
+      auto above = static_cast<std::uint32_t>(std::upper_bound(ends.begin(), ends.end(), h.hi) - ends.begin());
+      auto below = static_cast<std::uint32_t>(std::lower_bound(ends.begin(), ends.end(), h.lo) - ends.begin());
+      const std::uint32_t *lo = lo_[f].data(), *hi = hi_[f].data();
+      std::uint16_t* o = out.data();
+      for (std::size_t k = 0; k < n_; ++k)
+        o[k] |= static_cast<std::uint16_t>((static_cast<unsigned>(lo[k] >= above) | static_cast<unsigned>(hi[k] < below)) << f);
+    }
+  }
+
+  /// The fields of box k that hold more than one range.
+  unsigned multi(std::size_t k) const { return multi_[k]; }
+  /// The protocols of box k as a bit set (nullopt: values beyond 255).
+  const std::optional<std::bitset<256>>& protocols(std::size_t k) const { return protocols_[k]; }
+
+ private:
+  std::uint32_t rank(std::size_t f, U128 v) const {
+    return static_cast<std::uint32_t>(std::lower_bound(ends_[f].begin(), ends_[f].end(), v) - ends_[f].begin());
+  }
+
+  std::size_t n_;
+  std::array<std::vector<U128>, kFields> ends_;
+  std::array<std::vector<std::uint32_t>, kFields> lo_, hi_;
+  std::vector<std::uint16_t> multi_;
+  std::vector<std::optional<std::bitset<256>>> protocols_;
+};
+
 /// Widens each covered box field by field to the whole field wherever it
 /// then still meets no packet of the other verdict: Windows rules may
 /// overlap, so a wider rule is as exact and splits into fewer rules. With
@@ -294,14 +368,29 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
     auto ifs = values::intersect(wide[Field::Interface], o[Field::Interface]);
     return unnamed == 0 || ifs.back().hi < unnamed || is_full(ifs, unnamed) || (ifs.front().lo == 0 && ifs.size() == 1);
   };
+  // Per other box, the fields in which it misses b: hull tests on ranks,
+  // then the values where a hull overlaps and a field holds several ranges.
+  const HullRanks ranks(others);
+  std::vector<std::uint16_t> misses;
   std::vector<std::pair<unsigned, const Cover*>> near;  // fields in which another box misses b
   for (Box& b : covered) {
+    ranks.misses(b, misses);
+    const auto protos_b = protocol_bits(b);
+    unsigned multi_b = 0;
+    for (std::size_t f = 0; f < kFields; ++f)
+      if (b[static_cast<Field>(f)].size() > 1) multi_b |= 1u << f;
     near.clear();
-    for (const Cover* o : others) {
-      unsigned miss = 0;
-      for (std::size_t f = 0; f < kFields; ++f)
-        if (!values::overlap(b[static_cast<Field>(f)], o->box[static_cast<Field>(f)])) miss |= 1u << f;
-      if (!(miss & 1u << static_cast<unsigned>(Field::Direction))) near.push_back({miss, o});
+    for (std::size_t k = 0; k < others.size(); ++k) {
+      unsigned miss = misses[k];
+      if (miss & 1u << static_cast<unsigned>(Field::Direction)) continue;
+      for (unsigned rest = (ranks.multi(k) | multi_b) & ~miss & ((1u << kFields) - 1); rest; rest &= rest - 1) {
+        auto f = static_cast<Field>(__builtin_ctz(rest));
+        bool meet = f == Field::Protocol && protos_b && ranks.protocols(k)
+                        ? (*protos_b & *ranks.protocols(k)).any()
+                        : values::overlap(b[f], others[k]->box[f]);
+        if (!meet) miss |= 1u << static_cast<unsigned>(f);
+      }
+      near.push_back({miss, others[k]});
     }
     // A box meets b once every field it misses b in has been widened.
     unsigned widened = 0;
