@@ -8,6 +8,7 @@
 // protocol a rule, addresses per family).
 #pragma once
 
+#include <array>
 #include <optional>
 #include <span>
 #include <vector>
@@ -64,9 +65,12 @@ std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::opti
 // ---- large policies (windows_local.cpp) ----------------------------------
 
 /// Each rule's region (its match minus the matches of the rules before it in
-/// `order`), without the default's region; nullopt beyond `max_pieces`.
+/// `order`), without the default's region; nullopt beyond `max_pieces`, or
+/// (with `budget` then 0) when the pairs of a match and an earlier match
+/// that may overlap it would exceed `budget` (which is spent by that many).
 std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
-                                                const std::vector<std::uint32_t>& order, std::size_t max_pieces);
+                                                const std::vector<std::uint32_t>& order, std::size_t max_pieces,
+                                                std::size_t& budget);
 
 /// Boxes binned by protocol and by destination port (each port range at
 /// the finest of a few granularities that holds it whole), with their
@@ -80,11 +84,14 @@ class BoxIndex {
   /// The ids of the added boxes that may overlap `b`: a superset of those
   /// that do, ascending, each once.
   void near(const Box& b, std::vector<std::uint32_t>& out) const;
+  /// The same ids, unsorted and possibly repeated (cheaper).
+  void candidates(const Box& b, std::vector<std::uint32_t>& out) const;
 
  private:
+  /// Each field's smallest and largest value (beyond the addresses, capped at 2^32-1).
   struct Hulls {
     U128 src_lo, src_hi, dst_lo, dst_hi;
-    std::uint32_t sport_lo, sport_hi, dport_lo, dport_hi;
+    std::array<std::uint32_t, 7> lo, hi;  // the other fields, in Field order
   };
   static Hulls hulls_of(const Box& b);
   std::vector<Hulls> hulls_;

@@ -110,7 +110,8 @@ bool cut(const Box& m, const std::vector<Box>& boxes, std::vector<std::uint32_t>
 }  // namespace
 
 std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
-                                                const std::vector<std::uint32_t>& order, std::size_t max_pieces) {
+                                                const std::vector<std::uint32_t>& order, std::size_t max_pieces,
+                                                std::size_t& budget) {
   const std::vector<Interval> dir{{static_cast<U128>(d), static_cast<U128>(d)}};
   BoxIndex earlier;  // the matches before this rule's, in `matches`
   std::vector<Box> matches;
@@ -127,6 +128,11 @@ std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Directi
         match.push_back(std::move(*own));
     for (const Box& m : match) {
       earlier.near(m, ids);
+      if (ids.size() > budget) {
+        budget = 0;
+        return std::nullopt;
+      }
+      budget -= ids.size();
       pieces.clear();
       if (!cut(m, matches, ids, pieces, max_pieces)) return std::nullopt;
       for (Box& a : pieces) out.push_back({std::move(a), i, r.action == ir::Action::Pass});
