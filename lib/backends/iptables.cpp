@@ -410,7 +410,6 @@ void IptablesWriter::judgements() {
   // Reserved, not touched: pages that are never written cost no memory.
   rules_.reserve(policy_.rules.size() * 500 + 4096);
   rest.rules_.reserve(policy_.rules.size() * 250 + 4096);
-  linux_fw::RuleText::index_sources(options_);
   linux_fw::run_both(
       [&] {
         judgement_head(input);

@@ -33,12 +33,12 @@ FieldSet<std::uint8_t> values(std::initializer_list<std::uint8_t> vs) {
   return out;
 }
 
-/// The protocols of `p` (empty: any) that are in `cls`.
+/// The protocols of `p` (empty: any) that are in `cls`, which is ascending
+/// with no two values adjacent (so the result is a normal set as it is).
 FieldSet<std::uint8_t> intersect(const FieldSet<std::uint8_t>& p, std::initializer_list<std::uint8_t> cls) {
   FieldSet<std::uint8_t> out;
   for (auto v : cls)
     if (contains_value(p, v)) out.push_back({v, v});
-  ir::normalise(out);
   return out;
 }
 
@@ -328,11 +328,6 @@ const std::string& RuleText::file_name(std::uint32_t id, bool base) {
 }
 
 diag::LineCol RuleText::line_col(const diag::Location& loc) { return lines_.find(*options_.sources, loc); }
-
-void RuleText::index_sources(const EmitOptions& options) {
-  if (!options.sources) return;
-  for (std::uint32_t f = 0; f < options.sources->size(); ++f) options.sources->file(f).line_col(0);
-}
 
 void RuleText::comment(std::string& out, const ir::Rule& r) {
   if (!options_.sources || r.origin.file >= options_.sources->size()) {

@@ -118,9 +118,6 @@ class RuleText {
   void comment(std::string& out, const ir::Rule& r);
   /// Appends log_prefix(r, options, prefix_max).
   void log_prefix(std::string& out, const ir::Rule& r);
-  /// Indexes the lines of every source file now (SourceFile does it lazily),
-  /// so that RuleTexts on two threads only read the source map.
-  static void index_sources(const EmitOptions& options);
 
  private:
   /// safe_text of file `id`'s name (whole, or after its last '/'), made once.

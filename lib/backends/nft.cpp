@@ -313,7 +313,6 @@ std::string NftWriter::write() {
     out.set_names_ = set_names_;
     chains_.reserve(policy_.rules.size() * 200 + 4096);
     out.chains_.reserve(policy_.rules.size() * 100 + 4096);
-    linux_fw::RuleText::index_sources(options_);
     linux_fw::run_both([&] { judgement(ir::Direction::In); }, [&] { out.judgement(ir::Direction::Out); });
     // room for the rest, the fixed chains and the head (inserted in place below)
     chains_.reserve(chains_.size() + out.chains_.size() + sets_.size() + 65536);

@@ -87,11 +87,15 @@ diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Locat
   const std::string& text = f.text();
   std::uint32_t offset = std::min<std::uint32_t>(loc.begin, static_cast<std::uint32_t>(text.size()));
   // Rules are written in source order or in reverse, so the next one is
-  // usually a line away: count the line ends between, or look far ones up.
-  std::uint32_t distance = offset > offset_ ? offset - offset_ : offset_ - offset;
-  if (loc.file != file_ || distance > 4096) {
-    line_ = f.line_col(offset).line;
-  } else if (offset > offset_) {
+  // usually a line away: count the line ends between (from the start of
+  // the file when that is nearer). memchr over the text is cheaper than
+  // the source map's line index, which would be built for this alone.
+  if (loc.file != file_ || (offset < offset_ && offset < offset_ - offset)) {
+    file_ = loc.file;
+    offset_ = 0;
+    line_ = 1;
+  }
+  if (offset > offset_) {
     line_ += count_line_ends(text.data() + offset_, text.data() + offset);
   } else {
     line_ -= count_line_ends(text.data() + offset, text.data() + offset_);

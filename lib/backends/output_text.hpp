@@ -24,7 +24,8 @@ void append_address(std::string& out, ir::Family f, ir::U128 a);
 
 /// Finds the line and column of rule after rule: backends write rules in
 /// source order or in reverse, so the next rule is usually a line away and
-/// its line is found by counting the line ends between.
+/// its line is found by counting the line ends between. Reads only the
+/// text, so finders on several threads may share a source map.
 class LineFinder {
  public:
   /// The same as sources.file(loc.file).line_col(loc.begin).

@@ -81,6 +81,30 @@ TEST_CASE("IPv4 addresses, single CIDR blocks and numbers") {
   CHECK(lf::safe_text("abcdef", 3) == "abc");
 }
 
+TEST_CASE("LineFinder finds what the source map finds, in any order") {
+  diag::SourceMap sources;
+  std::string text;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 3000; ++i) text += std::string(rng() % 90, 'x') + (i % 7 == 0 ? "\r\n" : "\n");
+  sources.add("a.rules", text);
+  sources.add("b.rules", "pass\nblock\n");
+  backends::LineFinder finder;
+  std::vector<diag::Location> order;
+  for (std::uint32_t at = 0; at < text.size(); at += 37) order.push_back({0, at, at});
+  for (std::uint32_t at = static_cast<std::uint32_t>(text.size()) + 5; at > 40; at -= 41) order.push_back({0, at, at});
+  for (int i = 0; i < 2000; ++i) {
+    auto at = static_cast<std::uint32_t>(rng() % (text.size() + 10));
+    order.push_back({static_cast<std::uint32_t>(i % 50 == 0), i % 50 == 0 ? at % 11 : at, at});
+  }
+  for (const diag::Location& loc : order) {
+    CAPTURE(loc.begin);
+    diag::LineCol want = sources.file(loc.file).line_col(loc.begin);
+    diag::LineCol got = finder.find(sources, loc);
+    CHECK(got.line == want.line);
+    CHECK(got.column == want.column);
+  }
+}
+
 TEST_CASE("two threads write byte for byte what one thread writes") {
   for (std::uint64_t seed : {1, 2}) {
     auto doc = load_text(bench::generate_policy(3000, seed), "generated.rules");
