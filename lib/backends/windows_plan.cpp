@@ -369,28 +369,45 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
     return unnamed == 0 || ifs.back().hi < unnamed || is_full(ifs, unnamed) || (ifs.front().lo == 0 && ifs.size() == 1);
   };
   // Per other box, the fields in which it misses b: hull tests on ranks,
-  // then the values where a hull overlaps and a field holds several ranges.
+  // then, only when a trial needs them, the values where a hull overlaps and
+  // a field holds several ranges.
   const HullRanks ranks(others);
   std::vector<std::uint16_t> misses;
-  std::vector<std::pair<unsigned, const Cover*>> near;  // fields in which another box misses b
+  struct Near {
+    unsigned miss, unknown;  // fields known to miss b; fields not yet compared
+    std::size_t k;
+  };
+  std::vector<Near> near;
   for (Box& b : covered) {
     ranks.misses(b, misses);
     const auto protos_b = protocol_bits(b);
     unsigned multi_b = 0;
     for (std::size_t f = 0; f < kFields; ++f)
       if (b[static_cast<Field>(f)].size() > 1) multi_b |= 1u << f;
-    near.clear();
-    for (std::size_t k = 0; k < others.size(); ++k) {
-      unsigned miss = misses[k];
-      if (miss & 1u << static_cast<unsigned>(Field::Direction)) continue;
-      for (unsigned rest = (ranks.multi(k) | multi_b) & ~miss & ((1u << kFields) - 1); rest; rest &= rest - 1) {
+    // True when other box e meets b in every field outside `mask` (b's
+    // fields outside the widened ones are still its own).
+    auto meets = [&](Near& e, unsigned mask) {
+      if (e.miss & ~mask) return false;
+      for (unsigned rest = e.unknown & ~mask; rest; rest &= rest - 1) {
         auto f = static_cast<Field>(__builtin_ctz(rest));
-        bool meet = f == Field::Protocol && protos_b && ranks.protocols(k)
-                        ? (*protos_b & *ranks.protocols(k)).any()
-                        : values::overlap(b[f], others[k]->box[f]);
-        if (!meet) miss |= 1u << static_cast<unsigned>(f);
+        unsigned bit = 1u << static_cast<unsigned>(f);
+        e.unknown &= ~bit;
+        bool meet = f == Field::Protocol && protos_b && ranks.protocols(e.k)
+                        ? (*protos_b & *ranks.protocols(e.k)).any()
+                        : values::overlap(b[f], others[e.k]->box[f]);
+        if (!meet) {
+          e.miss |= bit;
+          return false;
+        }
       }
-      near.push_back({miss, others[k]});
+      return true;
+    };
+    near.clear();
+    const unsigned dir = 1u << static_cast<unsigned>(Field::Direction);
+    for (std::size_t k = 0; k < others.size(); ++k) {
+      Near e{misses[k], (ranks.multi(k) | multi_b) & ~misses[k] & ((1u << kFields) - 1), k};
+      if (e.miss & dir || (e.unknown & dir && !meets(e, ~dir))) continue;
+      near.push_back(e);
     }
     // A box meets b once every field it misses b in has been widened.
     unsigned widened = 0;
@@ -400,13 +417,14 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
       unsigned trial = widened | 1u << static_cast<unsigned>(f);
       auto wide = with_field(b, f, kAll);
       std::size_t hits = 0, cost = rule_cost(*wide);
-      for (const auto& [miss, o] : near) {
-        if (miss & ~trial) continue;
-        if (++hits > limit || !closable(*wide, o->box)) {
+      for (Near& e : near) {
+        if (!meets(e, trial)) continue;
+        const Box& o = others[e.k]->box;
+        if (++hits > limit || !closable(*wide, o)) {
           hits = SIZE_MAX;
           break;
         }
-        cost += rule_cost(*intersect(*wide, o->box));
+        cost += rule_cost(*intersect(*wide, o));
       }
       if (hits <= limit && cost <= current) {
         b = std::move(*wide);
@@ -415,8 +433,8 @@ void widen(std::vector<Box>& covered, const std::vector<const Cover*>& others, U
       }
     }
     if (!closing) continue;
-    for (const auto& [miss, o] : near)
-      if (!(miss & ~widened)) closing->push_back({*intersect(b, o->box), false, false, o->rule});
+    for (Near& e : near)
+      if (meets(e, widened)) closing->push_back({*intersect(b, others[e.k]->box), false, false, others[e.k]->rule});
   }
 }
 
