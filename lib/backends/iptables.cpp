@@ -392,7 +392,7 @@ void IptablesWriter::judgements() {
   const auto out = linux_fw::first_match_order(policy_, ir::Direction::Out);
   const Judgement &input = kJudgements[0], &forward = kJudgements[1], &output = kJudgements[2];
   if (policy_.rules.size() < linux_fw::two_threads_from) {
-    rules_.reserve(policy_.rules.size() * 400 + 4096);
+    rules_.reserve(policy_.rules.size() * 500 + 4096);  // reserved, not touched: free until written
     for (const Judgement& j : kJudgements) {
       judgement_head(j);
       judgement_rules(j, j.dir == ir::Direction::In ? in : out);
