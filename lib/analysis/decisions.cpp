@@ -16,8 +16,8 @@ std::vector<PacketSet> rule_sets(const ir::Policy& policy) {
 
 /// A few packets spread over a box: its lowest corner, its highest corner
 /// and a point in the middle of its middle ranges.
-std::vector<std::array<ir::U128, kFieldCount>> probe_points(const Box& b) {
-  std::vector<std::array<ir::U128, kFieldCount>> out(3);
+std::vector<Point> probe_points(const Box& b) {
+  std::vector<Point> out(3);
   for (std::size_t f = 0; f < kFieldCount; ++f) {
     auto s = b[static_cast<Field>(f)];
     const Interval& mid = s[s.size() / 2];
@@ -28,19 +28,7 @@ std::vector<std::array<ir::U128, kFieldCount>> probe_points(const Box& b) {
   return out;
 }
 
-bool box_holds(const Box& b, const std::array<ir::U128, kFieldCount>& v) {
-  for (std::size_t f = 0; f < kFieldCount; ++f) {
-    auto s = b[static_cast<Field>(f)];
-    if (std::none_of(s.begin(), s.end(), [&](const Interval& r) { return r.contains(v[f]); })) return false;
-  }
-  return true;
-}
-
-bool set_holds(const PacketSet& s, const std::array<ir::U128, kFieldCount>& v) {
-  return std::any_of(s.boxes().begin(), s.boxes().end(), [&](const Box& b) { return box_holds(b, v); });
-}
-
-Packet to_packet(const std::array<ir::U128, kFieldCount>& v, const ir::Policy& policy) {
+Packet to_packet(const Point& v, const ir::Policy& policy) {
   Packet p;
   p.direction = static_cast<ir::Direction>(static_cast<int>(v[0]));
   auto iface = static_cast<std::size_t>(v[1]);
@@ -55,15 +43,38 @@ Packet to_packet(const std::array<ir::U128, kFieldCount>& v, const ir::Policy& p
   return p;
 }
 
-std::array<ir::U128, kFieldCount> values_of(const Packet& p, const ir::Policy& policy) {
+Point values_of(const Packet& p, const ir::Policy& policy) {
   return {static_cast<ir::U128>(static_cast<int>(p.direction)), interface_index(policy, p),
           static_cast<ir::U128>(static_cast<int>(p.family)), p.protocol, p.src, p.dst, p.sport, p.dport, p.icmp_type};
+}
+
+/// The lowest corner of a set's first box: a point of the set.
+Point corner_of(const PacketSet& s) {
+  const Box& b = s.boxes().front();
+  Point corner;
+  for (std::size_t f = 0; f < kFieldCount; ++f) corner[f] = b[static_cast<Field>(f)].front().lo;
+  return corner;
+}
+
+/// The evaluator's order of precedence as ranks (see Decisions::rank).
+std::vector<std::uint32_t> ranks_of(const ir::Policy& policy) {
+  std::vector<std::uint32_t> rank(policy.rules.size());
+  std::uint32_t next = 0;
+  for (std::uint32_t i = 0; i < rank.size(); ++i)
+    if (policy.rules[i].done) rank[i] = next++;
+  for (auto i = static_cast<std::uint32_t>(rank.size()); i-- > 0;)
+    if (!policy.rules[i].done) rank[i] = next++;
+  return rank;
 }
 
 }  // namespace
 
 Decisions::Decisions(const ir::Policy& policy)
-    : policy_(policy), matches_(rule_sets(policy)), index_(matches_), by_source_(policy.source_rules.size()) {
+    : policy_(policy),
+      matches_(rule_sets(policy)),
+      rank_(ranks_of(policy)),
+      index_(std::make_unique<RuleIndex>(policy, matches_, rank_)),
+      by_source_(policy.source_rules.size()) {
   for (std::uint32_t r = 0; r < policy.rules.size(); ++r) {
     std::uint32_t s = policy.rules[r].source_rule;
     if (s >= by_source_.size()) by_source_.resize(s + 1);
@@ -73,12 +84,49 @@ Decisions::Decisions(const ir::Policy& policy)
 }
 
 std::vector<std::uint32_t> Decisions::candidates(const PacketSet& set) const {
-  std::vector<std::uint32_t> out = index_.candidates(set);
-  std::erase_if(out, [&](std::uint32_t k) { return removed_[policy_.rules[k].source_rule]; });
+  std::vector<std::uint32_t> out;
+  if (set.empty()) return out;
+  index_->in_rank_order(RuleIndex::query_of(set), 0, UINT32_MAX, true, [&](std::uint32_t k) {
+    if (!removed_[policy_.rules[k].source_rule]) out.push_back(k);
+    return true;
+  });
+  std::sort(out.begin(), out.end());
   return out;
 }
 
 void Decisions::remove(std::uint32_t source_rule) { removed_[source_rule] = true; }
+
+std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
+  std::vector<std::vector<std::uint32_t>> holders(by_source_.size());
+  std::vector<std::uint32_t> order(matches_.size());
+  for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return rank_[a] < rank_[b]; });
+  // Which IR rules lie inside one live rule of higher precedence, in rank
+  // order, so a rule found inside another is out of the way of the rest.
+  std::vector<std::int64_t> holder(matches_.size(), -1);
+  std::vector<bool> out(matches_.size(), false);
+  for (std::uint32_t r : order) {
+    const PacketSet& m = matches_[r];
+    if (m.empty() || rank_[r] == 0 || removed_[policy_.rules[r].source_rule]) continue;
+    holder[r] = index_->first_holding(
+        corner_of(m), rank_[r],
+        [&](std::uint32_t k) { return !out[k] && !removed_[policy_.rules[k].source_rule] && matches_[k].contains(m); },
+        kMaxHolderAsks);
+    if (holder[r] < 0) continue;
+    // Out of the way only once every IR rule of its source rule is held.
+    std::uint32_t s = policy_.rules[r].source_rule;
+    const auto& rules = by_source_[s];
+    if (std::all_of(rules.begin(), rules.end(), [&](std::uint32_t k) { return holder[k] >= 0 || matches_[k].empty(); })) {
+      for (std::uint32_t k : rules) {
+        out[k] = true;
+        if (holder[k] >= 0) holders[s].push_back(static_cast<std::uint32_t>(holder[k]));
+      }
+      removed_[s] = true;
+    }
+  }
+  index_ = std::make_unique<RuleIndex>(policy_, matches_, rank_, &out);
+  return holders;
+}
 
 Effect Decisions::effect_of_rule(std::uint32_t r) const {
   const ir::Rule& rule = policy_.rules[r];
@@ -91,39 +139,49 @@ Effect Decisions::effect_of(const Decision& d) const {
 }
 
 std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std::uint32_t>* takers,
-                                               std::size_t budget, const PacketSet* within) const {
+                                               std::size_t budget, const PacketSet* within,
+                                               std::size_t max_looks) const {
   const PacketSet& query = within ? *within : matches_[r];
-  PacketSet rest = query;
-  bool done = policy_.rules[r].done, over = false;
-  // The index offers broad rules first: they empty the set soonest and split it least.
-  auto rival = [&](std::uint32_t k) {  // an earlier `done` rule, or a later one when r has no `done`
-    const ir::Rule& rule = policy_.rules[k];
-    return ((k < r && rule.done) || (k > r && !done)) && !removed_[rule.source_rule];
-  };
-  index_.for_each_candidate(
-      query,
-      [&](std::uint32_t k) {
-        if (!rest.intersects(matches_[k])) return true;
-        rest.subtract(matches_[k]);
-        if (takers) takers->push_back(k);
-        over = rest.boxes().size() > budget;
-        return !over && !rest.empty();
-      },
-      rival);
-  if (over) return std::nullopt;
-  return rest;
+  if (rank_[r] == 0 || query.empty()) return query;  // the first rule: nothing decides before it
+  // One rule that holds all of it settles it at once: the common case of a
+  // rule shadowed by a broader one. It holds every point of the set, so it
+  // is filed where any one point lies.
+  std::int64_t all = index_->first_holding(
+      corner_of(query), rank_[r],
+      [&](std::uint32_t k) { return !removed_[policy_.rules[k].source_rule] && matches_[k].contains(query); },
+      kMaxHolderAsks);
+  if (all >= 0) {
+    if (takers) takers->push_back(static_cast<std::uint32_t>(all));
+    return PacketSet{};
+  }
+  return carve(query, rank_[r] - 1, budget, takers, max_looks);
 }
 
 std::optional<PacketSet> Decisions::unmatched(const PacketSet& set, std::size_t budget) const {
+  return carve(set, UINT32_MAX, budget, nullptr);
+}
+
+std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
+                                          std::vector<std::uint32_t>* takers, std::size_t max_looks) const {
+  // In the order the evaluator gives precedence, so each rule that takes
+  // packets decides them, and a set covered by a broad rule of high
+  // precedence stops early.
   PacketSet rest = set;
   bool over = false;
-  index_.for_each_candidate(set, [&](std::uint32_t k) {
-    if (removed_[policy_.rules[k].source_rule] || !rest.intersects(matches_[k])) return true;
+  if (set.empty()) return rest;
+  RuleIndex::Query q = RuleIndex::query_of(set);
+  RuleIndex::Hull left = q.hull;  // the hull of what is left, shrinking as rules take packets
+  bool complete = index_->in_rank_order(q, 0, last_rank, true, [&](std::uint32_t k) {
+    if (removed_[policy_.rules[k].source_rule] || !RuleIndex::overlap(index_->hull(k), left) ||
+        !rest.intersects(matches_[k]))
+      return true;
     rest.subtract(matches_[k]);
+    left = RuleIndex::hull_of(rest);
+    if (takers) takers->push_back(k);
     over = rest.boxes().size() > budget;
     return !over && !rest.empty();
-  });
-  if (over) return std::nullopt;
+  }, max_looks);
+  if (over || !complete) return std::nullopt;
   return rest;
 }
 
@@ -136,45 +194,52 @@ std::vector<Packet> Decisions::probes(const PacketSet& set) const {
   return out;
 }
 
-std::optional<Packet> Decisions::probe(std::uint32_t r) const {
+std::int64_t Decisions::first_holding(const Point& v, std::uint32_t limit,
+                                      std::optional<std::uint32_t> without) const {
+  return index_->first_holding(v, limit, [&](std::uint32_t k) {
+    std::uint32_t s = policy_.rules[k].source_rule;
+    return !removed_[s] && (!without || s != *without) && matches_[k].holds(v);
+  });
+}
+
+std::vector<Point> Decisions::probe_points_of(std::uint32_t r) const {
   const PacketSet& m = matches_[r];
-  bool done = policy_.rules[r].done;
-  std::vector<std::array<ir::U128, kFieldCount>> points;
+  std::vector<Point> points;
   if (auto w = m.witness(policy_)) points.push_back(values_of(*w, policy_));  // a realistic packet first
   std::size_t boxes = std::min<std::size_t>(m.boxes().size(), 4);
   for (std::size_t b = 0; b < boxes; ++b)
     for (const auto& v : probe_points(m.boxes()[b])) points.push_back(v);
-  std::vector<bool> taken(points.size(), false);
-  std::size_t left = points.size();
-  index_.for_each_candidate(m, [&](std::uint32_t k) {
-    const ir::Rule& rule = policy_.rules[k];
-    if (k == r || removed_[rule.source_rule]) return true;
-    if (!(k < r && rule.done) && !(k > r && !done)) return true;
-    for (std::size_t i = 0; i < points.size(); ++i)
-      if (!taken[i] && set_holds(matches_[k], points[i])) taken[i] = true, --left;
-    return left > 0;
-  });
-  for (std::size_t i = 0; i < points.size(); ++i)
-    if (!taken[i]) return to_packet(points[i], policy_);
+  return points;
+}
+
+std::vector<Packet> Decisions::decided_probes(std::uint32_t r) const {
+  std::vector<Packet> out;
+  for (const Point& v : probe_points_of(r))
+    if (first_holding(v, rank_[r], std::nullopt) < 0) out.push_back(to_packet(v, policy_));
+  return out;
+}
+
+std::optional<Packet> Decisions::probe(std::uint32_t r) const {
+  for (const Point& v : probe_points_of(r))
+    if (first_holding(v, rank_[r], std::nullopt) < 0) return to_packet(v, policy_);
   return std::nullopt;
 }
 
-std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std::uint32_t> without) const {
+std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std::uint32_t> without,
+                                        std::uint32_t from_rank, std::size_t max_looks, bool* complete) const {
   std::vector<Decision> out;
   PacketSet rest = set;
-  std::vector<std::uint32_t> cands = candidates(set);
-  if (without)
-    std::erase_if(cands, [&](std::uint32_t k) { return policy_.rules[k].source_rule == *without; });
-  auto take = [&](std::uint32_t k) {
-    if (rest.empty() || !rest.intersects(matches_[k])) return;
-    PacketSet part = rest & matches_[k];
-    rest.subtract(matches_[k]);
-    out.push_back({static_cast<std::int64_t>(k), ir::Direction::In, std::move(part)});
-  };
-  for (std::uint32_t k : cands)
-    if (policy_.rules[k].done) take(k);
-  for (auto it = cands.rbegin(); it != cands.rend(); ++it)
-    if (!policy_.rules[*it].done) take(*it);
+  bool finished = true;
+  if (!rest.empty())
+    finished = index_->in_rank_order(RuleIndex::query_of(set), from_rank, UINT32_MAX, true, [&](std::uint32_t k) {
+      std::uint32_t s = policy_.rules[k].source_rule;
+      if (removed_[s] || (without && s == *without) || !rest.intersects(matches_[k])) return true;
+      PacketSet part = rest & matches_[k];
+      rest.subtract(matches_[k]);
+      out.push_back({static_cast<std::int64_t>(k), ir::Direction::In, std::move(part)});
+      return !rest.empty();
+    }, max_looks);
+  if (complete) *complete = finished;
   for (ir::Direction d : {ir::Direction::In, ir::Direction::Out}) {
     if (rest.empty()) break;
     PacketSet part = rest & PacketSet::of(d, policy_);
@@ -183,29 +248,10 @@ std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std:
   return out;
 }
 
-std::int64_t Decisions::decider_among(const Packet& p, const std::vector<std::uint32_t>& rules) const {
-  std::uint32_t iface = interface_index(policy_, p);
-  std::int64_t last = -1;
-  for (std::uint32_t k : rules) {
-    if (removed_[policy_.rules[k].source_rule]) continue;
-    const auto& boxes = matches_[k].boxes();
-    if (std::none_of(boxes.begin(), boxes.end(), [&](const Box& b) { return b.contains(p, iface); })) continue;
-    if (policy_.rules[k].done) return k;
-    last = k;
-  }
-  return last;
-}
-
 std::int64_t Decisions::decider(const Packet& p, std::optional<std::uint32_t> without) const {
-  PacketSet one = PacketSet::of(p, policy_);
-  std::int64_t last = -1;
-  for (std::uint32_t k : candidates(one)) {
-    if (without && policy_.rules[k].source_rule == *without) continue;
-    if (!matches_[k].intersects(one)) continue;
-    if (policy_.rules[k].done) return k;
-    last = k;
-  }
-  return last;
+  Point v = values_of(p, policy_);
+  if (!in_universe(v, policy_)) return -1;  // no rule matches such a packet
+  return first_holding(v, UINT32_MAX, without);
 }
 
 }  // namespace rulec::analysis

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -40,12 +41,48 @@ class Decisions {
   const PacketSet& match(std::uint32_t r) const { return matches_[r]; }
   /// IR rules that may share packets with `set` (see RuleIndex), leaving out removed ones.
   std::vector<std::uint32_t> candidates(const PacketSet& set) const;
+  /// The precedence rank of IR rule `r`: 0 decides first (the first `done`
+  /// rule), then the other `done` rules in order, then the rules without
+  /// `done` from the last to the first. The matching rule of lowest rank
+  /// decides a packet.
+  std::uint32_t rank(std::uint32_t r) const { return rank_[r]; }
+  /// Up to `want` live IR rules with a rank in [lo, hi] that `usable`
+  /// accepts and that share packets with `set`, nearest to `lo` first (to
+  /// `hi` when `from_lo` is false). Looks at no more than kMaxNearest rules,
+  /// so it may miss some, never names a wrong one.
+  template <typename Usable>
+  std::vector<std::uint32_t> nearest(const PacketSet& set, std::uint32_t lo, std::uint32_t hi, bool from_lo,
+                                     std::size_t want, Usable usable) const {
+    std::vector<std::uint32_t> out;
+    if (want == 0 || set.empty()) return out;
+    index_->in_rank_order(
+        RuleIndex::query_of(set), lo, hi, from_lo,
+        [&](std::uint32_t k) {
+          if (!removed_[policy_.rules[k].source_rule] && usable(k) && set.intersects(matches_[k])) out.push_back(k);
+          return out.size() < want;
+        },
+        kMaxNearest);
+    return out;
+  }
+  static constexpr std::size_t kMaxNearest = 4096;
 
   /// Takes a source rule out of the policy for every later question, as if
   /// it were deleted. Lint removes each rule it reports as shadowed or
   /// redundant, so that its findings hold together: deleting every reported
   /// rule at once changes no verdict.
   void remove(std::uint32_t source_rule);
+  /// Removes at once every source rule whose IR rules each lie inside one
+  /// live rule of higher precedence (most rules that decide nothing), and
+  /// files the index anew without them, so that no later question meets
+  /// them. Removing a rule that decides nothing changes no other rule's
+  /// decisions, so this is the same as removing them one by one later.
+  /// Returns, per source rule, the rules found holding its IR rules (empty
+  /// for the rules kept).
+  std::vector<std::vector<std::uint32_t>> remove_covered();
+  /// Looking for one rule that holds a whole set, no more rules than this
+  /// are tried (the answer is then "none found", and the set is worked out
+  /// the long way).
+  static constexpr std::size_t kMaxHolderAsks = 256;
   bool removed(std::uint32_t source_rule) const { return removed_[source_rule]; }
   /// The IR rules lowered from one source rule.
   const std::vector<std::uint32_t>& rules_of(std::uint32_t source_rule) const { return by_source_[source_rule]; }
@@ -58,20 +95,31 @@ class Decisions {
   /// omitted) that IR rule `r` decides. `takers`, when given, receives the
   /// rules that took packets of it away. nullopt when the result would
   /// split into more than `budget` boxes (the question is then left open).
+  /// Also nullopt when the answer needs a look at more than `max_looks`
+  /// rules of the index.
   std::optional<PacketSet> decided_by(std::uint32_t r, std::vector<std::uint32_t>* takers = nullptr,
-                                      std::size_t budget = SIZE_MAX, const PacketSet* within = nullptr) const;
+                                      std::size_t budget = SIZE_MAX, const PacketSet* within = nullptr,
+                                      std::size_t max_looks = SIZE_MAX) const;
   /// The packets of `set` no rule matches (the defaults decide them); nullopt past `budget` boxes.
   std::optional<PacketSet> unmatched(const PacketSet& set, std::size_t budget) const;
 
   /// A packet IR rule `r` decides, found by probing a few packets of its
   /// match; nullopt proves nothing (use decided_by for a proof).
   std::optional<Packet> probe(std::uint32_t r) const;
+  /// Every probed packet IR rule `r` decides (the first one is probe(r)'s).
+  std::vector<Packet> decided_probes(std::uint32_t r) const;
   /// A few packets spread over a set (corners and middles of its first boxes).
   std::vector<Packet> probes(const PacketSet& set) const;
 
   /// Splits `set` by the rule or default that decides each packet. Rules of
   /// source rule `without` are ignored, as if it were removed.
-  std::vector<Decision> decide(const PacketSet& set, std::optional<std::uint32_t> without = std::nullopt) const;
+  /// Rules of rank below `from_rank` are taken to share no packet with
+  /// `set` (true of the packets a rule of that rank decides).
+  /// `*complete` (when given) is set false when the split needed a look at
+  /// more than `max_looks` rules of the index and was left unfinished.
+  std::vector<Decision> decide(const PacketSet& set, std::optional<std::uint32_t> without = std::nullopt,
+                               std::uint32_t from_rank = 0, std::size_t max_looks = SIZE_MAX,
+                               bool* complete = nullptr) const;
 
   /// A part of `set` whose deciding rule or default has an effect `wanted`
   /// accepts, or nullopt when there is none. Cheaper than decide() on large
@@ -82,17 +130,25 @@ class Decisions {
   template <typename Wanted>
   std::optional<Decision> find(const PacketSet& set, Wanted wanted, bool* gave_up = nullptr) const;
 
-  /// The deciding IR rule for one packet among `rules` (ascending; it must
-  /// hold every live rule that matches the packet); -1 for the default.
-  std::int64_t decider_among(const Packet& p, const std::vector<std::uint32_t>& rules) const;
-
   /// The deciding IR rule for one packet (-1: the default), ignoring source rule `without`.
   std::int64_t decider(const Packet& p, std::optional<std::uint32_t> without = std::nullopt) const;
 
  private:
+  /// The packets of `set` that no live rule of rank at most `last_rank`
+  /// matches; nullopt past `budget` boxes. `takers` receives the rules that
+  /// took some, in rank order.
+  std::optional<PacketSet> carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
+                                 std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX) const;
+  /// The witness of rule r's match, then the corners and middles of its first boxes.
+  std::vector<Point> probe_points_of(std::uint32_t r) const;
+  /// The live rule of lowest rank below `limit` that holds the point (-1:
+  /// none); rules of source rule `without` are left out.
+  std::int64_t first_holding(const Point& v, std::uint32_t limit, std::optional<std::uint32_t> without) const;
+
   const ir::Policy& policy_;
   std::vector<PacketSet> matches_;
-  RuleIndex index_;
+  std::vector<std::uint32_t> rank_;
+  std::unique_ptr<RuleIndex> index_;
   std::vector<std::vector<std::uint32_t>> by_source_;
   std::vector<bool> removed_;
 };
@@ -102,22 +158,27 @@ std::optional<Decision> Decisions::find(const PacketSet& set, Wanted wanted, boo
   constexpr std::size_t kBudget = 512, kMaxRules = 256, kMaxVisits = 4096;
   if (gave_up) *gave_up = false;
   for (const Packet& p : probes(set)) {
-    Decision d{decider(p), p.direction, PacketSet::of(p, policy_)};
-    if (wanted(effect_of(d))) return d;
+    Decision d{decider(p), p.direction, {}};
+    if (!wanted(effect_of(d))) continue;
+    d.packets = PacketSet::of(p, policy_);
+    if (!d.packets.empty()) return d;
   }
   // Rules whose effect qualifies and that share packets with the set; the
-  // search stops (and gives up) after visiting kMaxVisits rules of the index.
+  // search stops (and gives up) after looking at kMaxVisits rules of the index.
   std::vector<std::uint32_t> cands;
-  std::size_t visits = 0;
-  index_.for_each_candidate(set, [&](std::uint32_t k) {
-    if (++visits > kMaxVisits || cands.size() >= kMaxRules) {
-      if (gave_up) *gave_up = true;
-      return false;
-    }
-    if (!removed_[policy_.rules[k].source_rule] && wanted(effect_of_rule(k)) && set.intersects(matches_[k]))
-      cands.push_back(k);
-    return true;
-  });
+  bool complete = index_->in_rank_order(
+      RuleIndex::query_of(set), 0, UINT32_MAX, true,
+      [&](std::uint32_t k) {
+        if (cands.size() >= kMaxRules) {
+          if (gave_up) *gave_up = true;
+          return false;
+        }
+        if (!removed_[policy_.rules[k].source_rule] && wanted(effect_of_rule(k)) && set.intersects(matches_[k]))
+          cands.push_back(k);
+        return true;
+      },
+      kMaxVisits);
+  if (!complete && gave_up) *gave_up = true;
   std::sort(cands.begin(), cands.end());
   for (std::uint32_t k : cands) {
     PacketSet within = set & matches_[k];

@@ -98,16 +98,31 @@ void replies_blocked(Context& cx, std::uint32_t s) {
   const auto& rules = cx.decisions.rules_of(s);
   const ir::Rule& rule = cx.policy.rules[rules.front()];
   if (rule.action != ir::Action::Pass || rule.state) return;
-  const auto& passed = cx.coverage_of(s).decided;
-  if (!passed || passed->empty()) return;
   auto blocks = [](const Effect& e) { return e.action != ir::Action::Pass; };
   std::optional<Decision> found;
-  if (auto w = passed->witness(cx.policy)) {  // the reply to a typical packet first: the clearest witness
-    Packet r = reply_to(*w);
-    Decision d{cx.decisions.decider(r), r.direction, PacketSet::of(r, cx.policy)};
-    if (!d.packets.empty() && blocks(cx.decisions.effect_of(d))) found = std::move(d);
+  // The reply to a typical packet first: the clearest witness. When the rule
+  // decides the typical packet of its match, that is the one, and often
+  // settles it without working out every packet the rule passes.
+  auto try_reply = [&](const Packet& w) {
+    Packet r = reply_to(w);
+    Decision d{cx.decisions.decider(r), r.direction, {}};
+    if (!blocks(cx.decisions.effect_of(d))) return;
+    d.packets = PacketSet::of(r, cx.policy);
+    if (!d.packets.empty()) found = std::move(d);
+  };
+  for (std::uint32_t r : rules) {
+    auto w = cx.decisions.match(r).witness(cx.policy);
+    if (w && cx.decisions.decider(*w) == r) {
+      try_reply(*w);
+      break;
+    }
   }
-  if (!found) found = cx.decisions.find(passed->replies(), blocks);
+  if (!found) {
+    const auto& passed = cx.coverage_of(s).decided;
+    if (!passed || passed->empty()) return;
+    if (auto w = passed->witness(cx.policy)) try_reply(*w);
+    if (!found) found = cx.decisions.find(passed->replies(), blocks);
+  }
   if (!found) return;
   std::vector<const Decision*> blocking{&*found};
   auto reply = found->packets.witness(cx.policy);

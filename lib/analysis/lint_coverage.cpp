@@ -33,7 +33,7 @@ const Context::Coverage& Context::coverage_of(std::uint32_t source_rule) {
     slot.emplace();
     slot->decided.emplace();
     for (std::uint32_t r : decisions.rules_of(source_rule)) {
-      auto d = decisions.decided_by(r, &slot->takers, kBoxBudget);
+      auto d = decisions.decided_by(r, &slot->takers, kBoxBudget, nullptr, kMaxLooks);
       if (!d) {
         slot->decided.reset();
         break;
@@ -103,16 +103,21 @@ std::string witness_of(const Context& cx, const PacketSet& s) {
 std::optional<std::pair<std::int64_t, Packet>> overrider(const Context& cx, std::uint32_t s,
                                                          const std::vector<std::uint32_t>& takers) {
   const ir::Rule& rule = cx.policy.rules[cx.decisions.rules_of(s).front()];
+  auto decides_against = [&](const Packet& p) {
+    std::int64_t d = cx.decisions.decider(p);
+    return d >= 0 && cx.policy.rules[d].source_rule > s && cx.policy.rules[d].action != rule.action;
+  };
   for (std::uint32_t k : takers) {
     const ir::Rule& other = cx.policy.rules[k];
     if (other.source_rule < s || other.action == rule.action) continue;
     for (std::uint32_t r : cx.decisions.rules_of(s))
-      for (const Packet& p : cx.decisions.probes(cx.decisions.match(r) & cx.decisions.match(k))) {
-        std::int64_t d = cx.decisions.decider(p);
-        if (d >= 0 && cx.policy.rules[d].source_rule > s && cx.policy.rules[d].action != rule.action)
-          return std::pair{d, p};
-      }
+      for (const Packet& p : cx.decisions.probes(cx.decisions.match(r) & cx.decisions.match(k)))
+        if (decides_against(p)) return std::pair{cx.decisions.decider(p), p};
   }
+  // The rules that decide its typical packets, whichever took them first.
+  for (std::uint32_t r : cx.decisions.rules_of(s))
+    for (const Packet& p : cx.decisions.probes(cx.decisions.match(r)))
+      if (decides_against(p)) return std::pair{cx.decisions.decider(p), p};
   return std::nullopt;
 }
 
@@ -183,6 +188,25 @@ std::vector<std::uint32_t> source_rules_of(const Context& cx, const std::vector<
 std::vector<std::uint32_t> check_source_rule(Context& cx, std::uint32_t s) {
   const auto& rules = cx.decisions.rules_of(s);
   if (rules.empty()) return {};
+  if (s < cx.held.size() && !cx.held[s].empty()) {  // inside other rules: it decides nothing
+    std::vector<std::uint32_t> takers = cx.held[s];
+    report_never_decides(cx, s, takers);
+    return source_rules_of(cx, takers);
+  }
+  Effect mine = cx.decisions.effect_of_rule(rules.front());
+  auto falls_elsewhere = [&](const Packet& p) {  // without this rule, p gets another verdict
+    return cx.decisions.effect_of({cx.decisions.decider(p, s), p.direction, {}}) != mine;
+  };
+  // Most rules that decide anything are shown to by a probe, and most that
+  // are not redundant by one packet that would get another verdict without
+  // them; only the others need their decided packets worked out.
+  std::optional<Packet> seen;
+  for (std::uint32_t r : rules) {
+    for (const Packet& p : cx.decisions.decided_probes(r)) {
+      if (falls_elsewhere(p)) return {};
+      if (!seen) seen = p;
+    }
+  }
   const Context::Coverage& c = cx.coverage_of(s);
   if (c.decided && c.decided->empty()) {
     std::vector<std::uint32_t> takers = c.takers;
@@ -191,11 +215,14 @@ std::vector<std::uint32_t> check_source_rule(Context& cx, std::uint32_t s) {
   }
   // Redundant only if every packet it decides gets the same verdict without
   // it: one packet with another verdict settles it cheaply.
-  auto p = decided_packet(cx, s, c);
-  Effect mine = cx.decisions.effect_of_rule(rules.front());
-  if (!p || cx.decisions.effect_of({cx.decisions.decider(*p, s), p->direction, {}}) != mine) return {};
+  auto p = seen ? seen : decided_packet(cx, s, c);
+  if (!p || falls_elsewhere(*p)) return {};
   if (!c.decided) return {};  // too large to prove either way: no finding
-  std::vector<Decision> fallback = cx.decisions.decide(*c.decided, s);
+  std::uint32_t from_rank = UINT32_MAX;  // no rule above this rule's own ranks takes any of its packets
+  for (std::uint32_t r : rules) from_rank = std::min(from_rank, cx.decisions.rank(r));
+  bool complete = true;
+  std::vector<Decision> fallback = cx.decisions.decide(*c.decided, s, from_rank, kMaxLooks, &complete);
+  if (!complete) return {};  // too costly to prove: no finding
   if (std::any_of(fallback.begin(), fallback.end(), [&](const Decision& d) { return cx.decisions.effect_of(d) != mine; }))
     return {};
   const ir::Rule& rule = cx.policy.rules[rules.front()];
@@ -230,6 +257,7 @@ void coverage(Context& cx) {
   // before it redundant (the removed rule was where its packets would have
   // gone, or now hands packets to it): those are checked again until nothing
   // changes.
+  cx.held = cx.decisions.remove_covered();
   std::vector<std::uint32_t> again;
   auto check = [&](std::uint32_t s, bool recheck) {
     if (cx.reported[s]) return;
@@ -254,37 +282,40 @@ namespace {
 /// the other, and one of them deciding a probed packet of the overlap (an
 /// overlap whose probes all go to third rules is not reported: this is a
 /// note, never a false one).
-std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uint32_t j,
-                                   const std::vector<std::uint32_t>& around) {
+std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uint32_t j) {
   const PacketSet& mk = cx.decisions.match(k);
   const PacketSet& mj = cx.decisions.match(j);
   if (!mk.intersects(mj) || mk.contains(mj) || mj.contains(mk)) return std::nullopt;
   auto probes = cx.decisions.probes(mk & mj);
   if (probes.size() > 4) probes.resize(4);  // a realistic packet and the corners of the first box
   for (const Packet& p : probes) {
-    std::int64_t d = cx.decisions.decider_among(p, around);
+    std::int64_t d = cx.decisions.decider(p);
     if (d == k || d == j) return p;
   }
   return std::nullopt;
 }
 
 void correlate(Context& cx, std::uint32_t s) {
-  constexpr std::size_t kMaxLooks = 32;  // earlier rules examined per rule
+  constexpr std::size_t kNearest = 32;  // earlier rules examined per rule
   diag::Diagnostic diag;
   std::vector<std::uint32_t> partners;
+  const auto last = static_cast<std::uint32_t>(cx.policy.rules.size() - 1);
   for (std::uint32_t j : cx.decisions.rules_of(s)) {
     const ir::Rule& b = cx.policy.rules[j];
-    std::vector<std::uint32_t> looks, around = cx.decisions.candidates(cx.decisions.match(j));
-    for (auto it = std::lower_bound(around.begin(), around.end(), j); it != around.begin() && looks.size() < kMaxLooks;) {
-      const ir::Rule& a = cx.policy.rules[*--it];  // the nearest earlier rules first
-      if (a.source_rule < s && a.action != b.action && a.done == b.done && !cx.reported[a.source_rule])
-        looks.push_back(*it);
-    }
-    std::reverse(looks.begin(), looks.end());
-    for (auto it = looks.rbegin(); it != looks.rend() && partners.size() < kMaxNotes; ++it) {
+    // The nearest earlier rules with the same `done` are the next ranks:
+    // upwards without `done`, downwards with it.
+    std::uint32_t rank = cx.decisions.rank(j);
+    if (b.done ? rank == 0 : rank == last) continue;
+    std::vector<std::uint32_t> looks = cx.decisions.nearest(
+        cx.decisions.match(j), b.done ? 0 : rank + 1, b.done ? rank - 1 : last, !b.done, kNearest,
+        [&](std::uint32_t k) {
+          const ir::Rule& a = cx.policy.rules[k];
+          return a.source_rule < s && a.action != b.action && a.done == b.done && !cx.reported[a.source_rule];
+        });
+    for (auto it = looks.begin(); it != looks.end() && partners.size() < kMaxNotes; ++it) {
       std::uint32_t t = cx.policy.rules[*it].source_rule;
       if (std::find(partners.begin(), partners.end(), t) != partners.end()) continue;
-      auto w = order_matters(cx, *it, j, around);
+      auto w = order_matters(cx, *it, j);
       if (!w) continue;
       if (partners.empty()) diag.witness = format_packet(*w);
       partners.push_back(t);

@@ -39,6 +39,9 @@ struct Context {
     std::vector<std::uint32_t> takers;
   };
   const Coverage& coverage_of(std::uint32_t source_rule);
+  /// Per source rule: the rules found holding all of it before the passes
+  /// ran (Decisions::remove_covered); empty for the others.
+  std::vector<std::vector<std::uint32_t>> held;
   /// Drops computed coverage (after rules were removed from `decisions`).
   void forget_decided() { covered_.assign(covered_.size(), std::nullopt); }
   void forget_decided(std::uint32_t source_rule) { covered_[source_rule].reset(); }
@@ -68,6 +71,11 @@ void add_notes(const Context& cx, diag::Diagnostic& diag, const std::vector<cons
 /// A decided set that splits into more boxes than this is not computed
 /// exactly; the questions that need it are left open (no finding).
 inline constexpr std::size_t kBoxBudget = 64;
+
+/// A question about one rule that needs a look at more rules of the index
+/// than this is left open (no finding): it keeps lint close to linear on
+/// policies where broad rules overlap a fixed share of all rules.
+inline constexpr std::size_t kMaxLooks = 1024;
 
 /// At most this many notes name other rules; the rest are counted.
 inline constexpr std::size_t kMaxNotes = 3;

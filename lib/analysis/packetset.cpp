@@ -93,9 +93,13 @@ std::array<std::vector<Interval>, kFieldCount> fields_of(const Box& b) {
   return out;
 }
 
+/// The fields in the order that tells boxes apart soonest.
+constexpr Field kTellingOrder[] = {Field::Dport, Field::Dst, Field::Src,       Field::Protocol, Field::Interface,
+                                   Field::Direction, Field::Family, Field::Sport, Field::IcmpType};
+
 bool boxes_overlap(const Box& a, const Box& b) {
-  for (std::size_t f = 0; f < kFieldCount; ++f)
-    if (!values::overlap(a[static_cast<Field>(f)], b[static_cast<Field>(f)])) return false;
+  for (Field f : kTellingOrder)
+    if (!values::overlap(a[f], b[f])) return false;
   return true;
 }
 
@@ -114,9 +118,40 @@ std::optional<Box> box_intersect(const Box& a, const Box& b) {
 
 /// a \ b as disjoint boxes appended to `out`: one piece per field where a
 /// reaches outside b, with the fields before it narrowed to the overlap.
+/// True when every field of the box is one interval.
+bool simple(const Box& b) {
+  for (std::size_t f = 0; f < kFieldCount; ++f)
+    if (b[static_cast<Field>(f)].size() != 1) return false;
+  return true;
+}
+
+/// box_subtract for two boxes of one interval per field (most boxes), with
+/// no allocation but the pieces'.
+void simple_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
+  std::array<Interval, kFieldCount> inside;
+  for (std::size_t f = 0; f < kFieldCount; ++f) inside[f] = a[static_cast<Field>(f)].front();
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    Interval x = a[static_cast<Field>(f)].front(), y = b[static_cast<Field>(f)].front();
+    if (y.lo <= x.lo && x.hi <= y.hi) continue;  // b covers a in this field
+    Interval outside[2];
+    std::size_t n = 0;
+    if (x.lo < y.lo) outside[n++] = {x.lo, y.lo - 1};
+    if (y.hi < x.hi) outside[n++] = {y.hi + 1, x.hi};
+    Box::Builder piece;
+    for (std::size_t g = 0; g < kFieldCount; ++g)
+      piece.add(g == f ? std::span<const Interval>(outside, n) : std::span<const Interval>(&inside[g], 1));
+    out.push_back(piece.take());
+    inside[f] = {std::max(x.lo, y.lo), std::min(x.hi, y.hi)};
+  }
+}
+
 void box_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
   if (!boxes_overlap(a, b)) {
     out.push_back(a);
+    return;
+  }
+  if (simple(a) && simple(b)) {
+    simple_subtract(a, b, out);
     return;
   }
   std::array<std::vector<Interval>, kFieldCount> inside;  // a ∩ b per field, when narrower than a
@@ -166,19 +201,37 @@ U128 pick(std::span<const Interval> set, std::initializer_list<U128> preferred, 
 
 bool Box::Builder::add(std::span<const Interval> values) {
   if (values.empty() || field_ >= kFieldCount) return false;
-  box_.intervals_.insert(box_.intervals_.end(), values.begin(), values.end());
+  box_.intervals_.append(values.data(), values.data() + values.size());
   box_.start_[++field_] = static_cast<std::uint16_t>(box_.intervals_.size());
   return true;
 }
 
 bool Box::contains(const Packet& p, std::uint32_t iface) const {
-  U128 v[kFieldCount] = {U128(static_cast<int>(p.direction)), iface, U128(static_cast<int>(p.family)),
-                         p.protocol, p.src, p.dst, p.sport, p.dport, p.icmp_type};
-  for (std::size_t f = 0; f < kFieldCount; ++f) {
-    auto s = (*this)[static_cast<Field>(f)];
-    if (std::none_of(s.begin(), s.end(), [&](const Interval& r) { return r.contains(v[f]); })) return false;
+  return holds({U128(static_cast<int>(p.direction)), iface, U128(static_cast<int>(p.family)), p.protocol, p.src, p.dst,
+                p.sport, p.dport, p.icmp_type});
+}
+
+bool Box::holds(const Point& v) const {
+  for (Field f : kTellingOrder) {
+    auto s = (*this)[f];
+    ir::U128 x = v[static_cast<std::size_t>(f)];
+    if (x < s.front().lo || x > s.back().hi) return false;
+    if (s.size() > 1 && std::none_of(s.begin(), s.end(), [&](const Interval& r) { return r.contains(x); })) return false;
   }
   return true;
+}
+
+bool in_universe(const Point& v, const ir::Policy& policy) {
+  auto at = [&](Field f) { return v[static_cast<std::size_t>(f)]; };
+  if (at(Field::Direction) > 1 || at(Field::Interface) > policy.interfaces.size() || at(Field::Family) > 1) return false;
+  bool v6 = at(Field::Family) == 1;
+  if (!v6 && (at(Field::Src) > kV4Max || at(Field::Dst) > kV4Max)) return false;
+  if (at(Field::Protocol) > 255) return false;
+  auto proto = static_cast<unsigned>(at(Field::Protocol));
+  bool no_ports = at(Field::Sport) == 0 && at(Field::Dport) == 0;
+  if (ir::proto::has_ports(proto)) return at(Field::IcmpType) == 0 && at(Field::Sport) <= 65535 && at(Field::Dport) <= 65535;
+  if (proto == (v6 ? ir::proto::icmpv6 : ir::proto::icmp)) return no_ports && at(Field::IcmpType) <= 255;
+  return !ir::proto::is_icmp(proto) && no_ports && at(Field::IcmpType) == 0;
 }
 
 std::uint32_t interface_index(const ir::Policy& policy, const Packet& p) {
@@ -280,7 +333,31 @@ bool PacketSet::intersects(const PacketSet& other) const {
   return false;
 }
 
-bool PacketSet::contains(const PacketSet& other) const { return (other - *this).empty(); }
+bool PacketSet::contains(const PacketSet& other) const {
+  if (boxes_.size() == 1) {  // one box holds a set when it holds each of its boxes, field by field
+    const Box& a = boxes_.front();
+    return std::all_of(other.boxes_.begin(), other.boxes_.end(), [&](const Box& b) {
+      for (std::size_t f = 0; f < kFieldCount; ++f)
+        if (!values::covers(a[static_cast<Field>(f)], b[static_cast<Field>(f)])) return false;
+      return true;
+    });
+  }
+  // A corner of `other` outside this set settles it cheaply.
+  for (const Box& b : other.boxes_) {
+    Point lo, hi;
+    for (std::size_t f = 0; f < kFieldCount; ++f) {
+      auto v = b[static_cast<Field>(f)];
+      lo[f] = v.front().lo;
+      hi[f] = v.back().hi;
+    }
+    if (!holds(lo) || !holds(hi)) return false;
+  }
+  return (other - *this).empty();
+}
+
+bool PacketSet::holds(const Point& v) const {
+  return std::any_of(boxes_.begin(), boxes_.end(), [&](const Box& b) { return b.holds(v); });
+}
 
 bool PacketSet::contains(const Packet& p, const ir::Policy& policy) const {
   std::uint32_t iface = interface_index(policy, p);

@@ -18,6 +18,7 @@
 // names". Sets built from different policies must not be mixed.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -36,6 +37,53 @@ inline constexpr std::size_t kFieldCount = 9;
 /// An inclusive range of one field's values (every field widened to 128 bits).
 using Interval = ir::Range<ir::U128>;
 
+/// One packet as a value per field, in Field order (the interface as its
+/// index in the policy).
+using Point = std::array<ir::U128, kFieldCount>;
+
+/// The intervals of a box: a few kept in place (most boxes have one per
+/// field), more on the heap. Boxes are copied and split all the time, so
+/// this saves an allocation per box.
+class BoxIntervals {
+ public:
+  static constexpr std::size_t kInPlace = 12;
+  BoxIntervals() = default;
+  BoxIntervals(const BoxIntervals& o) { append(o.data(), o.data() + o.size_); }
+  BoxIntervals& operator=(const BoxIntervals& o) {
+    if (this != &o) {
+      size_ = 0;
+      heap_.clear();
+      append(o.data(), o.data() + o.size_);
+    }
+    return *this;
+  }
+  BoxIntervals(BoxIntervals&& o) noexcept { *this = std::move(o); }
+  BoxIntervals& operator=(BoxIntervals&& o) noexcept {
+    size_ = o.size_;
+    if (o.size_ > kInPlace) heap_ = std::move(o.heap_);
+    else std::copy(o.place_.begin(), o.place_.begin() + o.size_, place_.begin());
+    o.size_ = 0;
+    return *this;
+  }
+  const Interval* data() const { return size_ > kInPlace ? heap_.data() : place_.data(); }
+  std::size_t size() const { return size_; }
+  void append(const Interval* first, const Interval* last) {
+    auto n = static_cast<std::size_t>(last - first);
+    if (size_ + n > kInPlace) {
+      if (size_ <= kInPlace) heap_.assign(place_.begin(), place_.begin() + size_);
+      heap_.insert(heap_.end(), first, last);
+    } else {
+      std::copy(first, last, place_.begin() + size_);
+    }
+    size_ += n;
+  }
+
+ private:
+  std::size_t size_ = 0;
+  std::array<Interval, kInPlace> place_;
+  std::vector<Interval> heap_;  ///< all of them, once there are more than kInPlace
+};
+
 /// A product of one non-empty value set per field.
 class Box {
  public:
@@ -51,6 +99,8 @@ class Box {
   }
   /// True when the packet (with its interface index in the policy) lies in the box.
   bool contains(const Packet& p, std::uint32_t iface) const;
+  /// True when the point lies in the box.
+  bool holds(const Point& v) const;
 
   /// Builds a box field by field: call add() for each field in Field order.
   /// Returns false (and leaves the box unusable) when a field is empty.
@@ -60,7 +110,7 @@ class Box {
   friend class Builder;
   friend class PacketSet;
   std::array<std::uint16_t, kFieldCount + 1> start_{};
-  std::vector<Interval> intervals_;
+  BoxIntervals intervals_;
 };
 
 class Box::Builder {
@@ -107,6 +157,8 @@ class PacketSet {
   bool contains(const PacketSet& other) const;
   /// True when the packet lies in the set.
   bool contains(const Packet& p, const ir::Policy& policy) const;
+  /// True when the point lies in the set.
+  bool holds(const Point& v) const;
 
   /// A concrete packet of the set, chosen deterministically and realistically
   /// (documentation addresses, tcp/udp, well-known ports where the set allows);
@@ -138,6 +190,10 @@ bool overlap(std::span<const Interval> a, std::span<const Interval> b);
 /// True when every value of `inner` is in `outer`.
 bool covers(std::span<const Interval> outer, std::span<const Interval> inner);
 }  // namespace values
+
+/// True when the point keeps the universe's conventions (the top of this
+/// file): the same answer as PacketSet::all(policy).holds(v), much cheaper.
+bool in_universe(const Point& v, const ir::Policy& policy);
 
 /// The interface index of a packet in a policy (interfaces.size() for unnamed).
 std::uint32_t interface_index(const ir::Policy& policy, const Packet& p);

@@ -1,20 +1,101 @@
-// The rule index: a static box tree over the rules' hulls.
+// The rule index: rules filed by address and by port, handed out by rank.
 #include "analysis/rule_index.hpp"
-
-#include <algorithm>
 
 namespace rulec::analysis {
 
 namespace {
 
-constexpr std::uint32_t kLeafSize = 8;
-/// The fields nodes split on, in turn (the ones that tell rules apart most).
-constexpr Field kSplitOrder[] = {Field::Dst, Field::Src, Field::Dport, Field::Protocol, Field::Interface,
-                                 Field::Direction};
+constexpr auto kDst = static_cast<std::size_t>(Field::Dst);
+constexpr auto kSrc = static_cast<std::size_t>(Field::Src);
 
-ir::U128 centre(const Interval& i) { return i.lo / 2 + i.hi / 2 + (i.lo & i.hi & 1); }
+/// The destination ports of a set as sorted, disjoint intervals.
+std::vector<Interval> ports_of(const PacketSet& set) {
+  std::vector<Interval> ports;
+  for (const Box& b : set.boxes()) {
+    auto d = b[Field::Dport];
+    ports.insert(ports.end(), d.begin(), d.end());
+  }
+  std::sort(ports.begin(), ports.end(), [](const Interval& a, const Interval& b) { return a.lo < b.lo; });
+  std::vector<Interval> out;
+  for (const Interval& r : ports) {
+    if (!out.empty() && r.lo <= out.back().hi + 1) out.back().hi = std::max(out.back().hi, r.hi);
+    else out.push_back(r);
+  }
+  return out;
+}
+
+std::size_t count_ports(const std::vector<Interval>& ports) {
+  std::size_t n = 0;
+  for (const Interval& r : ports) n += static_cast<std::size_t>(r.hi - r.lo) + 1;
+  return n;
+}
 
 }  // namespace
+
+void Stabber::add(ir::U128 lo, ir::U128 hi, std::uint32_t rule) { added_.push_back({lo, hi, rule}); }
+
+void Stabber::finish() {
+  auto width_class = [](const Item& i) {
+    ir::U128 width = i.hi - i.lo;
+    std::size_t c = 0;
+    while (c < 128 && (width >> c) != 0) ++c;  // the bit length of the width
+    return c;
+  };
+  // Stable: rules filed under one interval keep the order they came in.
+  std::stable_sort(added_.begin(), added_.end(), [&](const Item& a, const Item& b) {
+    auto ca = width_class(a), cb = width_class(b);
+    return ca != cb ? ca < cb : a.lo != b.lo ? a.lo < b.lo : a.hi < b.hi;
+  });
+  rules_.reserve(added_.size());
+  for (const Item& i : added_) {
+    auto& runs = classes_[width_class(i)];
+    if (runs.empty() || runs.back().lo != i.lo || runs.back().hi != i.hi)
+      runs.push_back({i.lo, i.hi, static_cast<std::uint32_t>(rules_.size()), 0});
+    rules_.push_back(i.rule);
+    ++runs.back().count;
+  }
+  added_ = {};
+  for (std::size_t c = 0; c < classes_.size(); ++c) {
+    if (classes_[c].empty()) continue;
+    used_.push_back(static_cast<std::uint8_t>(c));
+    before_[c].push_back(0);
+    for (const Run& r : classes_[c]) before_[c].push_back(before_[c].back() + r.count);
+  }
+}
+
+std::vector<Stabber::Run>::const_iterator Stabber::first_run(const std::vector<Run>& runs, std::size_t c,
+                                                              ir::U128 lo) {
+  // Widths below 2^c: an interval meeting [lo, ...] starts at most 2^c - 1 below lo.
+  ir::U128 reach = c >= 128 ? ~ir::U128(0) : (ir::U128(1) << c) - 1;
+  ir::U128 from = lo >= reach ? lo - reach : 0;
+  return std::lower_bound(runs.begin(), runs.end(), from, [](const Run& r, ir::U128 v) { return r.lo < v; });
+}
+
+std::size_t Stabber::cost(ir::U128 lo, ir::U128 hi) const {
+  std::size_t n = 0;
+  for (std::size_t c : used_) {
+    const auto& runs = classes_[c];
+    auto first = first_run(runs, c, lo);
+    auto last = std::upper_bound(first, runs.end(), hi, [](ir::U128 v, const Run& r) { return v < r.lo; });
+    n += before_[c][static_cast<std::size_t>(last - runs.begin())] - before_[c][static_cast<std::size_t>(first - runs.begin())];
+  }
+  return n;
+}
+
+RuleIndex::Hull RuleIndex::hull_of(const PacketSet& set) {
+  Hull h;
+  for (std::size_t f = 0; f < kFieldCount; ++f) h[f] = set.hull(static_cast<Field>(f));
+  return h;
+}
+
+RuleIndex::Query RuleIndex::query_of(const PacketSet& set) { return {hull_of(set), ports_of(set)}; }
+
+RuleIndex::Query RuleIndex::query_of(const Point& point) {
+  Query q;
+  for (std::size_t f = 0; f < kFieldCount; ++f) q.hull[f] = {point[f], point[f]};
+  q.ports = {q.hull[static_cast<std::size_t>(Field::Dport)]};
+  return q;
+}
 
 bool RuleIndex::overlap(const Hull& a, const Hull& b) {
   constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};  // the fields that differ most often first
@@ -23,99 +104,86 @@ bool RuleIndex::overlap(const Hull& a, const Hull& b) {
   return true;
 }
 
-void RuleIndex::add_hulls(const PacketSet& s, std::uint32_t rule) {
-  constexpr std::size_t kMaxPerField = 8, kMaxPerRule = 64;
-  std::size_t before = hulls_.size();
-  for (const Box& b : s.boxes()) {
-    Hull h;
-    for (std::size_t f = 0; f < kFieldCount; ++f) h[f] = b.hull(static_cast<Field>(f));
-    // One hull per (port range, destination range, source range), when few.
-    auto ranges = [&](Field f) {
-      auto v = b[f];
-      return v.size() <= kMaxPerField ? std::vector<Interval>(v.begin(), v.end()) : std::vector<Interval>{b.hull(f)};
-    };
-    auto ports = ranges(Field::Dport), dsts = ranges(Field::Dst), srcs = ranges(Field::Src);
-    if (ports.size() * dsts.size() * srcs.size() > kMaxPerRule) ports = {b.hull(Field::Dport)}, dsts = {b.hull(Field::Dst)}, srcs = {b.hull(Field::Src)};
-    for (const Interval& p : ports)
-      for (const Interval& d : dsts)
-        for (const Interval& sr : srcs) {
-          h[static_cast<std::size_t>(Field::Dport)] = p;
-          h[static_cast<std::size_t>(Field::Dst)] = d;
-          h[static_cast<std::size_t>(Field::Src)] = sr;
-          hulls_.push_back(h);
-          owner_.push_back(rule);
-        }
-  }
-  if (hulls_.size() - before > kMaxPerRule) {  // many boxes: one hull for the whole rule
-    hulls_.resize(before);
-    owner_.resize(before);
-    Hull h;
-    for (std::size_t f = 0; f < kFieldCount; ++f) h[f] = s.hull(static_cast<Field>(f));
-    hulls_.push_back(h);
-    owner_.push_back(rule);
+void RuleIndex::next_epoch() const {
+  if (++epoch_ == 0) {
+    std::fill(seen_.begin(), seen_.end(), 0);
+    epoch_ = 1;
   }
 }
 
-RuleIndex::RuleIndex(const std::vector<PacketSet>& matches) : seen_(matches.size(), 0) {
-  for (std::uint32_t r = 0; r < matches.size(); ++r) add_hulls(matches[r], r);
-  rules_.resize(hulls_.size());
-  for (std::uint32_t e = 0; e < rules_.size(); ++e) rules_[e] = e;
-  if (!rules_.empty()) build(0, static_cast<std::uint32_t>(rules_.size()), 0);
-}
-
-std::uint32_t RuleIndex::build(std::uint32_t first, std::uint32_t count, std::size_t depth) {
-  auto id = static_cast<std::uint32_t>(nodes_.size());
-  nodes_.emplace_back();
-  Hull box = hulls_[rules_[first]];
-  for (std::uint32_t i = first; i < first + count; ++i)
-    for (std::size_t f = 0; f < kFieldCount; ++f) {
-      box[f].lo = std::min(box[f].lo, hulls_[rules_[i]][f].lo);
-      box[f].hi = std::max(box[f].hi, hulls_[rules_[i]][f].hi);
+RuleIndex::RuleIndex(const ir::Policy& policy, const std::vector<PacketSet>& matches,
+                     const std::vector<std::uint32_t>& rank, const std::vector<bool>* leave_out)
+    : rank_(rank), hulls_(matches.size()), seen_(matches.size(), 0) {
+  // Rules are filed in rank order, so every list comes out sorted by rank.
+  std::vector<std::uint32_t> order(matches.size());
+  for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return rank_[a] < rank_[b]; });
+  std::vector<std::vector<Interval>> ports(matches.size());
+  std::vector<Kind> kinds(matches.size(), Broad);
+  for (Files& f : files_) f.first.assign(65537, 0);
+  for (std::uint32_t k : order) {
+    const PacketSet& m = matches[k];
+    if (m.empty() || (leave_out && (*leave_out)[k])) continue;
+    hulls_[k] = query_of(m).hull;
+    const ir::Match& raw = policy.rules[k].match;
+    Kind kind = kinds[k] = !raw.dst.empty() ? ByDst : !raw.src.empty() ? BySrc : Broad;
+    if (kind == ByDst)
+      for (const auto& r : raw.dst) by_dst_.add(r.lo, r.hi, k);
+    if (kind == BySrc)
+      for (const auto& r : raw.src) by_src_.add(r.lo, r.hi, k);
+    Files& f = files_[kind];
+    f.all.push_back(k);
+    ports[k] = ports_of(m);
+    if (count_ports(ports[k]) > kMaxFiledPorts) {
+      f.any_port.push_back(k);
+      ports[k].clear();
     }
-  nodes_[id].box = box;
-  auto begin = rules_.begin() + first, end = begin + count;
-  // The first field, in turn, along which these rules are not all alike.
-  std::size_t f = kFieldCount;
-  for (std::size_t t = 0; t < std::size(kSplitOrder) && f == kFieldCount; ++t) {
-    auto g = static_cast<std::size_t>(kSplitOrder[(depth + t) % std::size(kSplitOrder)]);
-    auto differs = [&](std::uint32_t r) { return hulls_[r][g] != hulls_[*begin][g]; };
-    if (std::any_of(begin, end, differs)) f = g;
+    for (const Interval& r : ports[k])
+      for (auto p = static_cast<std::size_t>(r.lo); p <= static_cast<std::size_t>(r.hi); ++p) ++f.first[p + 1];
   }
-  if (count <= kLeafSize || f == kFieldCount || depth > 200) {
-    nodes_[id].first = first;
-    nodes_[id].count = count;
-    return id;
+  for (Files& f : files_) {
+    for (std::size_t p = 1; p < f.first.size(); ++p) f.first[p] += f.first[p - 1];
+    f.by_port.resize(f.first.back());
   }
-  // Rules wider than a quarter of the node's extent in f get a child of their own.
-  ir::U128 extent = box[f].hi - box[f].lo, quarter = extent / 4;
-  auto wide_end = std::partition(begin, end, [&](std::uint32_t r) { return hulls_[r][f].hi - hulls_[r][f].lo > quarter; });
-  auto wide = static_cast<std::uint32_t>(wide_end - begin);
-  if (wide == count) {  // all wide here: split them on the next field
-    std::uint32_t c = build(first, count, depth + 1);
-    nodes_[id].children[0] = c;
-    return id;
-  }
-  auto narrow = count - wide;
-  auto mid = wide_end + narrow / 2;
-  std::nth_element(wide_end, mid, end, [&](std::uint32_t a, std::uint32_t b) {
-    return centre(hulls_[a][f]) < centre(hulls_[b][f]);
-  });
-  std::array<std::uint32_t, 3> children{kNone, kNone, kNone};
-  if (wide) children[0] = build(first, wide, depth + 1);
-  if (narrow / 2) children[1] = build(first + wide, narrow / 2, depth + 1);
-  children[2] = build(first + wide + narrow / 2, narrow - narrow / 2, depth + 1);
-  nodes_[id].children = children;
-  return id;
+  std::array<std::vector<std::uint32_t>, 3> fill;
+  for (std::size_t i = 0; i < fill.size(); ++i) fill[i].assign(files_[i].first.begin(), files_[i].first.end() - 1);
+  for (std::uint32_t k : order)
+    for (const Interval& r : ports[k])
+      for (auto p = static_cast<std::size_t>(r.lo); p <= static_cast<std::size_t>(r.hi); ++p)
+        files_[kinds[k]].by_port[fill[kinds[k]][p]++] = k;
+  by_dst_.finish();
+  by_src_.finish();
 }
 
-std::vector<std::uint32_t> RuleIndex::candidates(const PacketSet& set) const {
-  std::vector<std::uint32_t> out;
-  for_each_candidate(set, [&](std::uint32_t r) {
-    out.push_back(r);
-    return true;
-  });
-  std::sort(out.begin(), out.end());
-  return out;
+void RuleIndex::sources(const Query& q, Kind kind, std::vector<std::span<const std::uint32_t>>& lists) const {
+  const Files& f = files_[kind];
+  if (f.all.empty()) return;
+  // By port: the lists of the query's ports, or every rule when it has too many.
+  std::size_t by_port = f.all.size();
+  bool few_ports = count_ports(q.ports) <= kMaxFiledPorts;
+  if (few_ports) {
+    by_port = f.any_port.size();
+    for (const Interval& r : q.ports)
+      for (auto p = static_cast<std::size_t>(r.lo); p <= static_cast<std::size_t>(r.hi); ++p)
+        by_port += f.first[p + 1] - f.first[p];
+  }
+  // By address, when that looks at fewer rules.
+  if (kind != Broad) {
+    const Stabber& by_addr = kind == ByDst ? by_dst_ : by_src_;
+    const Interval& addr = q.hull[kind == ByDst ? kDst : kSrc];
+    if (by_addr.cost(addr.lo, addr.hi) < by_port) {
+      by_addr.overlapping(addr.lo, addr.hi, [&](std::span<const std::uint32_t> run) { lists.push_back(run); });
+      return;
+    }
+  }
+  if (!few_ports) {
+    lists.emplace_back(f.all);
+    return;
+  }
+  for (const Interval& r : q.ports)
+    for (auto p = static_cast<std::size_t>(r.lo); p <= static_cast<std::size_t>(r.hi); ++p)
+      if (f.first[p + 1] > f.first[p]) lists.push_back(f.port(p));
+  if (!f.any_port.empty()) lists.emplace_back(f.any_port);
 }
 
 }  // namespace rulec::analysis

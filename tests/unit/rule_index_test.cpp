@@ -1,0 +1,114 @@
+// The rule index and the decisions built on it, against brute force, on the
+// benchmark's generated policies (dense: broad rules overlap a fixed share
+// of all rules, hosts and ports repeat).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "analysis/decisions.hpp"
+#include "analysis/evaluator.hpp"
+#include "analysis/rule_index.hpp"
+#include "frontend.hpp"
+#include "policy_gen.hpp"
+
+using namespace rulec;
+using analysis::Packet;
+using analysis::PacketSet;
+using analysis::RuleIndex;
+
+namespace {
+
+/// The evaluator's ranks: `done` rules in order, then the others from the last.
+std::vector<std::uint32_t> ranks(const ir::Policy& p) {
+  std::vector<std::uint32_t> rank(p.rules.size());
+  std::uint32_t next = 0;
+  for (std::uint32_t i = 0; i < rank.size(); ++i)
+    if (p.rules[i].done) rank[i] = next++;
+  for (auto i = static_cast<std::uint32_t>(rank.size()); i-- > 0;)
+    if (!p.rules[i].done) rank[i] = next++;
+  return rank;
+}
+
+}  // namespace
+
+TEST_CASE("rule index: decider agrees with the evaluator on probed and random packets of generated policies") {
+  for (std::uint64_t seed : {1, 2, 3}) {
+    auto doc = load_text(bench::generate_policy(400, seed), "gen.rules");
+    REQUIRE(doc->ok());
+    const ir::Policy& p = doc->ir;
+    analysis::Decisions d(p);
+    bench::Rng rng{seed};
+    std::size_t checked = 0, by_rule = 0;
+    for (std::uint32_t r = 0; r < p.rules.size(); ++r) {
+      std::vector<Packet> packets = d.probes(d.match(r));
+      // And a packet with a random port and address near the rule's.
+      if (!packets.empty()) {
+        Packet q = packets.front();
+        q.dport = static_cast<std::uint16_t>(ir::proto::has_ports(q.protocol) ? rng.below(65536) : 0);
+        q.direction = static_cast<ir::Direction>(rng.below(2));
+        packets.push_back(q);
+      }
+      for (const Packet& pk : packets) {
+        analysis::Verdict v = analysis::evaluate(p, pk);
+        std::int64_t want = v.by == analysis::Verdict::By::Rule ? v.rule : -1;
+        CHECK_MESSAGE(d.decider(pk) == want, "seed ", seed, " packet ", analysis::format_packet(pk));
+        ++checked;
+        by_rule += want >= 0;
+      }
+    }
+    CHECK(checked > 2000);
+    CHECK(by_rule > checked / 2);  // the packets reach rules, not only defaults
+  }
+}
+
+TEST_CASE("rule index: in_rank_order hands out every overlapping rule of the ranks asked, once, in rank order") {
+  auto doc = load_text(bench::generate_policy(600, 9), "gen.rules");
+  REQUIRE(doc->ok());
+  const ir::Policy& p = doc->ir;
+  std::vector<PacketSet> matches;
+  for (const ir::Rule& r : p.rules) matches.push_back(PacketSet::of(r.match, p));
+  std::vector<std::uint32_t> rank = ranks(p);
+  RuleIndex index(p, matches, rank);
+  bench::Rng rng{5};
+  auto n = static_cast<std::uint32_t>(p.rules.size());
+  for (int t = 0; t < 300; ++t) {
+    std::uint32_t j = rng.below(n);
+    std::uint32_t lo = rng.below(n), hi = lo + rng.below(n - lo);
+    bool ascending = rng.below(2) == 0;
+    std::vector<std::uint32_t> got;
+    CHECK(index.in_rank_order(RuleIndex::query_of(matches[j]), lo, hi, ascending, [&](std::uint32_t k) {
+      got.push_back(k);
+      return true;
+    }));
+    std::vector<std::uint32_t> sorted = got;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());  // each once
+    CHECK(std::is_sorted(got.begin(), got.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return ascending ? rank[a] < rank[b] : rank[a] > rank[b];
+    }));
+    for (std::uint32_t k = 0; k < n; ++k) {
+      bool wanted = rank[k] >= lo && rank[k] <= hi && matches[k].intersects(matches[j]);
+      bool handed = std::binary_search(sorted.begin(), sorted.end(), k);
+      if (wanted) CHECK_MESSAGE(handed, "query ", j, " missed rule ", k);
+      if (handed) CHECK((rank[k] >= lo && rank[k] <= hi));
+    }
+  }
+}
+
+TEST_CASE("rule index: a search that looks at too many rules says it gave up") {
+  auto doc = load_text(bench::generate_policy(300, 4), "gen.rules");
+  REQUIRE(doc->ok());
+  const ir::Policy& p = doc->ir;
+  std::vector<PacketSet> matches;
+  for (const ir::Rule& r : p.rules) matches.push_back(PacketSet::of(r.match, p));
+  std::vector<std::uint32_t> rank = ranks(p);  // the index keeps a reference to it
+  RuleIndex index(p, matches, rank);
+  PacketSet all = PacketSet::all(p);
+  std::size_t visits = 0;
+  CHECK_FALSE(index.in_rank_order(RuleIndex::query_of(all), 0, UINT32_MAX, true, [&](std::uint32_t) {
+    ++visits;
+    return true;
+  }, 10));
+  CHECK(visits <= 10);
+  CHECK(index.in_rank_order(RuleIndex::query_of(all), 0, UINT32_MAX, true, [&](std::uint32_t) { return true; }));
+}
