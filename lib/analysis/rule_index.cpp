@@ -34,7 +34,7 @@ std::size_t count_ports(const std::vector<Interval>& ports) {
 
 void Stabber::add(ir::U128 lo, ir::U128 hi, std::uint32_t rule) { added_.push_back({lo, hi, rule}); }
 
-void Stabber::finish() {
+void Stabber::finish(const std::vector<std::vector<Interval>>& ports) {
   auto width_class = [](const Item& i) {
     ir::U128 width = i.hi - i.lo;
     std::size_t c = 0;
@@ -55,6 +55,25 @@ void Stabber::finish() {
     ++runs.back().count;
   }
   added_ = {};
+  for (auto& runs : classes_)
+    for (Run& run : runs) {
+      if (run.count <= kSplitRun) continue;
+      run.split = static_cast<std::uint32_t>(splits_.size());
+      Split& split = splits_.emplace_back();
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> filed;  // (port, rule), in rank order
+      for (std::uint32_t i = run.first; i < run.first + run.count; ++i) {
+        std::uint32_t k = rules_[i];
+        if (ports[k].empty()) split.any.push_back(k);
+        for (const Interval& r : ports[k])
+          for (auto p = static_cast<std::uint32_t>(r.lo); p <= static_cast<std::uint32_t>(r.hi); ++p) filed.push_back({p, k});
+      }
+      std::stable_sort(filed.begin(), filed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (std::uint32_t i = 0; i < filed.size(); ++i) {
+        if (i == 0 || filed[i].first != filed[i - 1].first) split.at.push_back({filed[i].first, i});
+        split.rules.push_back(filed[i].second);
+      }
+      split.at.push_back({UINT32_MAX, static_cast<std::uint32_t>(filed.size())});
+    }
   for (std::size_t c = 0; c < classes_.size(); ++c) {
     if (classes_[c].empty()) continue;
     used_.push_back(static_cast<std::uint8_t>(c));
@@ -151,8 +170,8 @@ RuleIndex::RuleIndex(const ir::Policy& policy, const std::vector<PacketSet>& mat
     for (const Interval& r : ports[k])
       for (auto p = static_cast<std::size_t>(r.lo); p <= static_cast<std::size_t>(r.hi); ++p)
         files_[kinds[k]].by_port[fill[kinds[k]][p]++] = k;
-  by_dst_.finish();
-  by_src_.finish();
+  by_dst_.finish(ports);
+  by_src_.finish(ports);
 }
 
 void RuleIndex::sources(const Query& q, Kind kind, std::vector<std::span<const std::uint32_t>>& lists) const {

@@ -40,10 +40,18 @@ class Stabber {
  public:
   void add(ir::U128 lo, ir::U128 hi, std::uint32_t rule);
   /// Groups what was added into runs; call once, before the queries.
-  void finish();
+  /// `ports[rule]` are the destination ports a rule is filed under (empty:
+  /// too many to file): a long run is also split by them.
+  void finish(const std::vector<std::vector<Interval>>& ports);
   /// Calls `each(rules)` with the run of every interval meeting [lo, hi].
   template <typename Each>
   void overlapping(ir::U128 lo, ir::U128 hi, Each each) const;
+  /// Calls `each(rules)`, lists in the same order, holding at least every
+  /// rule filed under an interval holding `x` and under port `port`.
+  template <typename Each>
+  void holding(ir::U128 x, std::size_t port, Each each) const;
+  /// Runs longer than this are split by port for holding().
+  static constexpr std::uint32_t kSplitRun = 32;
   /// At most how many rules overlapping() hands out: a bound on its cost.
   std::size_t cost(ir::U128 lo, ir::U128 hi) const;
 
@@ -55,7 +63,16 @@ class Stabber {
   struct Run {
     ir::U128 lo, hi;
     std::uint32_t first, count;  ///< rules_[first, first + count)
+    std::uint32_t split = UINT32_MAX;  ///< its entry in splits_, when long
   };
+  /// A long run by port: the rules of port p are rules[at[i].second, at[i + 1].second)
+  /// where at[i].first == p; those filed under no port come in any.
+  struct Split {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> at;  ///< (port, start), by port, then a sentinel
+    std::vector<std::uint32_t> rules;
+    std::vector<std::uint32_t> any;
+  };
+  std::vector<Split> splits_;
   /// The runs of a class from the first that may meet [lo, hi] on.
   static std::vector<Run>::const_iterator first_run(const std::vector<Run>& runs, std::size_t c, ir::U128 lo);
   std::vector<Item> added_;
@@ -145,6 +162,25 @@ void Stabber::overlapping(ir::U128 lo, ir::U128 hi, Each each) const {
   }
 }
 
+template <typename Each>
+void Stabber::holding(ir::U128 x, std::size_t port, Each each) const {
+  for (std::size_t c : used_) {
+    const auto& runs = classes_[c];
+    for (auto it = first_run(runs, c, x); it != runs.end() && it->lo <= x; ++it) {
+      if (it->hi < x) continue;
+      if (it->split == UINT32_MAX) {
+        each(std::span<const std::uint32_t>(rules_.data() + it->first, it->count));
+        continue;
+      }
+      const Split& s = splits_[it->split];
+      auto at = std::lower_bound(s.at.begin(), s.at.end() - 1, std::pair<std::uint32_t, std::uint32_t>(port, 0));
+      if (at != s.at.end() - 1 && at->first == port)
+        each(std::span<const std::uint32_t>(s.rules.data() + at->second, (at + 1)->second - at->second));
+      if (!s.any.empty()) each(std::span<const std::uint32_t>(s.any));
+    }
+  }
+}
+
 template <typename Visit>
 bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
                               std::size_t max_looks) const {
@@ -212,7 +248,7 @@ std::int64_t RuleIndex::first_holding(const Point& v, std::uint32_t limit, Holds
   for (Kind kind : {ByDst, BySrc}) {
     const Stabber& by_addr = kind == ByDst ? by_dst_ : by_src_;
     ir::U128 addr = v[static_cast<std::size_t>(kind == ByDst ? Field::Dst : Field::Src)];
-    by_addr.overlapping(addr, addr, scan);
+    by_addr.holding(addr, port, scan);
   }
   if (best < 0 && asks > max_asks) return -2;
   return best;
