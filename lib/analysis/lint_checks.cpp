@@ -100,9 +100,9 @@ void replies_blocked(Context& cx, std::uint32_t s) {
   if (rule.action != ir::Action::Pass || rule.state) return;
   auto blocks = [](const Effect& e) { return e.action != ir::Action::Pass; };
   std::optional<Decision> found;
-  // The reply to a typical packet first: the clearest witness. When the rule
-  // decides the typical packet of its match, that is the one, and often
-  // settles it without working out every packet the rule passes.
+  // The replies to the probed packets the rule passes first, the typical
+  // packet of its match leading: the clearest witnesses, and often enough
+  // without working out every packet the rule passes.
   auto try_reply = [&](const Packet& w) {
     Packet r = reply_to(w);
     Decision d{cx.decisions.decider(r), r.direction, {}};
@@ -111,11 +111,11 @@ void replies_blocked(Context& cx, std::uint32_t s) {
     if (!d.packets.empty()) found = std::move(d);
   };
   for (std::uint32_t r : rules) {
-    auto w = cx.decisions.match(r).witness(cx.policy);
-    if (w && cx.decisions.decider(*w) == r) {
-      try_reply(*w);
-      break;
+    for (const Packet& w : cx.decisions.decided_probes(r)) {
+      try_reply(w);
+      if (found) break;
     }
+    if (found) break;
   }
   if (!found) {
     const auto& passed = cx.coverage_of(s).decided;
