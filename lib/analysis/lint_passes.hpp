@@ -75,7 +75,7 @@ inline constexpr std::size_t kBoxBudget = 64;
 /// A question about one rule that needs a look at more rules of the index
 /// than this is left open (no finding): it keeps lint close to linear on
 /// policies where broad rules overlap a fixed share of all rules.
-inline constexpr std::size_t kMaxLooks = 1024;
+inline constexpr std::size_t kMaxLooks = 4096;
 
 /// At most this many notes name other rules; the rest are counted.
 inline constexpr std::size_t kMaxNotes = 3;
