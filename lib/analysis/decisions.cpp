@@ -154,7 +154,19 @@ std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std:
     if (takers) takers->push_back(static_cast<std::uint32_t>(all));
     return PacketSet{};
   }
-  return carve(query, rank_[r] - 1, budget, takers, max_looks);
+  // Broad rules first: they take whole slices of a set and split it least,
+  // so a rule shadowed by several of them is settled without meeting the
+  // many narrow rules that take bits of it.
+  std::vector<std::uint32_t> took;
+  auto rest = carve(query, rank_[r] - 1, budget, &took, max_looks, true);
+  if (!rest) rest = query, took.clear();  // too many pieces that way: the plain way decides
+  if (!rest->empty()) {
+    std::vector<std::uint32_t> more;
+    rest = carve(*rest, rank_[r] - 1, budget, &more, max_looks);
+    took.insert(took.end(), more.begin(), more.end());
+  }
+  if (takers) takers->insert(takers->end(), took.begin(), took.end());
+  return rest;
 }
 
 std::optional<PacketSet> Decisions::unmatched(const PacketSet& set, std::size_t budget) const {
@@ -162,7 +174,8 @@ std::optional<PacketSet> Decisions::unmatched(const PacketSet& set, std::size_t 
 }
 
 std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
-                                          std::vector<std::uint32_t>* takers, std::size_t max_looks) const {
+                                          std::vector<std::uint32_t>* takers, std::size_t max_looks,
+                                          bool broad_only) const {
   // In the order the evaluator gives precedence, so each rule that takes
   // packets decides them, and a set covered by a broad rule of high
   // precedence stops early.
@@ -180,7 +193,7 @@ std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t la
     if (takers) takers->push_back(k);
     over = rest.boxes().size() > budget;
     return !over && !rest.empty();
-  }, max_looks);
+  }, max_looks, broad_only);
   if (over || !complete) return std::nullopt;
   return rest;
 }

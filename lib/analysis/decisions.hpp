@@ -82,7 +82,7 @@ class Decisions {
   /// Looking for one rule that holds a whole set, no more rules than this
   /// are tried (the answer is then "none found", and the set is worked out
   /// the long way).
-  static constexpr std::size_t kMaxHolderAsks = 256;
+  static constexpr std::size_t kMaxHolderAsks = 4096;
   bool removed(std::uint32_t source_rule) const { return removed_[source_rule]; }
   /// The IR rules lowered from one source rule.
   const std::vector<std::uint32_t>& rules_of(std::uint32_t source_rule) const { return by_source_[source_rule]; }
@@ -137,8 +137,10 @@ class Decisions {
   /// The packets of `set` that no live rule of rank at most `last_rank`
   /// matches; nullopt past `budget` boxes. `takers` receives the rules that
   /// took some, in rank order.
+  /// With `broad_only`, only rules that name no address take packets.
   std::optional<PacketSet> carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
-                                 std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX) const;
+                                 std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX,
+                                 bool broad_only = false) const;
   /// The witness of rule r's match, then the corners and middles of its first boxes.
   std::vector<Point> probe_points_of(std::uint32_t r) const;
   /// The live rule of lowest rank below `limit` that holds the point (-1:

@@ -110,9 +110,10 @@ class RuleIndex {
   /// `visit` returns false. Gives up after looking at `max_looks` rules
   /// (those that turn out not to meet `q` included), returning false; true
   /// otherwise.
+  /// With `broad_only`, only the rules that name no address are handed out.
   template <typename Visit>
   bool in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
-                     std::size_t max_looks = SIZE_MAX) const;
+                     std::size_t max_looks = SIZE_MAX, bool broad_only = false) const;
 
   /// The hull of a rule's packets.
   const Hull& hull(std::uint32_t rule) const { return hulls_[rule]; }
@@ -183,10 +184,11 @@ void Stabber::holding(ir::U128 x, std::size_t port, Each each) const {
 
 template <typename Visit>
 bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
-                              std::size_t max_looks) const {
+                              std::size_t max_looks, bool broad_only) const {
   if (lo > hi || hulls_.empty()) return true;
   std::vector<std::span<const std::uint32_t>> lists;
-  for (Kind kind : {ByDst, BySrc, Broad}) sources(q, kind, lists);
+  for (Kind kind : {ByDst, BySrc, Broad})
+    if (!broad_only || kind == Broad) sources(q, kind, lists);
   // Each list cut to the ranks wanted, then merged best first.
   struct Cursor {
     std::span<const std::uint32_t> list;
