@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "analysis/decisions.hpp"
 #include "analysis/evaluator.hpp"
@@ -18,15 +19,24 @@ using analysis::RuleIndex;
 
 namespace {
 
-/// The evaluator's ranks: `done` rules in order, then the others from the last.
-std::vector<std::uint32_t> ranks(const ir::Policy& p) {
-  std::vector<std::uint32_t> rank(p.rules.size());
-  std::uint32_t next = 0;
-  for (std::uint32_t i = 0; i < rank.size(); ++i)
-    if (p.rules[i].done) rank[i] = next++;
-  for (auto i = static_cast<std::uint32_t>(rank.size()); i-- > 0;)
-    if (!p.rules[i].done) rank[i] = next++;
-  return rank;
+/// A generated policy, its rules' packet sets and their ranks (Decisions'
+/// ranks, which the decider test below checks against the evaluator).
+struct Indexed {
+  std::unique_ptr<Document> doc;
+  std::vector<PacketSet> matches;
+  std::vector<std::uint32_t> rank;  // the index keeps a reference to it
+};
+
+Indexed indexed(std::size_t rules, std::uint64_t seed) {
+  Indexed out{load_text(bench::generate_policy(rules, seed), "gen.rules"), {}, {}};
+  REQUIRE(out.doc->ok());
+  const ir::Policy& p = out.doc->ir;
+  analysis::Decisions d(p);
+  for (std::uint32_t r = 0; r < p.rules.size(); ++r) {
+    out.matches.push_back(d.match(r));
+    out.rank.push_back(d.rank(r));
+  }
+  return out;
 }
 
 }  // namespace
@@ -62,12 +72,10 @@ TEST_CASE("rule index: decider agrees with the evaluator on probed and random pa
 }
 
 TEST_CASE("rule index: in_rank_order hands out every overlapping rule of the ranks asked, once, in rank order") {
-  auto doc = load_text(bench::generate_policy(600, 9), "gen.rules");
-  REQUIRE(doc->ok());
-  const ir::Policy& p = doc->ir;
-  std::vector<PacketSet> matches;
-  for (const ir::Rule& r : p.rules) matches.push_back(PacketSet::of(r.match, p));
-  std::vector<std::uint32_t> rank = ranks(p);
+  Indexed x = indexed(600, 9);
+  const ir::Policy& p = x.doc->ir;
+  const auto& matches = x.matches;
+  const auto& rank = x.rank;
   RuleIndex index(p, matches, rank);
   bench::Rng rng{5};
   auto n = static_cast<std::uint32_t>(p.rules.size());
@@ -96,13 +104,9 @@ TEST_CASE("rule index: in_rank_order hands out every overlapping rule of the ran
 }
 
 TEST_CASE("rule index: a search that looks at too many rules says it gave up") {
-  auto doc = load_text(bench::generate_policy(300, 4), "gen.rules");
-  REQUIRE(doc->ok());
-  const ir::Policy& p = doc->ir;
-  std::vector<PacketSet> matches;
-  for (const ir::Rule& r : p.rules) matches.push_back(PacketSet::of(r.match, p));
-  std::vector<std::uint32_t> rank = ranks(p);  // the index keeps a reference to it
-  RuleIndex index(p, matches, rank);
+  Indexed x = indexed(300, 4);
+  const ir::Policy& p = x.doc->ir;
+  RuleIndex index(p, x.matches, x.rank);
   PacketSet all = PacketSet::all(p);
   std::size_t visits = 0;
   CHECK_FALSE(index.in_rank_order(RuleIndex::query_of(all), 0, UINT32_MAX, true, [&](std::uint32_t) {
