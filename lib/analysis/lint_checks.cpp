@@ -82,7 +82,7 @@ void never_match(Context& cx) {
 
 namespace {
 
-void state_on_block(Context& cx, std::uint32_t s) {
+void state_on_block(const Context& cx, std::uint32_t s, diag::Sink& out) {
   const ast::Statement& st = *cx.statements[s];
   if (st.action == ast::Action::Pass || !(st.options & ast::OptState)) return;
   std::uint32_t at = st.option_at[0];
@@ -91,10 +91,10 @@ void state_on_block(Context& cx, std::uint32_t s) {
                                  ast::to_string(st.action)),
                      {st.file, at, at + 5}};
   d.hint = "drop 'state' from this rule's options";
-  cx.sink.add(std::move(d));
+  out.add(std::move(d));
 }
 
-void replies_blocked(Context& cx, std::uint32_t s) {
+void replies_blocked(Context& cx, std::uint32_t s, diag::Sink& out) {
   const auto& rules = cx.decisions.rules_of(s);
   const ir::Rule& rule = cx.policy.rules[rules.front()];
   if (rule.action != ir::Action::Pass || rule.state) return;
@@ -136,17 +136,17 @@ void replies_blocked(Context& cx, std::uint32_t s) {
   add_notes(cx, d, blocking, "blocks the replies");
   d.witness = format_packet(*reply);
   d.hint = "add '>> state' to this rule, or pass the replies with a rule of their own";
-  cx.sink.add(std::move(d));
+  out.add(std::move(d));
 }
 
 }  // namespace
 
-void state_checks(Context& cx) {
+void state_checks(Context& cx, diag::Sink& out) {
   for (std::uint32_t s = 0; s < cx.statements.size(); ++s) {
-    state_on_block(cx, s);
+    state_on_block(cx, s, out);
     if (!cx.reported[s] && s < cx.decisions.source_rule_count() && !cx.decisions.rules_of(s).empty())
     {
-      replies_blocked(cx, s);
+      replies_blocked(cx, s, out);
       cx.forget_decided(s);
     }
   }

@@ -295,7 +295,7 @@ std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uin
   return std::nullopt;
 }
 
-void correlate(Context& cx, std::uint32_t s) {
+void correlate(const Context& cx, std::uint32_t s, diag::Sink& out) {
   constexpr std::size_t kNearest = 32;  // earlier rules examined per rule
   diag::Diagnostic diag;
   std::vector<std::uint32_t> partners;
@@ -335,14 +335,14 @@ void correlate(Context& cx, std::uint32_t s) {
   diag.loc = rule.origin;
   diag.hint = rule.done ? "check that the earlier rule should win for the shared packets ('done': first match wins)"
                         : "check that this rule should win for the shared packets (the last matching rule wins)";
-  cx.sink.add(std::move(diag));
+  out.add(std::move(diag));
 }
 
 }  // namespace
 
-void correlated(Context& cx) {
+void correlated(const Context& cx, diag::Sink& out) {
   for (std::uint32_t s = 0; s < cx.decisions.source_rule_count(); ++s)
-    if (!cx.reported[s] && !cx.decisions.rules_of(s).empty()) correlate(cx, s);
+    if (!cx.reported[s] && !cx.decisions.rules_of(s).empty()) correlate(cx, s, out);
 }
 
 }  // namespace rulec::analysis::lint_passes

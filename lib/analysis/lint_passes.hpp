@@ -57,11 +57,13 @@ struct Context {
 /// RC300 shadowed, RC301 redundant, RC302 overridden.
 void coverage(Context& cx);
 /// RC303: overlapping rules with different actions whose order matters.
-void correlated(Context& cx);
+/// Reads the context only (it may run beside state_checks); findings go to `out`.
+void correlated(const Context& cx, diag::Sink& out);
 /// RC304 contradictory clauses, RC307 packets that can never occur.
 void never_match(Context& cx);
-/// RC305 state on block/reject, RC306 a pass without state whose replies are blocked.
-void state_checks(Context& cx);
+/// RC305 state on block/reject, RC306 a pass without state whose replies are
+/// blocked; findings go to `out`.
+void state_checks(Context& cx, diag::Sink& out);
 
 /// Adds one note per distinct rule or default among `parts` (at most
 /// kMaxNotes; the last note counts the rest).

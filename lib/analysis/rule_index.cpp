@@ -123,7 +123,13 @@ bool RuleIndex::overlap(const Hull& a, const Hull& b) {
   return true;
 }
 
+thread_local std::vector<std::uint32_t> RuleIndex::seen_;
+thread_local std::uint32_t RuleIndex::epoch_ = 0;
+
 void RuleIndex::next_epoch() const {
+  // Marks left by another index (or an earlier one) are all older than the
+  // next epoch, so only growing and wrapping need care.
+  if (seen_.size() < hulls_.size()) seen_.resize(hulls_.size(), 0);
   if (++epoch_ == 0) {
     std::fill(seen_.begin(), seen_.end(), 0);
     epoch_ = 1;
@@ -132,7 +138,7 @@ void RuleIndex::next_epoch() const {
 
 RuleIndex::RuleIndex(const ir::Policy& policy, const std::vector<PacketSet>& matches,
                      const std::vector<std::uint32_t>& rank, const std::vector<bool>* leave_out)
-    : rank_(rank), hulls_(matches.size()), seen_(matches.size(), 0) {
+    : rank_(rank), hulls_(matches.size()) {
   // Rules are filed in rank order, so every list comes out sorted by rank.
   std::vector<std::uint32_t> order(matches.size());
   for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;

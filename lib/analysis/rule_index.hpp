@@ -144,14 +144,16 @@ class RuleIndex {
   /// Lists of rules sorted by rank that together hold every rule of kind
   /// `kind` whose hull may meet `q`.
   void sources(const Query& q, Kind kind, std::vector<std::span<const std::uint32_t>>& lists) const;
+  /// Starts a query: every rule counts as not yet handed out. The marks are
+  /// per thread, so lint's passes can ask from two threads at once.
   void next_epoch() const;
+  static thread_local std::vector<std::uint32_t> seen_;  ///< per rule: the query that last handed it out
+  static thread_local std::uint32_t epoch_;
 
   const std::vector<std::uint32_t>& rank_;
   std::vector<Hull> hulls_;  ///< per rule
   Stabber by_dst_, by_src_;
   std::array<Files, 3> files_;
-  mutable std::vector<std::uint32_t> seen_;  ///< per rule: the query that last handed it out
-  mutable std::uint32_t epoch_ = 0;
 };
 
 template <typename Each>
