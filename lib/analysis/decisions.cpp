@@ -124,6 +124,7 @@ std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
       removed_[s] = true;
     }
   }
+  index_.reset();  // the old index goes first: at a million rules the two would not fit twice
   index_ = std::make_unique<RuleIndex>(policy_, matches_, rank_, &out);
   return holders;
 }

@@ -46,7 +46,7 @@ using Point = std::array<ir::U128, kFieldCount>;
 /// this saves an allocation per box.
 class BoxIntervals {
  public:
-  static constexpr std::size_t kInPlace = 12;
+  static constexpr std::size_t kInPlace = 9;  // one interval per field: most boxes
   BoxIntervals() = default;
   BoxIntervals(const BoxIntervals& o) { append(o.data(), o.data() + o.size_); }
   BoxIntervals& operator=(const BoxIntervals& o) {

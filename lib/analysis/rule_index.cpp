@@ -123,17 +123,16 @@ bool RuleIndex::overlap(const Hull& a, const Hull& b) {
   return true;
 }
 
-thread_local std::vector<std::uint32_t> RuleIndex::seen_;
-thread_local std::uint32_t RuleIndex::epoch_ = 0;
-
-void RuleIndex::next_epoch() const {
-  // Marks left by another index (or an earlier one) are all older than the
+RuleIndex::Marks& RuleIndex::start_query() const {
+  thread_local Marks marks;
+  // Marks left by another index (or an earlier query) are all older than the
   // next epoch, so only growing and wrapping need care.
-  if (seen_.size() < hulls_.size()) seen_.resize(hulls_.size(), 0);
-  if (++epoch_ == 0) {
-    std::fill(seen_.begin(), seen_.end(), 0);
-    epoch_ = 1;
+  if (marks.seen.size() < hulls_.size()) marks.seen.resize(hulls_.size(), 0);
+  if (++marks.epoch == 0) {
+    std::fill(marks.seen.begin(), marks.seen.end(), 0);
+    marks.epoch = 1;
   }
+  return marks;
 }
 
 RuleIndex::RuleIndex(const ir::Policy& policy, const std::vector<PacketSet>& matches,

@@ -144,11 +144,14 @@ class RuleIndex {
   /// Lists of rules sorted by rank that together hold every rule of kind
   /// `kind` whose hull may meet `q`.
   void sources(const Query& q, Kind kind, std::vector<std::span<const std::uint32_t>>& lists) const;
-  /// Starts a query: every rule counts as not yet handed out. The marks are
-  /// per thread, so lint's passes can ask from two threads at once.
-  void next_epoch() const;
-  static thread_local std::vector<std::uint32_t> seen_;  ///< per rule: the query that last handed it out
-  static thread_local std::uint32_t epoch_;
+  /// Per rule, the query that last handed it out. Kept per thread, so lint's
+  /// passes can ask from two threads at once.
+  struct Marks {
+    std::vector<std::uint32_t> seen;
+    std::uint32_t epoch = 0;
+  };
+  /// Starts a query: every rule counts as not yet handed out.
+  Marks& start_query() const;
 
   const std::vector<std::uint32_t>& rank_;
   std::vector<Hull> hulls_;  ///< per rule
@@ -213,15 +216,15 @@ bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi
   std::vector<std::uint32_t> heap;
   for (std::uint32_t i = 0; i < cursors.size(); ++i) heap.push_back(i);
   std::make_heap(heap.begin(), heap.end(), later);
-  next_epoch();
+  Marks& marks = start_query();
   std::size_t looks = 0;
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
     std::uint32_t c = heap.back(), k = head(c);
     if (++cursors[c].at < cursors[c].list.size()) std::push_heap(heap.begin(), heap.end(), later);
     else heap.pop_back();
-    if (seen_[k] == epoch_) continue;
-    seen_[k] = epoch_;
+    if (marks.seen[k] == marks.epoch) continue;
+    marks.seen[k] = marks.epoch;
     if (looks++ == max_looks) return false;
     if (overlap(hulls_[k], q.hull) && !visit(k)) return true;
   }
