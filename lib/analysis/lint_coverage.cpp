@@ -58,21 +58,6 @@ std::string Context::describe(const Decision& d) const {
   return fmt::format("the missing default for {} packets (pass)", d.direction == ir::Direction::In ? "inbound" : "outbound");
 }
 
-namespace {
-
-/// The packets of every IR rule of a source rule.
-PacketSet source_match(const Context& cx, std::uint32_t s) {
-  PacketSet m;
-  for (std::uint32_t r : cx.decisions.rules_of(s)) m.unite(cx.decisions.match(r));
-  return m;
-}
-
-std::uint32_t source_of(const Context& cx, const Decision& d) {
-  return cx.policy.rules[static_cast<std::size_t>(d.rule)].source_rule;
-}
-
-}  // namespace
-
 void add_notes(const Context& cx, diag::Diagnostic& diag, const std::vector<const Decision*>& parts,
                const std::string& message) {
   std::vector<const Decision*> sorted = parts;

@@ -48,6 +48,19 @@ bool overlap(std::span<const Interval> a, std::span<const Interval> b) {
   return false;
 }
 
+std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interval> b) {
+  std::vector<Interval> all(a.begin(), a.end());
+  all.insert(all.end(), b.begin(), b.end());
+  std::sort(all.begin(), all.end(), [](const Interval& x, const Interval& y) { return x.lo < y.lo; });
+  std::vector<Interval> out;
+  for (const Interval& i : all)
+    if (!out.empty() && (out.back().hi == ~ir::U128{0} || out.back().hi + 1 >= i.lo))
+      out.back().hi = std::max(out.back().hi, i.hi);
+    else
+      out.push_back(i);
+  return out;
+}
+
 bool covers(std::span<const Interval> outer, std::span<const Interval> inner) {
   std::size_t j = 0;
   for (const Interval& v : inner) {

@@ -187,6 +187,8 @@ namespace values {
 std::vector<Interval> intersect(std::span<const Interval> a, std::span<const Interval> b);
 std::vector<Interval> subtract(std::span<const Interval> a, std::span<const Interval> b);
 bool overlap(std::span<const Interval> a, std::span<const Interval> b);
+/// The values of either list; the lists need not be sorted or disjoint.
+std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interval> b);
 /// True when every value of `inner` is in `outer`.
 bool covers(std::span<const Interval> outer, std::span<const Interval> inner);
 }  // namespace values

@@ -15,13 +15,7 @@ std::vector<Interval> ports_of(const PacketSet& set) {
     auto d = b[Field::Dport];
     ports.insert(ports.end(), d.begin(), d.end());
   }
-  std::sort(ports.begin(), ports.end(), [](const Interval& a, const Interval& b) { return a.lo < b.lo; });
-  std::vector<Interval> out;
-  for (const Interval& r : ports) {
-    if (!out.empty() && r.lo <= out.back().hi + 1) out.back().hi = std::max(out.back().hi, r.hi);
-    else out.push_back(r);
-  }
-  return out;
+  return values::unite(ports, {});
 }
 
 std::size_t count_ports(const std::vector<Interval>& ports) {

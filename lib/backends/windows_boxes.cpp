@@ -57,19 +57,6 @@ bool is_full(std::span<const Interval> v, U128 max) { return v.size() == 1 && v[
 
 namespace {
 
-std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interval> b) {
-  std::vector<Interval> all(a.begin(), a.end());
-  all.insert(all.end(), b.begin(), b.end());
-  std::sort(all.begin(), all.end(), [](const Interval& x, const Interval& y) { return x.lo < y.lo; });
-  std::vector<Interval> out;
-  for (const Interval& i : all)
-    if (!out.empty() && (out.back().hi == ~U128{0} || out.back().hi + 1 >= i.lo))
-      out.back().hi = std::max(out.back().hi, i.hi);
-    else
-      out.push_back(i);
-  return out;
-}
-
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   return h * 0xbf58476d1ce4e5b9ULL;
@@ -127,7 +114,7 @@ void coalesce(std::vector<Cover>& covers, U128 unnamed) {
           continue;
         }
         Cover& t = out[it->second];
-        t.box = *with_field(t.box, static_cast<Field>(f), unite(t.box[static_cast<Field>(f)], c.box[static_cast<Field>(f)]));
+        t.box = *with_field(t.box, static_cast<Field>(f), values::unite(t.box[static_cast<Field>(f)], c.box[static_cast<Field>(f)]));
         if (t.rule != c.rule) t.rule = kSeveralRules;
         changed = true;
       }

@@ -61,14 +61,7 @@ std::optional<Box> narrow(const Box& m, const std::vector<Box>& boxes, std::vect
       out.add(m[static_cast<Field>(f)]);
       continue;
     }
-    std::sort(a.begin(), a.end(), [](const Interval& x, const Interval& y) { return x.lo < y.lo; });
-    std::vector<Interval> merged;
-    for (const Interval& i : a)
-      if (!merged.empty() && (merged.back().hi == ~U128{0} || merged.back().hi + 1 >= i.lo))
-        merged.back().hi = std::max(merged.back().hi, i.hi);
-      else
-        merged.push_back(i);
-    if (!out.add(values::subtract(m[static_cast<Field>(f)], merged))) return std::nullopt;
+    if (!out.add(values::subtract(m[static_cast<Field>(f)], values::unite(a, {})))) return std::nullopt;
   }
   return out.take();
 }
