@@ -75,7 +75,7 @@ void add_notes(const Context& cx, diag::Diagnostic& diag, const std::vector<cons
 inline constexpr std::size_t kBoxBudget = 64;
 
 /// A question about one rule that needs a look at more rules of the index
-/// than this is left open (no finding): it keeps lint close to linear on
+/// than this is left open (no finding): it bounds the work per rule on
 /// policies where broad rules overlap a fixed share of all rules.
 inline constexpr std::size_t kMaxLooks = 4096;
 
