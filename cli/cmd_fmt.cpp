@@ -22,7 +22,7 @@ int run_fmt(const FmtArgs& a) {
     diag::SourceMap sources;
     diag::Sink sink;
     // Parse this file only: fmt formats what is written, not what is included.
-    if (f == "-") {
+    if (syntax::names_stdin(f)) {
       if (!syntax::load_policy(in, policy, sources, sink)) {
         print_diagnostics(sink.all(), sources, diag::Format::Text);
         return kBadInput;
@@ -50,7 +50,7 @@ int run_fmt(const FmtArgs& a) {
         std::cerr << f << ": not formatted (run 'rulec fmt -w " << f << "')\n";
         status = std::max(status, static_cast<int>(kFindings));
       }
-    } else if (a.write && f != "-") {
+    } else if (a.write && !syntax::names_stdin(f)) {
       std::string error;
       if (formatted != original && !write_atomically(f, formatted, error)) {
         std::cerr << "rulec: error: " << error << "\n";

@@ -213,8 +213,10 @@ class Loader {
 
 }  // namespace
 
+bool names_stdin(const std::string& name) { return name == "-" || name == "/dev/stdin" || name == "/dev/fd/0"; }
+
 bool load_policy(Input in, ast::Policy& policy, diag::SourceMap& sources, diag::Sink& sink) {
-  if (in.from_file && in.name == "-") {
+  if (in.from_file && names_stdin(in.name)) {
     std::string error;
     if (!read_stdin(in.text, error)) {
       diag::Diagnostic d{diag::Severity::Error, "RC001", "cannot read standard input: " + error, {}};

@@ -32,6 +32,10 @@ struct Input {
 /// Returns false when the root could not be read at all.
 bool load_policy(Input input, ast::Policy& policy, diag::SourceMap& sources, diag::Sink& sink);
 
+/// True for the names of standard input: `-`, `/dev/stdin` and `/dev/fd/0`
+/// (read as stdin, a pipe included, rather than refused like a FIFO).
+bool names_stdin(const std::string& name);
+
 /// Reads a whole regular file. Refuses directories, devices and FIFOs (so
 /// `/dev/zero` cannot hang the reader) and files over `max_bytes`. On
 /// failure returns false and sets `error` to a sentence ("is a directory").

@@ -18,6 +18,8 @@ expect_text "and says why" "$tmp/err" "cannot read '$tmp/missing.rules': No such
 check "a directory exits 2" 2 "$bin" lint "$tmp"
 check "lint reads stdin" 1 bash -c "'$bin' lint - < '$tmp/bad.rules'"
 expect_text "stdin is named <stdin>" "$tmp/err" "<stdin>:2:15: error"
+check "lint reads a pipe named /dev/stdin" 1 bash -c "cat '$tmp/bad.rules' | '$bin' lint /dev/stdin"
+expect_text "and names it <stdin>" "$tmp/err" "<stdin>:2:15: error"
 check "json output" 1 "$bin" lint --format json "$tmp/bad.rules"
 expect_text "json has the code" "$tmp/out" '"code": "RC207"'
 check "sarif output" 1 "$bin" lint --format sarif "$tmp/bad.rules"
