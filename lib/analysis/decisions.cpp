@@ -83,17 +83,6 @@ Decisions::Decisions(const ir::Policy& policy)
   removed_.assign(by_source_.size(), false);
 }
 
-std::vector<std::uint32_t> Decisions::candidates(const PacketSet& set) const {
-  std::vector<std::uint32_t> out;
-  if (set.empty()) return out;
-  index_->in_rank_order(RuleIndex::query_of(set), 0, UINT32_MAX, true, [&](std::uint32_t k) {
-    if (!removed_[policy_.rules[k].source_rule]) out.push_back(k);
-    return true;
-  });
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 void Decisions::remove(std::uint32_t source_rule) { removed_[source_rule] = true; }
 
 std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
@@ -108,10 +97,7 @@ std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
   for (std::uint32_t r : order) {
     const PacketSet& m = matches_[r];
     if (m.empty() || rank_[r] == 0 || removed_[policy_.rules[r].source_rule]) continue;
-    holder[r] = index_->first_holding(
-        corner_of(m), rank_[r],
-        [&](std::uint32_t k) { return !out[k] && !removed_[policy_.rules[k].source_rule] && matches_[k].contains(m); },
-        kMaxHolderAsks);
+    holder[r] = holder_of(m, rank_[r], &out);
     if (holder[r] < 0) continue;
     // Out of the way only once every IR rule of its source rule is held.
     std::uint32_t s = policy_.rules[r].source_rule;
@@ -145,12 +131,8 @@ std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std:
   const PacketSet& query = within ? *within : matches_[r];
   if (rank_[r] == 0 || query.empty()) return query;  // the first rule: nothing decides before it
   // One rule that holds all of it settles it at once: the common case of a
-  // rule shadowed by a broader one. It holds every point of the set, so it
-  // is filed where any one point lies.
-  std::int64_t all = index_->first_holding(
-      corner_of(query), rank_[r],
-      [&](std::uint32_t k) { return !removed_[policy_.rules[k].source_rule] && matches_[k].contains(query); },
-      kMaxHolderAsks);
+  // rule shadowed by a broader one.
+  std::int64_t all = holder_of(query, rank_[r], nullptr);
   if (all >= 0) {
     if (takers) takers->push_back(static_cast<std::uint32_t>(all));
     return PacketSet{};
@@ -183,14 +165,9 @@ std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t la
   PacketSet rest = set;
   bool over = false;
   if (set.empty()) return rest;
-  RuleIndex::Query q = RuleIndex::query_of(set);
-  RuleIndex::Hull left = q.hull;  // the hull of what is left, shrinking as rules take packets
-  bool complete = index_->in_rank_order(q, 0, last_rank, true, [&](std::uint32_t k) {
-    if (removed_[policy_.rules[k].source_rule] || !RuleIndex::overlap(index_->hull(k), left) ||
-        !rest.intersects(matches_[k]))
-      return true;
+  bool complete = index_->in_rank_order(RuleIndex::query_of(set), 0, last_rank, true, [&](std::uint32_t k) {
+    if (removed_[policy_.rules[k].source_rule] || !rest.intersects(matches_[k])) return true;
     rest.subtract(matches_[k]);
-    left = RuleIndex::hull_of(rest);
     if (takers) takers->push_back(k);
     over = rest.boxes().size() > budget;
     return !over && !rest.empty();
@@ -206,6 +183,16 @@ std::vector<Packet> Decisions::probes(const PacketSet& set) const {
   for (std::size_t b = 0; b < boxes; ++b)
     for (const auto& v : probe_points(set.boxes()[b])) out.push_back(to_packet(v, policy_));
   return out;
+}
+
+std::int64_t Decisions::holder_of(const PacketSet& set, std::uint32_t limit, const std::vector<bool>* left_out) const {
+  // A rule that holds every point of the set is filed where any one point lies.
+  return index_->first_holding(
+      corner_of(set), limit,
+      [&](std::uint32_t k) {
+        return !(left_out && (*left_out)[k]) && !removed_[policy_.rules[k].source_rule] && matches_[k].contains(set);
+      },
+      kMaxHolderAsks);
 }
 
 std::int64_t Decisions::first_holding(const Point& v, std::uint32_t limit,
@@ -231,12 +218,6 @@ std::vector<Packet> Decisions::decided_probes(std::uint32_t r) const {
   for (const Point& v : probe_points_of(r))
     if (first_holding(v, rank_[r], std::nullopt) < 0) out.push_back(to_packet(v, policy_));
   return out;
-}
-
-std::optional<Packet> Decisions::probe(std::uint32_t r) const {
-  for (const Point& v : probe_points_of(r))
-    if (first_holding(v, rank_[r], std::nullopt) < 0) return to_packet(v, policy_);
-  return std::nullopt;
 }
 
 std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std::uint32_t> without,

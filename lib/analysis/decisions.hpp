@@ -39,8 +39,6 @@ class Decisions {
   const ir::Policy& policy() const { return policy_; }
   /// The packets IR rule `r` matches.
   const PacketSet& match(std::uint32_t r) const { return matches_[r]; }
-  /// IR rules that may share packets with `set` (see RuleIndex), leaving out removed ones.
-  std::vector<std::uint32_t> candidates(const PacketSet& set) const;
   /// The precedence rank of IR rule `r`: 0 decides first (the first `done`
   /// rule), then the other `done` rules in order, then the rules without
   /// `done` from the last to the first. The matching rule of lowest rank
@@ -103,10 +101,8 @@ class Decisions {
   /// The packets of `set` no rule matches (the defaults decide them); nullopt past `budget` boxes.
   std::optional<PacketSet> unmatched(const PacketSet& set, std::size_t budget) const;
 
-  /// A packet IR rule `r` decides, found by probing a few packets of its
-  /// match; nullopt proves nothing (use decided_by for a proof).
-  std::optional<Packet> probe(std::uint32_t r) const;
-  /// Every probed packet IR rule `r` decides (the first one is probe(r)'s).
+  /// The packets IR rule `r` decides among a few probed packets of its match
+  /// (its witness first); none proves nothing (use decided_by for a proof).
   std::vector<Packet> decided_probes(std::uint32_t r) const;
   /// A few packets spread over a set (corners and middles of its first boxes).
   std::vector<Packet> probes(const PacketSet& set) const;
@@ -141,6 +137,10 @@ class Decisions {
   std::optional<PacketSet> carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
                                  std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX,
                                  bool broad_only = false) const;
+  /// The live rule of lowest rank below `limit` that holds all of `set` (not
+  /// empty), leaving out the IR rules marked in `left_out`; -1 or -2 (gave
+  /// up after kMaxHolderAsks rules) when none is found.
+  std::int64_t holder_of(const PacketSet& set, std::uint32_t limit, const std::vector<bool>* left_out) const;
   /// The witness of rule r's match, then the corners and middles of its first boxes.
   std::vector<Point> probe_points_of(std::uint32_t r) const;
   /// The live rule of lowest rank below `limit` that holds the point (-1:

@@ -88,21 +88,22 @@ std::string witness_of(const Context& cx, const PacketSet& s) {
 std::optional<std::pair<std::int64_t, Packet>> overrider(const Context& cx, std::uint32_t s,
                                                          const std::vector<std::uint32_t>& takers) {
   const ir::Rule& rule = cx.policy.rules[cx.decisions.rules_of(s).front()];
-  auto decides_against = [&](const Packet& p) {
-    std::int64_t d = cx.decisions.decider(p);
-    return d >= 0 && cx.policy.rules[d].source_rule > s && cx.policy.rules[d].action != rule.action;
+  auto against = [&](const Packet& p) -> std::optional<std::pair<std::int64_t, Packet>> {
+    std::int64_t d = cx.decisions.decider(p);  // a later rule with another action decides p
+    if (d >= 0 && cx.policy.rules[d].source_rule > s && cx.policy.rules[d].action != rule.action) return std::pair{d, p};
+    return std::nullopt;
   };
   for (std::uint32_t k : takers) {
     const ir::Rule& other = cx.policy.rules[k];
     if (other.source_rule < s || other.action == rule.action) continue;
     for (std::uint32_t r : cx.decisions.rules_of(s))
       for (const Packet& p : cx.decisions.probes(cx.decisions.match(r) & cx.decisions.match(k)))
-        if (decides_against(p)) return std::pair{cx.decisions.decider(p), p};
+        if (auto found = against(p)) return found;
   }
   // The rules that decide its typical packets, whichever took them first.
   for (std::uint32_t r : cx.decisions.rules_of(s))
     for (const Packet& p : cx.decisions.probes(cx.decisions.match(r)))
-      if (decides_against(p)) return std::pair{cx.decisions.decider(p), p};
+      if (auto found = against(p)) return found;
   return std::nullopt;
 }
 
@@ -152,15 +153,6 @@ void report_never_decides(Context& cx, std::uint32_t s, std::vector<std::uint32_
   cx.decisions.remove(s);
 }
 
-/// A packet the source rule decides: from its decided set, or by probing
-/// when that set is too large to compute.
-std::optional<Packet> decided_packet(const Context& cx, std::uint32_t s, const Context::Coverage& c) {
-  if (c.decided) return c.decided->witness(cx.policy);
-  for (std::uint32_t r : cx.decisions.rules_of(s))
-    if (auto p = cx.decisions.probe(r)) return p;
-  return std::nullopt;
-}
-
 std::vector<std::uint32_t> source_rules_of(const Context& cx, const std::vector<std::uint32_t>& rules) {
   std::vector<std::uint32_t> out;
   for (std::uint32_t r : rules) out.push_back(cx.policy.rules[r].source_rule);
@@ -200,9 +192,9 @@ std::vector<std::uint32_t> check_source_rule(Context& cx, std::uint32_t s) {
   }
   // Redundant only if every packet it decides gets the same verdict without
   // it: one packet with another verdict settles it cheaply.
-  auto p = seen ? seen : decided_packet(cx, s, c);
-  if (!p || falls_elsewhere(*p)) return {};
   if (!c.decided) return {};  // too large to prove either way: no finding
+  auto p = seen ? seen : c.decided->witness(cx.policy);
+  if (!p || falls_elsewhere(*p)) return {};
   std::uint32_t from_rank = UINT32_MAX;  // no rule above this rule's own ranks takes any of its packets
   for (std::uint32_t r : rules) from_rank = std::min(from_rank, cx.decisions.rank(r));
   bool complete = true;

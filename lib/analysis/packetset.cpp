@@ -129,8 +129,6 @@ std::optional<Box> box_intersect(const Box& a, const Box& b) {
   return out.take();
 }
 
-/// a \ b as disjoint boxes appended to `out`: one piece per field where a
-/// reaches outside b, with the fields before it narrowed to the overlap.
 /// True when every field of the box is one interval.
 bool simple(const Box& b) {
   for (std::size_t f = 0; f < kFieldCount; ++f)
@@ -158,6 +156,8 @@ void simple_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
   }
 }
 
+/// a \ b as disjoint boxes appended to `out`: one piece per field where a
+/// reaches outside b, with the fields before it narrowed to the overlap.
 void box_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
   if (!boxes_overlap(a, b)) {
     out.push_back(a);

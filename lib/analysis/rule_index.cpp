@@ -95,13 +95,12 @@ std::size_t Stabber::cost(ir::U128 lo, ir::U128 hi) const {
   return n;
 }
 
-RuleIndex::Hull RuleIndex::hull_of(const PacketSet& set) {
-  Hull h;
-  for (std::size_t f = 0; f < kFieldCount; ++f) h[f] = set.hull(static_cast<Field>(f));
-  return h;
+RuleIndex::Query RuleIndex::query_of(const PacketSet& set) {
+  Query q;
+  for (std::size_t f = 0; f < kFieldCount; ++f) q.hull[f] = set.hull(static_cast<Field>(f));
+  q.ports = ports_of(set);
+  return q;
 }
-
-RuleIndex::Query RuleIndex::query_of(const PacketSet& set) { return {hull_of(set), ports_of(set)}; }
 
 RuleIndex::Query RuleIndex::query_of(const Point& point) {
   Query q;

@@ -92,7 +92,6 @@ class RuleIndex {
     std::vector<Interval> ports;  ///< sorted, disjoint
   };
   static Query query_of(const PacketSet& set);
-  static Hull hull_of(const PacketSet& set);
   static Query query_of(const Point& point);
 
   /// Rules with more destination ports than this are filed in one list for all ports.
@@ -114,10 +113,6 @@ class RuleIndex {
   template <typename Visit>
   bool in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
                      std::size_t max_looks = SIZE_MAX, bool broad_only = false) const;
-
-  /// The hull of a rule's packets.
-  const Hull& hull(std::uint32_t rule) const { return hulls_[rule]; }
-  static bool overlap(const Hull& a, const Hull& b);
 
   /// The rule of lowest rank below `limit` that `holds(rule)` accepts among
   /// those filed where the point lies, or -1: for "which rule decides this
@@ -144,6 +139,7 @@ class RuleIndex {
   /// Lists of rules sorted by rank that together hold every rule of kind
   /// `kind` whose hull may meet `q`.
   void sources(const Query& q, Kind kind, std::vector<std::span<const std::uint32_t>>& lists) const;
+  static bool overlap(const Hull& a, const Hull& b);
   /// Per rule, the query that last handed it out. Kept per thread, so lint's
   /// passes can ask from two threads at once.
   struct Marks {
