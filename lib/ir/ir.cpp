@@ -21,6 +21,11 @@ const char* to_string(Family f) { return f == Family::Inet ? "inet" : "inet6"; }
 
 template <typename T>
 void normalise(FieldSet<T>& set) {
+  // Most sets are one value, or already sorted and apart: leave them as they are.
+  bool done = true;
+  for (std::size_t i = 1; i < set.size() && done; ++i)
+    done = set[i - 1].hi < set[i].lo && set[i].lo - set[i - 1].hi > 1;
+  if (done) return;
   std::sort(set.begin(), set.end(), [](const Range<T>& a, const Range<T>& b) { return a.lo < b.lo; });
   std::size_t out = 0;
   for (std::size_t i = 0; i < set.size(); ++i) {

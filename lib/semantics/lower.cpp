@@ -31,10 +31,13 @@ struct Dim {
       set = other;
       return;
     }
-    // A scratch buffer that keeps its capacity: lowering a million rules
-    // must not cost a million allocations here.
-    thread_local ir::FieldSet<T> out;
-    out.clear();
+    if (set.size() == 1 && other.size() == 1) {  // the usual case: one value or range each
+      T lo = std::max(set[0].lo, other[0].lo), hi = std::min(set[0].hi, other[0].hi);
+      if (lo <= hi) set[0] = {lo, hi};
+      else set.clear();
+      return;
+    }
+    ir::FieldSet<T> out;  // small sets fit in its inline ranges: no allocation
     std::size_t i = 0, j = 0;
     while (i < set.size() && j < other.size()) {
       T lo = std::max(set[i].lo, other[j].lo), hi = std::min(set[i].hi, other[j].hi);
@@ -44,6 +47,22 @@ struct Dim {
     set.swap(out);
   }
   bool empty() const { return !any && set.empty(); }
+  bool allows(T v) const { return any || std::any_of(set.begin(), set.end(), [&](const auto& r) { return r.contains(v); }); }
+  /// Takes one value out of a set (not out of `any`); the set stays normalised.
+  void remove(T v) {
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      ir::Range<T> r = set[i];
+      if (!r.contains(v)) continue;
+      if (r.lo == r.hi) set.erase(set.begin() + i);
+      else if (r.lo == v) set[i].lo = static_cast<T>(v + 1);
+      else if (r.hi == v) set[i].hi = static_cast<T>(v - 1);
+      else {
+        set[i].hi = static_cast<T>(v - 1);
+        set.insert(set.begin() + i + 1, {static_cast<T>(v + 1), r.hi});
+      }
+      return;
+    }
+  }
   void reset() {
     any = true;
     set.clear();
@@ -82,9 +101,13 @@ class RuleLowering {
   diag::Sink& sink_;
   ir::Policy& out_;
   bool keep_;
-  // the rule being lowered
-  Dim<std::uint8_t> families_;
-  Dim<std::uint16_t> sport_;
+  // The rule being lowered. The working sets live across calls and are reset
+  // for each rule, so lowering a million rules reuses their memory.
+  Dim<std::uint8_t> protos_, families_, leg_protos_, family_protos_;
+  Dim<std::uint16_t> sport_, dport_, leg_dport_;
+  AddressSet src_, dst_;
+  std::vector<Leg> legs_;
+  std::vector<const Clause*> icmp_clauses_;
   int emitted_ = 0;
   std::vector<std::uint32_t> interface_of_symbol_;  ///< interface() remembered by symbol id
 };
@@ -105,13 +128,14 @@ std::uint32_t RuleLowering::interface_named(std::uint32_t sym) {
 
 void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
   bool ok = true;
-  // The working sets live across calls and are reset here, so that lowering
-  // a million rules reuses their memory instead of allocating it anew.
-  thread_local Dim<std::uint8_t> protos, families;
-  thread_local Dim<std::uint16_t> sport, dport;
-  thread_local AddressSet src, dst;
-  thread_local std::vector<Leg> legs;
-  thread_local std::vector<const Clause*> icmp_clauses;
+  auto& protos = protos_;
+  auto& families = families_;
+  auto& sport = sport_;
+  auto& dport = dport_;
+  auto& src = src_;
+  auto& dst = dst_;
+  auto& legs = legs_;
+  auto& icmp_clauses = icmp_clauses_;
   protos.reset();
   families.reset();
   sport.reset();
@@ -139,23 +163,26 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
       case Clause::Kind::From:
       case Clause::Kind::To: {
         bool from = c.kind == Clause::Kind::From;
-        if (c.value_count) {
+        AddressSet& target = from ? src : dst;
+        bool& given = from ? src_given : dst_given;
+        if (c.value_count && !given) {  // the addresses go straight into the rule's set
+          target.any = false;
+          ok = names_.addresses(s, p_.values_of(c), target) && ok;
+          if (target.any) {  // `any` among them: no restriction
+            target.v4.clear();
+            target.v6.clear();
+          } else {
+            given = true;
+          }
+        } else if (c.value_count) {
           AddressSet a;
           ok = names_.addresses(s, p_.values_of(c), a) && ok;
-          AddressSet& target = from ? src : dst;
-          bool& given = from ? src_given : dst_given;
-          if (!a.any) {
-            if (given) {  // two `from` clauses: both must hold
-              Dim<ir::U128> d4{false, target.v4}, d6{false, target.v6};
-              d4.restrict_to(a.v4);
-              d6.restrict_to(a.v6);
-              target.v4 = d4.set;
-              target.v6 = d6.set;
-            } else {
-              target = a;
-              target.any = false;
-            }
-            given = true;
+          if (!a.any) {  // two `from` clauses: both must hold
+            Dim<ir::U128> d4{false, target.v4}, d6{false, target.v6};
+            d4.restrict_to(a.v4);
+            d6.restrict_to(a.v6);
+            target.v4 = d4.set;
+            target.v6 = d6.set;
           }
         }
         if (c.port_count) {
@@ -235,13 +262,11 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
   if (!ok) return;
 
   if (!has_services) legs.push_back({0, {}});
-  families_ = families;
-  sport_ = sport;
   emitted_ = 0;
   bool addressed = src_given || dst_given;
   for (const Leg& leg : legs) {
-    thread_local Dim<std::uint8_t> lp;
-    thread_local Dim<std::uint16_t> ld;
+    Dim<std::uint8_t>& lp = leg_protos_;
+    Dim<std::uint16_t>& ld = leg_dport_;
     lp.assign(protos);
     ld.assign(dport);
     if (has_services) {
@@ -261,17 +286,14 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
     }
     for (int f = 0; f < 2; ++f) {
       bool v6 = f == 1;
-      Dim<std::uint8_t> fam = families;
-      fam.restrict_to(one<std::uint8_t>(static_cast<std::uint8_t>(f)));
-      if (fam.empty()) continue;
+      if (!families.allows(static_cast<std::uint8_t>(f))) continue;
       const ir::FieldSet<ir::U128>* fs = src_given ? (v6 ? &src.v6 : &src.v4) : nullptr;
       const ir::FieldSet<ir::U128>* fd = dst_given ? (v6 ? &dst.v6 : &dst.v4) : nullptr;
       if ((fs && fs->empty()) || (fd && fd->empty())) continue;
-      thread_local Dim<std::uint8_t> fp;
+      Dim<std::uint8_t>& fp = family_protos_;
       fp.assign(lp);
       if (!fp.any) {  // ICMP belongs to IPv4, ICMPv6 to IPv6
-        static const ir::FieldSet<std::uint8_t> not_icmp = {{0, 0}, {2, 255}}, not_icmpv6 = {{0, 57}, {59, 255}};
-        fp.restrict_to(v6 ? not_icmp : not_icmpv6);
+        fp.remove(v6 ? ir::proto::icmp : ir::proto::icmpv6);
         if (fp.empty()) continue;
       }
       Dim<std::uint8_t> icmp;

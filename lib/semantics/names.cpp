@@ -21,11 +21,17 @@ const char* context_word(int ctx) {
 }
 
 ir::U128 address_value(const ast::Policy& p, const Value& v) {
-  ir::U128 a = 0;
-  int n = v.family == 4 ? 4 : 16;
-  for (int i = 0; i < n; ++i) a = (a << 8) | p.address_bytes(v)[i];
-  return a;
+  const auto& b = p.address_bytes(v);
+  std::uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; ++i) hi = (hi << 8) | b[i];
+  if (v.family == 4) return hi >> 32;
+  for (int i = 8; i < 16; ++i) lo = (lo << 8) | b[i];
+  return (ir::U128(hi) << 64) | lo;
 }
+
+/// Marks "looked up, not a built-in service" in Names::service_of_.
+const BuiltinService kNotBuiltin{};
+const BuiltinService* const kNoService = &kNotBuiltin;
 
 std::vector<std::string> names_of(std::span<const NamedNumber> table) {
   std::vector<std::string> out;
@@ -35,7 +41,15 @@ std::vector<std::string> names_of(std::span<const NamedNumber> table) {
 
 }  // namespace
 
-Names::Names(const ast::Policy& p, diag::Sink& sink) : p_(p), sink_(sink), used_(p.statements.size(), false) {
+Names::Names(const ast::Policy& p, diag::Sink& sink)
+    : p_(p),
+      sink_(sink),
+      used_(p.statements.size(), false),
+      protocol_of_(p.symbols.size(), kUnseen),
+      port_of_(p.symbols.size(), kUnseen),
+      icmp_of_(p.symbols.size(), kUnseen),
+      icmp6_of_(p.symbols.size(), kUnseen),
+      service_of_(p.symbols.size(), nullptr) {
   for (std::uint32_t i = 0; i < p.statements.size(); ++i) {
     const Statement& s = p.statements[i];
     if (s.kind != Statement::Kind::List && s.kind != Statement::Kind::Service) continue;
@@ -53,6 +67,16 @@ Names::Names(const ast::Policy& p, diag::Sink& sink) : p_(p), sink_(sink), used_
       sink_.add(std::move(d));
     }
   }
+}
+
+template <typename Lookup>
+std::optional<std::uint16_t> Names::remembered(std::vector<std::int32_t>& memo, std::uint32_t sym, Lookup lookup) {
+  if (memo[sym] == kUnseen) {
+    auto n = lookup(p_.str(sym));
+    memo[sym] = n ? static_cast<std::int32_t>(*n) : kNotAName;
+  }
+  if (memo[sym] == kNotAName) return std::nullopt;
+  return static_cast<std::uint16_t>(memo[sym]);
 }
 
 void Names::wrong_kind(const Statement& s, const Value& v, Context ctx) {
@@ -154,7 +178,7 @@ bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<st
         out.push_back({static_cast<std::uint16_t>(v->lo), static_cast<std::uint16_t>(v->hi)});
       }
     } else if (v->kind == Value::Kind::Word) {
-      if (auto n = port_by_name(p_.str(v->sym))) {
+      if (auto n = remembered(port_of_, v->sym, port_by_name)) {
         out.push_back({*n, *n});
       } else {
         diag::Diagnostic d{Severity::Error, "RC210", fmt::format("unknown port name '{}'", p_.str(v->sym)),
@@ -187,8 +211,8 @@ bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSe
         out.push_back({static_cast<std::uint8_t>(v->lo), static_cast<std::uint8_t>(v->hi)});
       }
     } else if (v->kind == Value::Kind::Word) {
-      if (auto n = protocol_by_name(p_.str(v->sym))) {
-        out.push_back({*n, *n});
+      if (auto n = remembered(protocol_of_, v->sym, protocol_by_name)) {
+        out.push_back({static_cast<std::uint8_t>(*n), static_cast<std::uint8_t>(*n)});
       } else {
         diag::Diagnostic d{Severity::Error, "RC207", fmt::format("unknown protocol '{}'", p_.str(v->sym)),
                            p_.loc(*st, *v)};
@@ -217,8 +241,9 @@ bool Names::icmp_types(const Statement& s, std::span<const Value> vs, bool v6, i
       sink_.add({Severity::Error, "RC211", "ICMP type is outside 0-255", p_.loc(*st, *v)});
       ok = false;
     } else if (v->kind == Value::Kind::Word) {
-      if (auto n = icmp_type_by_name(p_.str(v->sym), v6)) {
-        out.push_back({*n, *n});
+      auto by_name = [v6](std::string_view name) { return icmp_type_by_name(name, v6); };
+      if (auto n = remembered(v6 ? icmp6_of_ : icmp_of_, v->sym, by_name)) {
+        out.push_back({static_cast<std::uint8_t>(*n), static_cast<std::uint8_t>(*n)});
       } else {
         sink_.add({Severity::Error, "RC212",
                    fmt::format("unknown {} type '{}'", v6 ? "ICMPv6" : "ICMP", p_.str(v->sym)), p_.loc(*st, *v)});
@@ -255,13 +280,21 @@ bool Names::legs(const Statement& def, std::vector<Leg>& out) {
   return ok;
 }
 
+const BuiltinService* Names::builtin(std::uint32_t sym) {
+  if (!service_of_[sym]) {
+    const BuiltinService* b = builtin_service(p_.str(sym));
+    service_of_[sym] = b ? b : kNoService;
+  }
+  return service_of_[sym] == kNoService ? nullptr : service_of_[sym];
+}
+
 bool Names::services(const Statement& s, std::span<const Value> vs, std::vector<Leg>& out) {
   bool ok = true;
   for (const Value& v : vs) {
     if (auto it = services_.find(v.sym); it != services_.end()) {
       used_[it->second] = true;
       ok = legs(p_.statements[it->second], out) && ok;
-    } else if (const BuiltinService* b = builtin_service(p_.str(v.sym))) {
+    } else if (const BuiltinService* b = builtin(v.sym)) {
       for (const ServiceLeg& l : b->legs) {
         Leg leg{l.protocol, {}};
         for (auto [lo, hi] : l.ports) leg.ports.push_back({lo, hi});

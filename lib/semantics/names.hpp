@@ -6,6 +6,7 @@
 // definitions can be reported at the end.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "syntax/ast.hpp"
 
 namespace rulec::semantics {
+
+struct BuiltinService;
 
 /// A resolved set of addresses, per family. `any` means no restriction.
 struct AddressSet {
@@ -58,6 +61,14 @@ class Names {
   std::vector<std::uint32_t> expanding_;  ///< list statements being expanded, for cycles
   /// Scratch for expanded values, reused from call to call (lowering is hot).
   std::vector<std::pair<const ast::Statement*, const ast::Value*>> flat_;
+  /// Catalogue look-ups remembered by symbol id (a million rules name a few
+  /// dozen words): kUnseen, kNotAName, or the number.
+  static constexpr std::int32_t kUnseen = -2, kNotAName = -1;
+  std::vector<std::int32_t> protocol_of_, port_of_, icmp_of_, icmp6_of_;
+  std::vector<const BuiltinService*> service_of_;  ///< by symbol id; null: not yet looked up
+  const BuiltinService* builtin(std::uint32_t sym);
+  template <typename Lookup>
+  std::optional<std::uint16_t> remembered(std::vector<std::int32_t>& memo, std::uint32_t sym, Lookup lookup);
 };
 
 }  // namespace rulec::semantics

@@ -6,14 +6,44 @@
 
 namespace rulec::ast {
 
-Symbols::Symbols() { intern(""); }
+Symbols::Symbols() : slots_(64, 0) { intern(""); }
+
+/// FNV-1a: words are a few bytes long, so a byte loop is as fast as anything.
+std::uint32_t Symbols::hash(std::string_view s) {
+  std::uint32_t h = 2166136261u;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  return h;
+}
 
 std::uint32_t Symbols::intern(std::string_view s) {
-  if (auto it = index_.find(s); it != index_.end()) return it->second;
+  std::uint32_t h = hash(s);
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    std::uint32_t slot = slots_[i];
+    if (slot == 0) break;
+    if (hashes_[slot - 1] == h && strings_[slot - 1] == s) return slot - 1;
+  }
   strings_.emplace_back(s);
+  hashes_.push_back(h);
   auto id = static_cast<std::uint32_t>(strings_.size() - 1);
-  index_.emplace(strings_.back(), id);
+  if (2 * strings_.size() > slots_.size()) grow();  // at most half full: probes stay short
+  mask = slots_.size() - 1;
+  std::size_t i = h & mask;
+  while (slots_[i] != 0) i = (i + 1) & mask;
+  slots_[i] = id + 1;
   return id;
+}
+
+void Symbols::grow() {
+  std::vector<std::uint32_t> fresh(slots_.size() * 2, 0);
+  std::size_t mask = fresh.size() - 1;
+  for (std::uint32_t slot : slots_) {
+    if (slot == 0) continue;
+    std::size_t i = hashes_[slot - 1] & mask;
+    while (fresh[i] != 0) i = (i + 1) & mask;
+    fresh[i] = slot;
+  }
+  slots_ = std::move(fresh);
 }
 
 const char* to_string(Action a) {

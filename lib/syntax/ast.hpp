@@ -14,7 +14,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "diag/source.hpp"
@@ -22,6 +21,10 @@
 namespace rulec::ast {
 
 /// Interned strings: names, words, labels, paths. Id 0 is the empty string.
+///
+/// A million-rule policy interns a few words per rule, nearly all of them
+/// already known (`tcp`, `lan`, `https`), so the lookup is an open-addressing
+/// table of ids with a short hash, not a node-based map.
 class Symbols {
  public:
   Symbols();
@@ -30,8 +33,12 @@ class Symbols {
   std::size_t size() const { return strings_.size(); }
 
  private:
-  std::deque<std::string> strings_;  // stable addresses: index_ views into them
-  std::unordered_map<std::string_view, std::uint32_t> index_;
+  static std::uint32_t hash(std::string_view s);
+  void grow();
+
+  std::deque<std::string> strings_;  // stable addresses: str() references stay valid
+  std::vector<std::uint32_t> hashes_;  ///< hash of each string, by id
+  std::vector<std::uint32_t> slots_;   ///< id + 1, or 0 for a free slot; a power of two long
 };
 
 /// One value as written: an address, a number or range, a word, `$name`, `any`.

@@ -145,26 +145,55 @@ std::uint32_t parse_number(std::string_view digits) {
   return static_cast<std::uint32_t>(v);
 }
 
+/// A dotted quad into `out` (network order), with inet_pton's rules: four
+/// decimal parts of 0-255 without leading zeros. False when it is not one.
+bool parse_ipv4(std::string_view text, std::uint8_t* out) {
+  int parts = 0;
+  unsigned part = 0;
+  bool digit = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      if (digit && part == 0) return false;  // a leading zero
+      part = part * 10 + static_cast<unsigned>(c - '0');
+      if (part > 255) return false;
+      if (!digit && ++parts > 4) return false;
+      digit = true;
+    } else if (c == '.' && digit && parts < 4) {
+      out[parts - 1] = static_cast<std::uint8_t>(part);
+      part = 0;
+      digit = false;
+    } else {
+      return false;
+    }
+  }
+  if (parts != 4 || !digit) return false;
+  out[3] = static_cast<std::uint8_t>(part);
+  return true;
+}
+
 template <typename Input>
 void push_address(Builder& b, const Input& in) {
   std::string_view text(in.begin(), in.size());
   auto slash = text.find('/');
-  std::string host(text.substr(0, slash));
+  std::string_view host = text.substr(0, slash);
   Value& v = b.push(Value::Kind::Address, b.offset(in), b.end_offset(in));
   v.lo = static_cast<std::uint32_t>(b.p.addresses.size());
   auto& bytes = b.p.addresses.emplace_back();
-  if (host.size() <= 45 && host.find(':') == std::string::npos &&
-      inet_pton(AF_INET, host.c_str(), bytes.data()) == 1) {
-    v.family = 4;
-    v.prefix = 32;
-  } else if (host.size() <= 45 && host.find(':') != std::string::npos &&
-             inet_pton(AF_INET6, host.c_str(), bytes.data()) == 1) {
-    v.family = 6;
-    v.prefix = 128;
-  } else {
-    bool v6 = host.find(':') != std::string::npos;
-    throw pegtl::parse_error(std::string("invalid ") + (v6 ? "IPv6" : "IPv4") + " address '" + host + "'", in);
+  bool v6 = host.find(':') != std::string_view::npos;
+  bool valid = false;
+  if (!v6) {
+    valid = parse_ipv4(host, bytes.data());
+  } else if (host.size() <= 45) {
+    char buf[46];  // inet_pton wants a terminated string
+    std::memcpy(buf, host.data(), host.size());
+    buf[host.size()] = '\0';
+    valid = inet_pton(AF_INET6, buf, bytes.data()) == 1;
   }
+  if (!valid)
+    throw pegtl::parse_error(std::string("invalid ") + (v6 ? "IPv6" : "IPv4") + " address '" + std::string(host) + "'",
+                             in);
+  v.family = v6 ? 6 : 4;
+  v.prefix = v6 ? 128 : 32;
   if (slash != std::string_view::npos) {
     std::uint32_t len = parse_number(text.substr(slash + 1));
     if (len > v.prefix)

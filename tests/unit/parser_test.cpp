@@ -1,10 +1,13 @@
 // Parser table tests (input -> structural dump), includes, and the
 // formatter's promises: fmt is idempotent and parse(fmt(x)) == parse(x).
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "frontend.hpp"
 #include "syntax/format.hpp"
@@ -100,6 +103,51 @@ TEST_CASE("parser: keywords are whole words") {
   CHECK(errors == 0);
   parse_dump("passout\n", &errors);
   CHECK(errors == 1);
+}
+
+TEST_CASE("parser: an IPv4 address is valid exactly when inet_pton takes it, with the same bytes") {
+  // The parser reads dotted quads itself; inet_pton is the reference.
+  std::vector<std::string> texts = {"0.0.0.0", "255.255.255.255", "192.0.2.1", "256.1.1.1", "1.2.3", "1.2.3.4.5",
+                                    "01.2.3.4", "1.02.3.4", "1.2.3.00", "1.2.3.0", "1..2.3", ".1.2.3", "1.2.3.",
+                                    "1.2.3.4a", "a.b.c.d", "999.1.1.1", "1.2.3.255", "1.2.3.256", "1.2.3.1000"};
+  const char* parts[] = {"0", "1", "9", "10", "00", "01", "99", "100", "199", "255", "256", "300", "1000", ""};
+  for (const char* a : parts)
+    for (const char* b : parts) texts.push_back(std::string(a) + "." + b + ".7." + b);
+  for (const std::string& t : texts) {
+    INFO(t);
+    unsigned char want[4];
+    bool valid = inet_pton(AF_INET, t.c_str(), want) == 1;
+    rulec::ast::Policy p;
+    rulec::diag::SourceMap sources;
+    rulec::diag::Sink sink;
+    auto id = sources.add("t.rules", "pass to " + t + "\n");
+    rulec::syntax::parse_text(p, sources, id, sink);
+    CHECK(sink.has_errors() == !valid);
+    if (!valid) {
+      // either the address action's message, or a grammar error before it (".1.2.3" is no address token)
+      if (!sink.all().empty() && sink.all()[0].message.starts_with("invalid"))
+        CHECK(sink.all()[0].message == "invalid IPv4 address '" + t + "'");
+      continue;
+    }
+    REQUIRE(p.values.size() == 1);
+    const auto& bytes = p.address_bytes(p.values[0]);
+    CHECK(std::equal(want, want + 4, bytes.begin()));
+  }
+}
+
+TEST_CASE("symbols: each distinct word gets one id, and ids survive the table's growth") {
+  rulec::ast::Symbols s;
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 5000; ++i) ids.push_back(s.intern("w" + std::to_string(i)));
+  CHECK(s.intern("") == 0);
+  for (int i = 0; i < 5000; ++i) {
+    CHECK(s.intern("w" + std::to_string(i)) == ids[i]);
+    CHECK(s.str(ids[i]) == "w" + std::to_string(i));
+  }
+  CHECK(s.size() == 5001);
+  rulec::ast::Symbols copy = s;  // a copy looks up in its own strings
+  CHECK(copy.intern("w4999") == ids[4999]);
+  CHECK(copy.size() == 5001);
 }
 
 TEST_CASE("parser: hostile shapes end in errors, not crashes") {
