@@ -140,6 +140,19 @@ class IptablesWriter {
   /// write it) and its tail (the default).
   void judgement_head(const Judgement& j);
   void judgement_rules(const Judgement& j, std::span<const std::uint32_t> order);
+  /// The rules of two judgements of one direction (input and forward) in one
+  /// pass: a rule's comment and fields are worked out once and written twice,
+  /// the second judgement's text into `second` (rules, then declarations).
+  void judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order,
+                             std::string& second_rules, std::string& second_decl);
+  /// Makes the second judgement's buffers (and verdict) the ones written to, or back.
+  void swap_output(std::string& rules, std::string& decl) {
+    rules_.swap(rules);
+    decl_.swap(decl);
+    leaf_.swap(second_leaf_);
+  }
+  /// Writes dims_ (the fields of alternative `alt_no` of rule `index`) for `j`.
+  void write_alternative(const Judgement& j, std::uint32_t index, unsigned alt_no);
   void judgement_tail(const Judgement& j);
   void rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no);
   /// Fills dims_ (the first ndims_) with the rule's fields.
@@ -164,7 +177,13 @@ class IptablesWriter {
   std::string decl_, rules_;
   std::string comment_;  ///< `-m comment` of the rule being written
   std::string leaf_;     ///< its verdict
-  std::string base_;     ///< the prefix of its helper chains' names
+  std::string second_leaf_;  ///< its verdict in the second judgement (judgement_rules_twice)
+  std::string base_;     ///< the prefix of its helper chains' names ("" until one is needed)
+  const Judgement* base_judgement_ = nullptr;  ///< what base_ is made of
+  std::uint32_t base_index_ = 0;
+  unsigned base_alt_ = 0;
+  std::uint32_t log_rule_ = UINT32_MAX;  ///< the rule log_text_ was written for
+  std::string log_text_;                 ///< its log prefix (the same in every judgement)
   std::string log_chain_;
   std::string opts_;
   std::vector<Dimension> dims_;
@@ -277,7 +296,12 @@ void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t i
   rules_ += "-A ";
   rules_ += chain;
   rules_ += " -j LOG --log-prefix \"";
-  text_.log_prefix(rules_, r);
+  if (log_rule_ != index) {
+    log_text_.clear();
+    text_.log_prefix(log_text_, r);
+    log_rule_ = index;
+  }
+  rules_ += log_text_;
   rules_ += "\"\n-A ";
   rules_ += chain;
   rules_ += ' ';
@@ -324,6 +348,12 @@ void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string&
     }
     return;
   }
+  if (base_.empty()) {
+    base_ = "rulec-r";
+    linux_fw::append_number(base_, base_index_);
+    base_ += base_judgement_->tag;
+    linux_fw::append_number(base_, base_alt_);
+  }
   std::string sub = base_;
   sub += '-';
   linux_fw::append_number(sub, ++counter);
@@ -346,11 +376,15 @@ void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alterna
   comment_ = " -m comment --comment \"";
   text_.comment(comment_, r);
   comment_ += '"';
-  base_ = "rulec-r";
-  linux_fw::append_number(base_, index);
-  base_ += j.tag;
-  linux_fw::append_number(base_, alt_no);
   dimensions(j, r, alt);
+  write_alternative(j, index, alt_no);
+}
+
+void IptablesWriter::write_alternative(const Judgement& j, std::uint32_t index, unsigned alt_no) {
+  base_.clear();  // named when the first helper chain needs it
+  base_judgement_ = &j;
+  base_index_ = index;
+  base_alt_ = alt_no;
   unsigned counter = 0;
   opts_.clear();
   cascade(j.chain, 0, opts_, counter);
@@ -379,6 +413,34 @@ void IptablesWriter::judgement_rules(const Judgement& j, std::span<const std::ui
   }
 }
 
+void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order,
+                                           std::string& second_rules, std::string& second_decl) {
+  const auto fam = static_cast<int>(family_);
+  for (std::uint32_t i : order) {
+    const ir::Rule& r = policy_.rules[i];
+    int rf = linux_fw::rule_family(r.match);
+    if (rf >= 0 && rf != fam) continue;  // the other family's target carries this rule
+    linux_fw::alternatives(r.match, alternatives_);
+    if (alternatives_.empty()) continue;
+    leaf(a, r, i);
+    swap_output(second_rules, second_decl);
+    leaf(b, r, i);
+    swap_output(second_rules, second_decl);
+    comment_ = " -m comment --comment \"";
+    text_.comment(comment_, r);
+    comment_ += '"';
+    unsigned n = 0;
+    for (const Alternative& alt : alternatives_) {
+      dimensions(a, r, alt);  // the same for b: one direction
+      write_alternative(a, i, n);
+      swap_output(second_rules, second_decl);
+      write_alternative(b, i, n);
+      swap_output(second_rules, second_decl);
+      ++n;
+    }
+  }
+}
+
 void IptablesWriter::judgement_tail(const Judgement& j) {
   switch (policy_.default_for(j.dir).action) {
     case ir::Action::Pass: fmt::format_to(std::back_inserter(rules_), "-A {} {}\n", j.chain, j.pass); break;
@@ -392,12 +454,26 @@ void IptablesWriter::judgements() {
   const auto out = linux_fw::first_match_order(policy_, ir::Direction::Out);
   const Judgement &input = kJudgements[0], &forward = kJudgements[1], &output = kJudgements[2];
   if (policy_.rules.size() < linux_fw::two_threads_from) {
-    rules_.reserve(policy_.rules.size() * 500 + 4096);  // reserved, not touched: free until written
-    for (const Judgement& j : kJudgements) {
-      judgement_head(j);
-      judgement_rules(j, j.dir == ir::Direction::In ? in : out);
-      judgement_tail(j);
-    }
+    // Reserved, not touched: free until written. Forward is written beside
+    // input (the same rules) and joined to it after.
+    rules_.reserve(policy_.rules.size() * 500 + 4096);
+    std::string forward_rules, forward_decl;
+    forward_rules.reserve(policy_.rules.size() * 200 + 4096);
+    judgement_head(input);
+    swap_output(forward_rules, forward_decl);
+    judgement_head(forward);
+    swap_output(forward_rules, forward_decl);
+    judgement_rules_twice(input, forward, in, forward_rules, forward_decl);
+    judgement_tail(input);
+    swap_output(forward_rules, forward_decl);
+    judgement_tail(forward);
+    swap_output(forward_rules, forward_decl);
+    rules_ += forward_rules;
+    decl_ += forward_decl;
+    forward_rules = std::string();  // freed before output is written
+    judgement_head(output);
+    judgement_rules(output, out);
+    judgement_tail(output);
     return;
   }
   // Two threads, each about half of the work: input and the start of

@@ -7,14 +7,28 @@
 namespace rulec::backends {
 
 void append_number(std::string& out, std::uint64_t v) {
+  // Two digits a step from a table: a million-rule output writes tens of
+  // millions of numbers (rule indices, ports, lines).
+  static constexpr char kPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
   char buf[20];
   char* end = buf + sizeof buf;
   char* p = end;
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  out.append(p, end);
+  while (v >= 100) {
+    const char* pair = kPairs + 2 * (v % 100);
+    v /= 100;
+    *--p = pair[1];
+    *--p = pair[0];
+  }
+  if (v >= 10) {
+    *--p = kPairs[2 * v + 1];
+    *--p = kPairs[2 * v];
+  } else {
+    *--p = static_cast<char>('0' + v);
+  }
+  out.append(p, static_cast<std::size_t>(end - p));
 }
 
 /// inet_ntop's text for an IPv6 address (RFC 5952: lower-case hex, the
