@@ -31,11 +31,21 @@ struct Dim {
       set = other;
       return;
     }
-    if (set.size() == 1 && other.size() == 1) {  // the usual case: one value or range each
-      T lo = std::max(set[0].lo, other[0].lo), hi = std::min(set[0].hi, other[0].hi);
-      if (lo <= hi) set[0] = {lo, hi};
-      else set.clear();
-      return;
+    if (set.size() == 1) {  // the usual case: one value or range, which stays one unless `other` splits it
+      std::size_t hits = 0;
+      ir::Range<T> hit{};
+      for (const auto& o : other) {
+        T lo = std::max(set[0].lo, o.lo), hi = std::min(set[0].hi, o.hi);
+        if (lo <= hi) {
+          hit = {lo, hi};
+          ++hits;
+        }
+      }
+      if (hits <= 1) {
+        if (hits) set[0] = hit;
+        else set.clear();
+        return;
+      }
     }
     ir::FieldSet<T> out;  // small sets fit in its inline ranges: no allocation
     std::size_t i = 0, j = 0;

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 #include "semantics/catalog.hpp"
 
@@ -21,11 +23,15 @@ const char* context_word(int ctx) {
 }
 
 ir::U128 address_value(const ast::Policy& p, const Value& v) {
-  const auto& b = p.address_bytes(v);
-  std::uint64_t hi = 0, lo = 0;
-  for (int i = 0; i < 8; ++i) hi = (hi << 8) | b[i];
+  const auto& b = p.address_bytes(v);  // network order
+  std::uint64_t hi, lo;
+  std::memcpy(&hi, b.data(), 8);
+  std::memcpy(&lo, b.data() + 8, 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    hi = __builtin_bswap64(hi);
+    lo = __builtin_bswap64(lo);
+  }
   if (v.family == 4) return hi >> 32;
-  for (int i = 8; i < 16; ++i) lo = (lo << 8) | b[i];
   return (ir::U128(hi) << 64) | lo;
 }
 
