@@ -47,6 +47,8 @@ constexpr unsigned address_bits(ir::Family f) { return f == ir::Family::Inet ? 3
 /// Splits an address set into the fewest CIDR blocks that cover it exactly.
 /// An empty set (any address) gives one block of prefix 0.
 std::vector<AddressBlock> address_blocks(ir::Family f, const ir::FieldSet<ir::U128>& set);
+/// The same into `out` (cleared first), so a backend reuses one buffer.
+void address_blocks(ir::Family f, const ir::FieldSet<ir::U128>& set, std::vector<AddressBlock>& out);
 
 /// "192.0.2.0/24", or the bare address for a host block ("192.0.2.7").
 std::string format_block(ir::Family f, const AddressBlock& b);

@@ -107,20 +107,6 @@ const char* pf_protocol_name(unsigned p) {
   }
 }
 
-/// Appends `{ a b c }` or the single item.
-void append_list(std::string& out, const std::vector<std::string>& items) {
-  if (items.size() == 1) {
-    out += items[0];
-    return;
-  }
-  out += "{ ";
-  for (const auto& i : items) {
-    out += i;
-    out += ' ';
-  }
-  out += '}';
-}
-
 void append_port(std::string& out, const ir::Range<std::uint16_t>& r) {
   if (r.lo == r.hi) {
     out += "= ";
@@ -342,21 +328,29 @@ class PfWriter {
         return;
       }
     }
-    std::vector<AddressBlock> blocks = address_blocks(f, set);
+    std::vector<AddressBlock>& blocks = blocks_;
+    address_blocks(f, set, blocks);
     if (blocks.size() == 1) {
-      rules_ += blocks[0].prefix == 0 ? std::string("any") : format_block(f, blocks[0]);
+      if (blocks[0].prefix == 0)
+        rules_ += "any";
+      else
+        append_block(rules_, f, blocks[0]);
       return;
     }
-    std::vector<std::string> items;
-    items.reserve(blocks.size());
-    for (const auto& b : blocks) items.push_back(format_block(f, b));
-    if (items.size() <= kTableThreshold) {
-      append_list(rules_, items);
+    if (blocks.size() <= kTableThreshold) {  // `{ a b c }`, written in place
+      rules_ += "{ ";
+      for (const auto& b : blocks) {
+        append_block(rules_, f, b);
+        rules_ += ' ';
+      }
+      rules_ += '}';
       return;
     }
     std::string contents;
-    for (std::size_t i = 0; i < items.size(); ++i)
-      contents += (i % 8 == 0 ? (i ? " \\\n    " : "") : " ") + items[i];
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      contents += i % 8 == 0 ? (i ? " \\\n    " : "") : " ";
+      append_block(contents, f, blocks[i]);
+    }
     auto [it, added] = tables_by_contents_.try_emplace(contents, "");
     if (added) {
       it->second = fmt::format("<rulec_{}>", tables_by_contents_.size());
@@ -407,6 +401,7 @@ class PfWriter {
   std::string tables_, rules_;
   std::string head_;            ///< of the rule being written
   std::vector<Piece> pieces_;   ///< of the rule being written
+  std::vector<AddressBlock> blocks_;  ///< of the address set being written
   SourceComments comments_{options_.sources};
   std::unordered_map<std::string, std::string> tables_by_contents_;
 };
