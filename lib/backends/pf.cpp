@@ -173,9 +173,14 @@ class PfWriter {
       if (!write_rule(r)) ok_ = false;
     }
     if (!ok_) return false;
-    write_header(out);
-    out += tables_;
-    out += rules_;
+    std::string head;
+    write_header(head);
+    head += tables_;
+    rules_.insert(0, head);  // in place (room was reserved): the output is never held twice
+    if (out.empty())
+      out = std::move(rules_);
+    else
+      out += rules_;
     return true;
   }
 
