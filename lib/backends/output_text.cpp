@@ -2,6 +2,7 @@
 #include "backends/output_text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace rulec::backends {
@@ -68,19 +69,41 @@ void append_ipv6(std::string& out, ir::U128 a) {
   if (best >= 0 && best + best_len == 8) out += ':';
 }
 
+namespace {
+
+/// The decimal text of each octet, as 4 bytes (digits, padding) and a length.
+struct OctetText {
+  char digits[4];
+  std::uint8_t length;
+};
+
+constexpr std::array<OctetText, 256> make_octets() {
+  std::array<OctetText, 256> t{};
+  for (unsigned v = 0; v < 256; ++v) {
+    OctetText& o = t[v];
+    if (v >= 100) o.digits[o.length++] = static_cast<char>('0' + v / 100);
+    if (v >= 10) o.digits[o.length++] = static_cast<char>('0' + v / 10 % 10);
+    o.digits[o.length++] = static_cast<char>('0' + v % 10);
+  }
+  return t;
+}
+
+constexpr std::array<OctetText, 256> kOctets = make_octets();
+
+}  // namespace
+
 void append_address(std::string& out, ir::Family f, ir::U128 a) {
   if (f != ir::Family::Inet) return append_ipv6(out, a);
   auto v = static_cast<std::uint32_t>(a);
-  char buf[16];
+  char buf[20];  // 4 octets of up to 4 bytes each (the padding is overwritten), 3 dots
   char* p = buf;
   for (int shift = 24; shift >= 0; shift -= 8) {
-    unsigned octet = (v >> shift) & 0xff;
-    if (octet >= 100) *p++ = static_cast<char>('0' + octet / 100);
-    if (octet >= 10) *p++ = static_cast<char>('0' + octet / 10 % 10);
-    *p++ = static_cast<char>('0' + octet % 10);
+    const OctetText& o = kOctets[(v >> shift) & 0xff];
+    std::memcpy(p, o.digits, 4);
+    p += o.length;
     if (shift) *p++ = '.';
   }
-  out.append(buf, p);
+  out.append(buf, static_cast<std::size_t>(p - buf));
 }
 
 namespace {
