@@ -131,6 +131,8 @@ class IptablesWriter {
  public:
   IptablesWriter(const ir::Policy& policy, const EmitOptions& options, ir::Family family)
       : policy_(policy), options_(options), family_(family), text_(options, 29), interface_matches_(policy) {}
+  IptablesWriter(const IptablesWriter&) = delete;  // out_ points into the object
+  IptablesWriter& operator=(const IptablesWriter&) = delete;
   std::string write();
 
  private:
@@ -142,15 +144,10 @@ class IptablesWriter {
   void judgement_rules(const Judgement& j, std::span<const std::uint32_t> order);
   /// The rules of two judgements of one direction (input and forward) in one
   /// pass: a rule's comment and fields are worked out once and written twice,
-  /// the second judgement's text into `second` (rules, then declarations).
-  void judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order,
-                             std::string& second_rules, std::string& second_decl);
-  /// Makes the second judgement's buffers (and verdict) the ones written to, or back.
-  void swap_output(std::string& rules, std::string& decl) {
-    rules_.swap(rules);
-    decl_.swap(decl);
-    leaf_.swap(second_leaf_);
-  }
+  /// the second judgement's text into second_out_.
+  void judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order);
+  /// Writes to second_out_ from now on, or back to main_out_.
+  void swap_output() { out_ = out_ == &main_out_ ? &second_out_ : &main_out_; }
   /// Writes dims_ (the fields of alternative `alt_no` of rule `index`) for `j`.
   void write_alternative(const Judgement& j, std::uint32_t index, unsigned alt_no);
   void judgement_tail(const Judgement& j);
@@ -161,12 +158,12 @@ class IptablesWriter {
   void protocol_dimension(const Alternative& alt);
   void address_dimension(const char* flag, const char* range_flag, const ir::FieldSet<ir::U128>& set);
   void cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter);
-  /// Sets leaf_ to the rule's verdict, writing its log chain first when it logs.
+  /// Sets out_->leaf to the rule's verdict, writing its log chain first when it logs.
   void leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index);
   void declare(std::string_view chain) {
-    decl_ += ':';
-    decl_ += chain;
-    decl_ += " - [0:0]\n";
+    out_->decl += ':';
+    out_->decl += chain;
+    out_->decl += " - [0:0]\n";
   }
   void fixed_chains();
 
@@ -174,10 +171,14 @@ class IptablesWriter {
   const EmitOptions& options_;
   ir::Family family_;
   bool stateful_ = false;
-  std::string decl_, rules_;
+  /// What is written: rules, chain declarations and the verdict of the rule being written.
+  struct Output {
+    std::string rules, decl, leaf;
+  };
+  Output main_out_;
+  Output second_out_;  ///< forward, while judgement_rules_twice writes it beside input
+  Output* out_ = &main_out_;
   std::string comment_;  ///< `-m comment` of the rule being written
-  std::string leaf_;     ///< its verdict
-  std::string second_leaf_;  ///< its verdict in the second judgement (judgement_rules_twice)
   std::string base_;     ///< the prefix of its helper chains' names ("" until one is needed)
   const Judgement* base_judgement_ = nullptr;  ///< what base_ is made of
   std::uint32_t base_index_ = 0;
@@ -283,9 +284,9 @@ void IptablesWriter::dimensions(const Judgement& j, const ir::Rule& r, const Alt
 
 void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index) {
   switch (r.action) {
-    case ir::Action::Pass: leaf_ = r.state ? j.keep : j.pass; break;
-    case ir::Action::Block: leaf_ = "-j DROP"; break;
-    case ir::Action::Reject: leaf_ = "-j rulec-reject"; break;
+    case ir::Action::Pass: out_->leaf = r.state ? j.keep : j.pass; break;
+    case ir::Action::Block: out_->leaf = "-j DROP"; break;
+    case ir::Action::Reject: out_->leaf = "-j rulec-reject"; break;
   }
   if (!r.log) return;
   std::string& chain = log_chain_;
@@ -293,35 +294,35 @@ void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t i
   linux_fw::append_number(chain, index);
   chain += j.tag;
   declare(chain);
-  rules_ += "-A ";
-  rules_ += chain;
-  rules_ += " -j LOG --log-prefix \"";
+  out_->rules += "-A ";
+  out_->rules += chain;
+  out_->rules += " -j LOG --log-prefix \"";
   if (log_rule_ != index) {
     log_text_.clear();
     text_.log_prefix(log_text_, r);
     log_rule_ = index;
   }
-  rules_ += log_text_;
-  rules_ += "\"\n-A ";
-  rules_ += chain;
-  rules_ += ' ';
-  rules_ += leaf_;
-  rules_ += '\n';
-  leaf_ = "-j ";
-  leaf_ += chain;
+  out_->rules += log_text_;
+  out_->rules += "\"\n-A ";
+  out_->rules += chain;
+  out_->rules += ' ';
+  out_->rules += out_->leaf;
+  out_->rules += '\n';
+  out_->leaf = "-j ";
+  out_->leaf += chain;
 }
 
 /// Writes dims_[i..] under `chain`: small products inline, bigger ones as a
 /// chain per field. `opts` holds the options so far; it is restored on return.
 void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter) {
   if (i == ndims_) {
-    rules_ += "-A ";
-    rules_ += chain;
-    rules_ += opts;
-    rules_ += comment_;
-    rules_ += ' ';
-    rules_ += leaf_;
-    rules_ += '\n';
+    out_->rules += "-A ";
+    out_->rules += chain;
+    out_->rules += opts;
+    out_->rules += comment_;
+    out_->rules += ' ';
+    out_->rules += out_->leaf;
+    out_->rules += '\n';
     return;
   }
   const Dimension& d = dims_[i];
@@ -358,10 +359,10 @@ void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string&
   sub += '-';
   linux_fw::append_number(sub, ++counter);
   declare(sub);
-  fmt::format_to(std::back_inserter(rules_), "-A {}{} -j {}\n", chain, opts, sub);
+  fmt::format_to(std::back_inserter(out_->rules), "-A {}{} -j {}\n", chain, opts, sub);
   std::string sub_opts;
   if (d.negated) {
-    for (std::size_t a = 0; a < d.size(); ++a) fmt::format_to(std::back_inserter(rules_), "-A {} {} -j RETURN\n", sub, d[a]);
+    for (std::size_t a = 0; a < d.size(); ++a) fmt::format_to(std::back_inserter(out_->rules), "-A {} {} -j RETURN\n", sub, d[a]);
     return cascade(sub, i + 1, sub_opts, counter);
   }
   for (std::size_t a = 0; a < d.size(); ++a) {
@@ -394,7 +395,7 @@ void IptablesWriter::judgement_head(const Judgement& j) {
   declare(j.chain);
   if (!stateful_) return;
   for (bool original : {true, false})
-    fmt::format_to(std::back_inserter(rules_),
+    fmt::format_to(std::back_inserter(out_->rules),
                    "-A {} -m conntrack --ctstate ESTABLISHED --ctdir {} -m connmark ! --mark 0/{:#x} {}\n", j.chain,
                    original ? "ORIGINAL" : "REPLY", linux_fw::state_match_bits(j.dir, original), j.pass);
 }
@@ -413,8 +414,7 @@ void IptablesWriter::judgement_rules(const Judgement& j, std::span<const std::ui
   }
 }
 
-void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order,
-                                           std::string& second_rules, std::string& second_decl) {
+void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order) {
   const auto fam = static_cast<int>(family_);
   for (std::uint32_t i : order) {
     const ir::Rule& r = policy_.rules[i];
@@ -423,9 +423,9 @@ void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& 
     linux_fw::alternatives(r.match, alternatives_);
     if (alternatives_.empty()) continue;
     leaf(a, r, i);
-    swap_output(second_rules, second_decl);
+    swap_output();
     leaf(b, r, i);
-    swap_output(second_rules, second_decl);
+    swap_output();
     comment_ = " -m comment --comment \"";
     text_.comment(comment_, r);
     comment_ += '"';
@@ -433,9 +433,9 @@ void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& 
     for (const Alternative& alt : alternatives_) {
       dimensions(a, r, alt);  // the same for b: one direction
       write_alternative(a, i, n);
-      swap_output(second_rules, second_decl);
+      swap_output();
       write_alternative(b, i, n);
-      swap_output(second_rules, second_decl);
+      swap_output();
       ++n;
     }
   }
@@ -443,9 +443,9 @@ void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& 
 
 void IptablesWriter::judgement_tail(const Judgement& j) {
   switch (policy_.default_for(j.dir).action) {
-    case ir::Action::Pass: fmt::format_to(std::back_inserter(rules_), "-A {} {}\n", j.chain, j.pass); break;
-    case ir::Action::Block: fmt::format_to(std::back_inserter(rules_), "-A {} -j DROP\n", j.chain); break;
-    case ir::Action::Reject: fmt::format_to(std::back_inserter(rules_), "-A {} -j rulec-reject\n", j.chain); break;
+    case ir::Action::Pass: fmt::format_to(std::back_inserter(out_->rules), "-A {} {}\n", j.chain, j.pass); break;
+    case ir::Action::Block: fmt::format_to(std::back_inserter(out_->rules), "-A {} -j DROP\n", j.chain); break;
+    case ir::Action::Reject: fmt::format_to(std::back_inserter(out_->rules), "-A {} -j rulec-reject\n", j.chain); break;
   }
 }
 
@@ -456,21 +456,20 @@ void IptablesWriter::judgements() {
   if (policy_.rules.size() < linux_fw::two_threads_from) {
     // Reserved, not touched: free until written. Forward is written beside
     // input (the same rules) and joined to it after.
-    rules_.reserve(policy_.rules.size() * 500 + 4096);
-    std::string forward_rules, forward_decl;
-    forward_rules.reserve(policy_.rules.size() * 200 + 4096);
+    out_->rules.reserve(policy_.rules.size() * 500 + 4096);
+    second_out_.rules.reserve(policy_.rules.size() * 200 + 4096);
     judgement_head(input);
-    swap_output(forward_rules, forward_decl);
+    swap_output();
     judgement_head(forward);
-    swap_output(forward_rules, forward_decl);
-    judgement_rules_twice(input, forward, in, forward_rules, forward_decl);
+    swap_output();
+    judgement_rules_twice(input, forward, in);
     judgement_tail(input);
-    swap_output(forward_rules, forward_decl);
+    swap_output();
     judgement_tail(forward);
-    swap_output(forward_rules, forward_decl);
-    rules_ += forward_rules;
-    decl_ += forward_decl;
-    forward_rules = std::string();  // freed before output is written
+    swap_output();
+    out_->rules += second_out_.rules;
+    out_->decl += second_out_.decl;
+    second_out_ = Output{};  // freed before output is written
     judgement_head(output);
     judgement_rules(output, out);
     judgement_tail(output);
@@ -484,8 +483,8 @@ void IptablesWriter::judgements() {
   IptablesWriter rest(policy_, options_, family_);
   rest.stateful_ = stateful_;
   // Reserved, not touched: pages that are never written cost no memory.
-  rules_.reserve(policy_.rules.size() * 500 + 4096);
-  rest.rules_.reserve(policy_.rules.size() * 250 + 4096);
+  out_->rules.reserve(policy_.rules.size() * 500 + 4096);
+  rest.out_->rules.reserve(policy_.rules.size() * 250 + 4096);
   linux_fw::run_both(
       [&] {
         judgement_head(input);
@@ -501,10 +500,10 @@ void IptablesWriter::judgements() {
         rest.judgement_rules(output, out);
         rest.judgement_tail(output);
       });
-  decl_ += rest.decl_;
+  out_->decl += rest.out_->decl;
   // room for the rest, the fixed chains and the head (inserted in place by write())
-  rules_.reserve(rules_.size() + rest.rules_.size() + decl_.size() + 65536);
-  rules_ += rest.rules_;
+  out_->rules.reserve(out_->rules.size() + rest.out_->rules.size() + out_->decl.size() + 65536);
+  out_->rules += rest.out_->rules;
 }
 
 void IptablesWriter::fixed_chains() {
@@ -519,13 +518,13 @@ void IptablesWriter::fixed_chains() {
                         Keep{"rulec-keep-output", ir::Direction::Out, "-j ACCEPT"}}) {
     if (!stateful_) break;
     declare(k.chain);
-    fmt::format_to(std::back_inserter(rules_),
+    fmt::format_to(std::back_inserter(out_->rules),
                    "-A {0} -m conntrack --ctdir ORIGINAL -j CONNMARK --or-mark {1:#x}\n"
                    "-A {0} -m conntrack --ctdir REPLY -j CONNMARK --or-mark {2:#x}\n-A {0} {3}\n",
                    k.chain, linux_fw::state_bit(k.dir, true), linux_fw::state_bit(k.dir, false), k.then);
   }
   declare("rulec-reject");
-  fmt::format_to(std::back_inserter(rules_),
+  fmt::format_to(std::back_inserter(out_->rules),
                  "-A rulec-reject -p tcp -j REJECT --reject-with tcp-reset\n-A rulec-reject -j REJECT --reject-with {}\n",
                  v4 ? "icmp-port-unreachable" : "icmp6-port-unreachable");
   // Connections conntrack creates from an expectation (PPTP's GRE) inherit
@@ -535,8 +534,8 @@ void IptablesWriter::fixed_chains() {
                                               v4 ? "icmp" : "ipv6-icmp")
                                 : "";
   for (const char* base : {"INPUT", "FORWARD", "OUTPUT"})
-    if (!fresh.empty()) rules_ += fmt::format("-A {}{}", base, fresh);
-  rules_ += fmt::format(
+    if (!fresh.empty()) out_->rules += fmt::format("-A {}{}", base, fresh);
+  out_->rules += fmt::format(
       "-A INPUT -i lo -m conntrack --ctstate RELATED -p tcp --tcp-flags RST RST -m comment --comment \"resets this host sent itself\" -j ACCEPT\n"
       "-A INPUT -i lo -m conntrack --ctstate RELATED -p {0} -m comment --comment \"ICMP errors this host sent itself\" -j ACCEPT\n"
       "-A INPUT -j rulec-input\n-A FORWARD -j rulec-forward\n"
@@ -561,10 +560,10 @@ std::string IptablesWriter::write() {
         "-A PREROUTING -p tcp --dport 1723 -j CT --helper pptp\n"
         "-A OUTPUT -p tcp --dport 1723 -j CT --helper pptp\n";
   out += "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
-  out += decl_;
-  rules_.insert(0, out);  // in place: the output is never held twice
-  rules_ += "COMMIT\n";
-  return std::move(rules_);
+  out += out_->decl;
+  out_->rules.insert(0, out);  // in place: the output is never held twice
+  out_->rules += "COMMIT\n";
+  return std::move(out_->rules);
 }
 
 class IptablesBackend final : public Backend {

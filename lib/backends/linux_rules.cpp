@@ -172,12 +172,10 @@ std::vector<Cidr> range_to_cidrs(ir::U128 lo, ir::U128 hi, ir::Family f) {
   std::vector<Cidr> out;
   if (lo == 0 && hi == top) return {Cidr{0, 0}};
   while (true) {
-    int size = 0;  // the block covers 2^size addresses
-    while (size + 1 < bits) {
-      ir::U128 next = ir::U128{1} << (size + 1);
-      if ((lo & (next - 1)) != 0 || lo + (next - 1) > hi) break;
-      ++size;
-    }
+    // The block covers 2^size addresses: as many as lo's alignment allows and
+    // hi - lo + 1 holds, short of the whole space (handled above).
+    int size = static_cast<int>(std::min({static_cast<unsigned>(bits - 1), ir::trailing_zeros(lo),
+                                           ir::floor_log2(hi - lo + 1)}));
     out.push_back({lo, bits - size});
     ir::U128 last = lo + ((ir::U128{1} << size) - 1);
     if (last >= hi) break;
@@ -214,9 +212,7 @@ std::optional<Cidr> single_cidr(ir::U128 lo, ir::U128 hi, ir::Family f) {
   if (hi < lo) return std::nullopt;
   ir::U128 n = hi - lo + 1;  // no overflow: the whole space was handled above
   if ((n & (n - 1)) != 0 || (lo & (n - 1)) != 0) return std::nullopt;
-  int size = 0;
-  while ((ir::U128{1} << size) != n) ++size;
-  return Cidr{lo, bits - size};
+  return Cidr{lo, bits - static_cast<int>(ir::trailing_zeros(n))};  // n is a power of two
 }
 
 bool valid_interface_name(std::string_view name) {

@@ -145,25 +145,6 @@ diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Locat
 }
 
 
-namespace {
-
-/// Trailing zero bits of `v` (128 for 0).
-unsigned trailing_zeros(ir::U128 v) {
-  auto low = static_cast<std::uint64_t>(v), high = static_cast<std::uint64_t>(v >> 64);
-  if (low) return static_cast<unsigned>(__builtin_ctzll(low));
-  if (high) return 64 + static_cast<unsigned>(__builtin_ctzll(high));
-  return 128;
-}
-
-/// The largest n with 2^n <= v, for v > 0.
-unsigned floor_log2(ir::U128 v) {
-  auto high = static_cast<std::uint64_t>(v >> 64);
-  if (high) return 127 - static_cast<unsigned>(__builtin_clzll(high));
-  return 63 - static_cast<unsigned>(__builtin_clzll(static_cast<std::uint64_t>(v)));
-}
-
-}  // namespace
-
 std::vector<AddressBlock> address_blocks(ir::Family f, const ir::FieldSet<ir::U128>& set) {
   std::vector<AddressBlock> out;
   address_blocks(f, set, out);
@@ -183,8 +164,8 @@ void address_blocks(ir::Family f, const ir::FieldSet<ir::U128>& set, std::vector
       // The largest aligned block starting at lo that stays within hi: as
       // many bits as lo has trailing zeros, and no more than fit in hi - lo + 1.
       ir::U128 span = r.hi - lo;  // the block's size less one, at most
-      unsigned fit = span == ~ir::U128{0} ? 128 : floor_log2(span + 1);
-      unsigned size_bits = std::min({bits, trailing_zeros(lo), fit});
+      unsigned fit = span == ~ir::U128{0} ? 128 : ir::floor_log2(span + 1);
+      unsigned size_bits = std::min({bits, ir::trailing_zeros(lo), fit});
       out.push_back({lo, bits - size_bits});
       ir::U128 last = size_bits == 128 ? ~ir::U128{0} : lo + ((ir::U128{1} << size_bits) - 1);
       if (last >= r.hi) break;

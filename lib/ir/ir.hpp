@@ -35,6 +35,21 @@ const char* to_string(Action a);
 const char* to_string(Direction d);
 const char* to_string(Family f);
 
+/// Trailing zero bits of `v` (128 for 0): the largest CIDR block an address can start.
+inline unsigned trailing_zeros(U128 v) {
+  auto low = static_cast<std::uint64_t>(v), high = static_cast<std::uint64_t>(v >> 64);
+  if (low) return static_cast<unsigned>(__builtin_ctzll(low));
+  if (high) return 64 + static_cast<unsigned>(__builtin_ctzll(high));
+  return 128;
+}
+
+/// The largest n with 2^n <= v, for v > 0: the largest CIDR block that fits in v addresses.
+inline unsigned floor_log2(U128 v) {
+  auto high = static_cast<std::uint64_t>(v >> 64);
+  if (high) return 127 - static_cast<unsigned>(__builtin_clzll(high));
+  return 63 - static_cast<unsigned>(__builtin_clzll(static_cast<std::uint64_t>(v)));
+}
+
 /// Well-known IP protocol numbers.
 namespace proto {
 inline constexpr std::uint8_t icmp = 1, tcp = 6, udp = 17, gre = 47, esp = 50, ah = 51,
