@@ -24,6 +24,8 @@
 namespace rulec::backends {
 namespace {
 
+using namespace std::string_view_literals;
+
 using linux_fw::Alternative;
 
 /// One field of a rule: the packet must match one of its alternatives, or,
@@ -79,7 +81,7 @@ const char* protocol_name(unsigned p, ir::Family f) {
 
 /// Appends `-p NAME` or `-p NUMBER`.
 void append_protocol_option(std::string& out, unsigned p, ir::Family f) {
-  out += "-p ";
+  out += "-p "sv;
   if (const char* name = protocol_name(p, f))
     out += name;
   else
@@ -103,7 +105,7 @@ void port_options(const char* which, const ir::FieldSet<std::uint16_t>& set, Dim
   }
   if (set.size() == 1) {
     std::string& o = out.add();
-    o += " --";
+    o += " --"sv;
     o += which;
     o += ' ';
     append_port_range(o, set[0]);
@@ -115,9 +117,9 @@ void port_options(const char* which, const ir::FieldSet<std::uint16_t>& set, Dim
     unsigned need = r.lo == r.hi ? 1 : 2;
     if (!o || slots + need > 15) {
       o = &out.add();
-      *o += " -m multiport --";
+      *o += " -m multiport --"sv;
       *o += which;
-      *o += "s ";
+      *o += "s "sv;
       slots = 0;
     } else {
       *o += ',';
@@ -146,6 +148,14 @@ class IptablesWriter {
   /// pass: a rule's comment and fields are worked out once and written twice,
   /// the second judgement's text into second_out_.
   void judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order);
+  /// Sets the tail of the rule's lines from comment_ and the verdict.
+  void set_tail() {
+    std::string& t = out_->tail;
+    t = comment_;
+    t += ' ';
+    t += out_->leaf;
+    t += '\n';
+  }
   /// Writes to second_out_ from now on, or back to main_out_.
   void swap_output() { out_ = out_ == &main_out_ ? &second_out_ : &main_out_; }
   /// Writes dims_ (the fields of alternative `alt_no` of rule `index`) for `j`.
@@ -163,7 +173,7 @@ class IptablesWriter {
   void declare(std::string_view chain) {
     out_->decl += ':';
     out_->decl += chain;
-    out_->decl += " - [0:0]\n";
+    out_->decl += " - [0:0]\n"sv;
   }
   void fixed_chains();
 
@@ -174,6 +184,7 @@ class IptablesWriter {
   /// What is written: rules, chain declarations and the verdict of the rule being written.
   struct Output {
     std::string rules, decl, leaf;
+    std::string tail;  ///< what ends each line of the rule: comment, verdict, line end
   };
   Output main_out_;
   Output second_out_;  ///< forward, while judgement_rules_twice writes it beside input
@@ -256,7 +267,7 @@ void IptablesWriter::address_dimension(const char* flag, const char* range_flag,
       for (const auto& c : cidrs) block(c);
     } else {
       std::string& a = d.add();
-      a += "-m iprange ";
+      a += "-m iprange "sv;
       a += range_flag;
       a += ' ';
       linux_fw::append_address(a, family_, r.lo);
@@ -294,16 +305,16 @@ void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t i
   linux_fw::append_number(chain, index);
   chain += j.tag;
   declare(chain);
-  out_->rules += "-A ";
+  out_->rules += "-A "sv;
   out_->rules += chain;
-  out_->rules += " -j LOG --log-prefix \"";
+  out_->rules += " -j LOG --log-prefix \""sv;
   if (log_rule_ != index) {
     log_text_.clear();
     text_.log_prefix(log_text_, r);
     log_rule_ = index;
   }
   out_->rules += log_text_;
-  out_->rules += "\"\n-A ";
+  out_->rules += "\"\n-A "sv;
   out_->rules += chain;
   out_->rules += ' ';
   out_->rules += out_->leaf;
@@ -316,19 +327,16 @@ void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t i
 /// chain per field. `opts` holds the options so far; it is restored on return.
 void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter) {
   if (i == ndims_) {
-    out_->rules += "-A ";
+    out_->rules += "-A "sv;
     out_->rules += chain;
     out_->rules += opts;
-    out_->rules += comment_;
-    out_->rules += ' ';
-    out_->rules += out_->leaf;
-    out_->rules += '\n';
+    out_->rules += out_->tail;
     return;
   }
   const Dimension& d = dims_[i];
   const std::size_t mark = opts.size();
   if (d.negated && d.size() == 1) {
-    opts += " ! ";
+    opts += " ! "sv;
     opts += d[0];
     cascade(chain, i + 1, opts, counter);
     opts.resize(mark);
@@ -377,6 +385,7 @@ void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alterna
   comment_ = " -m comment --comment \"";
   text_.comment(comment_, r);
   comment_ += '"';
+  set_tail();
   dimensions(j, r, alt);
   write_alternative(j, index, alt_no);
 }
@@ -429,6 +438,10 @@ void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& 
     comment_ = " -m comment --comment \"";
     text_.comment(comment_, r);
     comment_ += '"';
+    set_tail();
+    swap_output();
+    set_tail();
+    swap_output();
     unsigned n = 0;
     for (const Alternative& alt : alternatives_) {
       dimensions(a, r, alt);  // the same for b: one direction
