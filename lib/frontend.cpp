@@ -8,7 +8,11 @@ std::unique_ptr<Document> load(syntax::Input input, const semantics::LowerOption
   doc->read = syntax::load_policy(std::move(input), doc->ast, doc->sources, doc->diagnostics);
   // Names and values are checked only in a policy that parsed: a broken
   // definition line would otherwise make every use of it an error too.
-  if (doc->read && !doc->diagnostics.has_errors()) doc->ir = semantics::lower(doc->ast, doc->diagnostics, options);
+  if (doc->read && !doc->diagnostics.has_errors()) {
+    semantics::LowerOptions with_text = options;
+    with_text.sources = &doc->sources;
+    doc->ir = semantics::lower(doc->ast, doc->diagnostics, with_text);
+  }
   doc->diagnostics.sort();
   return doc;
 }

@@ -323,7 +323,7 @@ const std::string& RuleText::file_name(std::uint32_t id, bool base) {
   return base ? base_names_[id] : names_[id];
 }
 
-diag::LineCol RuleText::line_col(const diag::Location& loc) { return lines_.find(*options_.sources, loc); }
+diag::LineCol RuleText::line_col(const ir::Rule& r) { return lines_.find(*options_.sources, r.origin, r.line); }
 
 void RuleText::comment(std::string& out, const ir::Rule& r) {
   if (!options_.sources || r.origin.file >= options_.sources->size()) {
@@ -331,7 +331,7 @@ void RuleText::comment(std::string& out, const ir::Rule& r) {
   } else {  // safe_text(describe(origin), 120): the name is made safe once, digits and ':' are safe
     std::size_t start = out.size();
     out += file_name(r.origin.file, false);
-    diag::LineCol lc = line_col(r.origin);
+    diag::LineCol lc = line_col(r);
     out += ':';
     append_number(out, lc.line);
     out += ':';
@@ -356,7 +356,7 @@ void RuleText::log_prefix(std::string& out, const ir::Rule& r) {
     out += "rulec ";
     out += file_name(r.origin.file, true);
     out += ':';
-    append_number(out, line_col(r.origin).line);
+    append_number(out, line_col(r).line);
     if (out.size() - start > max_ - 1) out.resize(start + max_ - 1);
   }
   out += ' ';

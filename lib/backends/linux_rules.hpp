@@ -122,8 +122,8 @@ class RuleText {
  private:
   /// safe_text of file `id`'s name (whole, or after its last '/'), made once.
   const std::string& file_name(std::uint32_t id, bool base);
-  /// SourceFile::line_col, walking from the last rule's place.
-  diag::LineCol line_col(const diag::Location& loc);
+  /// SourceFile::line_col of the rule's origin: its recorded line, or walking from the last rule's place.
+  diag::LineCol line_col(const ir::Rule& r);
   const EmitOptions& options_;
   LineFinder lines_;
   std::size_t max_;

@@ -119,10 +119,18 @@ std::uint32_t count_line_ends(const char* from, const char* to) {
 
 }  // namespace
 
-diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Location& loc) {
+diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Location& loc, std::uint32_t line) {
   const diag::SourceFile& f = sources.file(loc.file);
   const std::string& text = f.text();
   std::uint32_t offset = std::min<std::uint32_t>(loc.begin, static_cast<std::uint32_t>(text.size()));
+  if (line != 0) {  // known: the column is the distance from the line's start
+    file_ = loc.file;
+    offset_ = offset;
+    line_ = line;
+    std::uint32_t line_start = offset;
+    while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
+    return {line, offset - line_start + 1};
+  }
   // Rules are written in source order or in reverse, so the next one is
   // usually a line away: count the line ends between (from the start of
   // the file when that is nearer). memchr over the text is cheaper than
@@ -215,13 +223,13 @@ std::string source_comment(const diag::SourceMap* sources, const diag::Location&
 
 namespace rulec::backends {
 
-void SourceComments::append(std::string& out, const diag::Location& loc) {
+void SourceComments::append(std::string& out, const diag::Location& loc, std::uint32_t line) {
   if (!sources_ || loc.file >= sources_->size()) return;
   if (names_.size() <= loc.file) names_.resize(loc.file + 1);
   std::string& name = names_[loc.file];
   if (name.empty()) name = comment_text(sources_->file(loc.file).name()) + ":";
   out += name;
-  diag::LineCol lc = lines_.find(*sources_, loc);
+  diag::LineCol lc = lines_.find(*sources_, loc, line);
   append_number(out, lc.line);
   out += ':';
   append_number(out, lc.column);

@@ -28,8 +28,9 @@ void append_address(std::string& out, ir::Family f, ir::U128 a);
 /// text, so finders on several threads may share a source map.
 class LineFinder {
  public:
-  /// The same as sources.file(loc.file).line_col(loc.begin).
-  diag::LineCol find(const diag::SourceMap& sources, const diag::Location& loc);
+  /// The same as sources.file(loc.file).line_col(loc.begin). `line`, when
+  /// not 0, is loc's line already known (ir::Rule::line): only the column is found.
+  diag::LineCol find(const diag::SourceMap& sources, const diag::Location& loc, std::uint32_t line = 0);
 
  private:
   std::uint32_t file_ = UINT32_MAX, offset_ = 0, line_ = 1;
@@ -64,8 +65,8 @@ std::string source_comment(const diag::SourceMap* sources, const diag::Location&
 class SourceComments {
  public:
   explicit SourceComments(const diag::SourceMap* sources) : sources_(sources) {}
-  /// Appends source_comment(sources, loc).
-  void append(std::string& out, const diag::Location& loc);
+  /// Appends source_comment(sources, loc); `line` as for LineFinder::find.
+  void append(std::string& out, const diag::Location& loc, std::uint32_t line = 0);
 
  private:
   const diag::SourceMap* sources_;

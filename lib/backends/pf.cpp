@@ -165,7 +165,7 @@ class PfWriter {
       if (r.source_rule != last_source) {
         if (options_.sources && r.origin.file < options_.sources->size()) {
           rules_ += "\n# ";
-          comments_.append(rules_, r.origin);
+          comments_.append(rules_, r.origin, r.line);
           rules_ += '\n';
         }
         last_source = r.source_rule;

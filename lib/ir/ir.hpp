@@ -276,6 +276,9 @@ struct Rule {
   bool state = false;  ///< `>> state`
   bool done = false;   ///< `>> done`: a match decides at once
   bool log = false;    ///< `>> log`
+  /// Line of origin.begin (1-based) when lowering recorded it, else 0: the
+  /// backends' comments need it for every rule, and finding it costs more.
+  std::uint32_t line = 0;
   std::string label;   ///< `>> label "text"`, raw text (backends escape it)
   Match match;
   diag::Location origin;       ///< span of the whole source rule

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <thread>
@@ -92,8 +93,9 @@ const ir::FieldSet<std::uint8_t> kPortProtocols = {{6, 6}, {17, 17}, {132, 132}}
 
 class RuleLowering {
  public:
-  RuleLowering(const ast::Policy& p, Names& names, diag::Sink& sink, ir::Policy& out, bool keep)
-      : p_(p), names_(names), sink_(sink), out_(out), keep_(keep) {}
+  RuleLowering(const ast::Policy& p, Names& names, diag::Sink& sink, ir::Policy& out, bool keep,
+               const diag::SourceMap* sources)
+      : p_(p), names_(names), sink_(sink), out_(out), keep_(keep), sources_(sources) {}
 
   void lower(const Statement& s, std::uint32_t source_rule);
 
@@ -101,6 +103,8 @@ class RuleLowering {
   /// The index of an interface in out_.interfaces, added on first use.
   std::uint32_t interface(std::uint32_t sym);
   std::uint32_t interface_named(std::uint32_t sym);
+  /// The line `s` starts on, counted on from the last statement of its file (0 without sources).
+  std::uint32_t line_of(const Statement& s);
   /// Adds one IR rule; `src` and `dst` are null for any address.
   void emit(const Statement& s, std::uint32_t source_rule, std::optional<ir::Family> fam, const Dim<std::uint8_t>& protos,
             const Dim<std::uint16_t>& dport, const ir::FieldSet<ir::U128>* src, const ir::FieldSet<ir::U128>* dst,
@@ -111,6 +115,9 @@ class RuleLowering {
   diag::Sink& sink_;
   ir::Policy& out_;
   bool keep_;
+  const diag::SourceMap* sources_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> line_at_;  ///< by file: (offset, its line) of the last statement
+  std::uint32_t line_ = 0;  ///< of the rule being lowered
   // The rule being lowered. The working sets live across calls and are reset
   // for each rule, so lowering a million rules reuses their memory.
   Dim<std::uint8_t> protos_, families_, leg_protos_, family_protos_;
@@ -128,6 +135,23 @@ std::uint32_t RuleLowering::interface(std::uint32_t sym) {
   return interface_of_symbol_[sym] = interface_named(sym);
 }
 
+std::uint32_t RuleLowering::line_of(const Statement& s) {
+  if (!sources_ || s.file >= sources_->size()) return 0;
+  if (s.file >= line_at_.size()) line_at_.resize(s.file + 1, {0, 1});
+  auto& [offset, line] = line_at_[s.file];
+  const std::string& text = sources_->file(s.file).text();
+  auto target = std::min<std::uint32_t>(s.begin, static_cast<std::uint32_t>(text.size()));
+  if (target < offset) offset = 0, line = 1;  // statements of a file come in order; this is a safety net
+  const char* at = text.data() + offset;
+  const char* end = text.data() + target;
+  while (at < end && (at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at))))) {
+    ++line;
+    ++at;
+  }
+  offset = target;
+  return line;
+}
+
 std::uint32_t RuleLowering::interface_named(std::uint32_t sym) {
   const std::string& name = p_.str(sym);
   for (std::uint32_t i = 0; i < out_.interfaces.size(); ++i)
@@ -138,6 +162,7 @@ std::uint32_t RuleLowering::interface_named(std::uint32_t sym) {
 
 void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
   bool ok = true;
+  line_ = keep_ ? line_of(s) : 0;
   auto& protos = protos_;
   auto& families = families_;
   auto& sport = sport_;
@@ -342,6 +367,7 @@ void RuleLowering::emit(const Statement& s, std::uint32_t source_rule, std::opti
   r.state = s.options & ast::OptState;
   r.done = s.options & ast::OptDone;
   r.log = s.options & ast::OptLog;
+  r.line = line_;
   if (s.options & ast::OptLabel) r.label = p_.str(s.label);
   ir::Match& m = r.match;
   if (s.direction != ast::Direction::Both) {
@@ -373,14 +399,15 @@ std::optional<std::uint16_t> single_port(const ast::Value& v) {
 /// what the first thread made, as one thread would have made them.
 class SecondHalf {
  public:
-  SecondHalf(const ast::Policy& p, std::size_t first_statement, std::uint32_t first_rule, bool keep)
-      : p_(p), first_statement_(first_statement), first_rule_(first_rule), keep_(keep) {}
+  SecondHalf(const ast::Policy& p, std::size_t first_statement, std::uint32_t first_rule, bool keep,
+             const diag::SourceMap* sources)
+      : p_(p), first_statement_(first_statement), first_rule_(first_rule), keep_(keep), sources_(sources) {}
 
   void run() {
     try {
       Names names(p_, sink_);
       sink_.all().clear();  // duplicate names: the first thread's tables report them
-      RuleLowering rules(p_, names, sink_, out_, keep_);
+      RuleLowering rules(p_, names, sink_, out_, keep_, sources_);
       if (keep_) out_.rules.reserve((p_.statements.size() - first_statement_) * 5 / 4);
       std::uint32_t source_rule = first_rule_;
       for (std::size_t i = first_statement_; i < p_.statements.size(); ++i)
@@ -427,6 +454,7 @@ class SecondHalf {
   std::size_t first_statement_;
   std::uint32_t first_rule_;
   bool keep_;
+  const diag::SourceMap* sources_;
   ir::Policy out_;
   diag::Sink sink_, unused_;
   std::exception_ptr failed_;
@@ -437,7 +465,7 @@ class SecondHalf {
 ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& options) {
   ir::Policy out;
   Names names(p, sink);
-  RuleLowering rules(p, names, sink, out, options.keep_rules);
+  RuleLowering rules(p, names, sink, out, options.keep_rules, options.sources);
   std::array<const Statement*, 2> defaults{};
   std::uint32_t source_rule = 0;
   std::size_t n = 0;
@@ -459,7 +487,7 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
   if (n >= options.two_threads_from && n >= 2) {
     std::uint32_t before = 0;
     for (split = 0; before < n / 2; ++split) before += p.statements[split].kind == Statement::Kind::Rule;
-    second.emplace(p, split, before, options.keep_rules);
+    second.emplace(p, split, before, options.keep_rules, options.sources);
     thread = std::thread([&] { second->run(); });
   }
   diag::Sink first_unused;  // RC202 of the first half, when there are two

@@ -20,6 +20,9 @@ struct LowerOptions {
   /// half of the rules; the IR and the diagnostics are those of one thread.
   /// Off by default, as is writing with two threads (linux_rules.hpp says why).
   std::size_t two_threads_from = SIZE_MAX;
+  /// The policy's text, to record each IR rule's line (ir::Rule::line);
+  /// without it the lines are left 0.
+  const diag::SourceMap* sources = nullptr;
 };
 
 /// Checks `policy` and lowers it. Diagnostics go to `sink`; the result is

@@ -99,7 +99,7 @@ std::string dump(const rulec::Document& doc) {
   for (const rulec::ir::Rule& r : ir.rules) {
     out += std::to_string(static_cast<int>(r.action)) + std::to_string(r.state) + std::to_string(r.done) +
            std::to_string(r.log) + r.label + " " + std::to_string(r.source_rule) + " " +
-           std::to_string(r.origin.begin) + ":";
+           std::to_string(r.origin.begin) + " line " + std::to_string(r.line) + ":";
     const auto& m = r.match;
     ranges(m.directions), ranges(m.interfaces), ranges(m.families), ranges(m.protocols), ranges(m.src);
     ranges(m.dst), ranges(m.sport), ranges(m.dport), ranges(m.icmp_types);
@@ -130,6 +130,26 @@ TEST_CASE("two threads lower a policy as one thread does: IR, interfaces and dia
     auto b = rulec::load_text(text, "t.rules", "", two);
     CHECK(a->ir.rules.size() > 0);
     CHECK(dump(*a) == dump(*b));
+  }
+}
+
+TEST_CASE("each IR rule records the line its source rule starts on, as the source map counts it") {
+  // CRLF and LF line ends, indented rules, lists over several lines, blank
+  // lines and comments between; with one thread and with two.
+  std::string text =
+      "wide = { 80,\r\n  443 }\r\n\r\n# a comment\npass to port $wide\r\n   block in from 192.0.2.1\n"
+      "pass protocol { tcp,\n udp } to port 53 >> state\n\n\n\t reject out service pptp\n";
+  text += rulec::bench::generate_policy(300, 5);
+  for (std::size_t from : {SIZE_MAX, std::size_t{2}}) {
+    rulec::semantics::LowerOptions options;
+    options.two_threads_from = from;
+    auto doc = rulec::load_text(text, "t.rules", "", options);
+    REQUIRE(doc->ok());
+    REQUIRE(doc->ir.rules.size() > 300);
+    for (const rulec::ir::Rule& r : doc->ir.rules) {
+      CAPTURE(r.origin.begin);
+      CHECK(r.line == doc->sources.file(r.origin.file).line_col(r.origin.begin).line);
+    }
   }
 }
 
