@@ -51,22 +51,26 @@ void append_ipv6(std::string& out, ir::U128 a) {
   }
   if (best_len < 2) best = -1;
   static constexpr char kHex[] = "0123456789abcdef";
+  char buf[48];  // at most 8 groups of 4 digits and 8 colons
+  char* p = buf;
   for (int i = 0; i < 8; ++i) {
     if (best >= 0 && i >= best && i < best + best_len) {
-      if (i == best) out += ':';
+      if (i == best) *p++ = ':';
       continue;
     }
-    if (i != 0) out += ':';
+    if (i != 0) *p++ = ':';
     if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+      out.append(buf, static_cast<std::size_t>(p - buf));
       append_address(out, ir::Family::Inet, (words[6] << 16) | words[7]);
       return;
     }
     unsigned w = words[i];
     int shift = 12;
     while (shift > 0 && (w >> shift) == 0) shift -= 4;
-    for (; shift >= 0; shift -= 4) out += kHex[(w >> shift) & 0xf];
+    for (; shift >= 0; shift -= 4) *p++ = kHex[(w >> shift) & 0xf];
   }
-  if (best >= 0 && best + best_len == 8) out += ':';
+  if (best >= 0 && best + best_len == 8) *p++ = ':';
+  out.append(buf, static_cast<std::size_t>(p - buf));
 }
 
 namespace {
@@ -189,9 +193,7 @@ std::optional<AddressBlock> single_block(ir::Family f, const ir::Range<ir::U128>
   if (r.hi < r.lo) return std::nullopt;
   ir::U128 n = r.hi - r.lo + 1;  // no overflow: the whole space was handled above
   if ((n & (n - 1)) != 0 || (r.lo & (n - 1)) != 0) return std::nullopt;
-  unsigned size = 0;
-  while ((ir::U128{1} << size) != n) ++size;
-  return AddressBlock{r.lo, bits - size};
+  return AddressBlock{r.lo, bits - ir::trailing_zeros(n)};  // n is a power of two
 }
 
 void append_block(std::string& out, ir::Family f, const AddressBlock& b) {
