@@ -15,6 +15,7 @@
 
 #include "backends/backend.hpp"
 #include "backends/linux_rules.hpp"
+#include "backends/nft_merge.hpp"
 
 namespace rulec::backends {
 namespace {
@@ -35,6 +36,19 @@ class NftWriter {
 
  private:
   void judgement(ir::Direction dir);
+  /// The kernel rules of `dir` (nft_merge.hpp): entries_[dir] grouped by plans_[dir].
+  void plan(ir::Direction dir);
+  /// Writes one group: its entry's rule alone, or one rule with a set of its members' values.
+  void group(ir::Direction dir, std::span<const std::uint32_t> members);
+  void merged(ir::Direction dir, std::span<const std::uint32_t> members);
+  /// Appends what entries of one class share besides their effect: interfaces,
+  /// families, the fields they match. False when the entry never joins others.
+  bool shape(std::string& out, const nft_merge::Entry& e);
+  void verdict_text(std::string& out, ir::Direction dir, const ir::Rule& r);
+  /// What text_.comment appends, for a rule out of source order.
+  void comment(std::string& out, const ir::Rule& r);
+  /// Appends a key that is equal for two labelled rules only when their verdict_text is (in one direction).
+  void effect_key(std::string& out, const ir::Rule& r);
   /// Defines, in first-use order, every named set the rules of `dir` use,
   /// writing no rule: then both judgements can be written at once.
   void collect_sets(ir::Direction dir);
@@ -46,7 +60,7 @@ class NftWriter {
   template <typename T>
   void value_set(const ir::FieldSet<T>& set, const char* type);
   /// Appends `@name` of the set of `type` holding `elements`, defining it on first use.
-  void named_set(const char* type, const std::string& elements);
+  void named_set(const char* type, const std::string& elements, const char* prefix = nullptr);
   void verdict(ir::Direction dir, const ir::Rule& r);
   void fixed_chains();
   void base_chains();
@@ -60,8 +74,13 @@ class NftWriter {
   linux_fw::RuleText text_;
   linux_fw::InterfaceMatches interface_matches_;
   bool collecting_ = false;                ///< in collect_sets()
+  /// Writing a rule out of source order: its text is made without text_,
+  /// whose line search is fast only from one rule to the next.
+  bool moved_ = false;
   std::vector<Alternative> alternatives_;  ///< of the rule being written
   std::string elements_, key_;             ///< scratch for named sets
+  std::vector<nft_merge::Entry> entries_[2];
+  nft_merge::Plan plans_[2];
 };
 
 template <typename T>
@@ -86,14 +105,15 @@ void NftWriter::value_set(const ir::FieldSet<T>& set, const char* type) {
   named_set(type, elements_);
 }
 
-void NftWriter::named_set(const char* type, const std::string& elements) {
+void NftWriter::named_set(const char* type, const std::string& elements, const char* prefix) {
   key_.assign(type);
   key_ += '|';
   key_ += elements;
   auto it = set_names_.find(key_);
   if (it == set_names_.end()) {
     it = set_names_.emplace(key_, "").first;
-    it->second = fmt::format("{}_{}", std::string_view(type).substr(0, std::string_view(type).find('_')),
+    it->second = fmt::format("{}_{}", prefix ? std::string_view(prefix)
+                                             : std::string_view(type).substr(0, std::string_view(type).find('_')),
                              set_names_.size());
     bool interval = std::string_view(type) != "ifname";
     fmt::format_to(std::back_inserter(sets_), "\tset {} {{\n\t\ttype {};{}\n\t\telements = {{ {} }}\n\t}}\n",
@@ -182,21 +202,27 @@ void NftWriter::protocols(const Alternative& alt) {
   if (!alt.dport.empty()) *o_ += ' ';
 }
 
-void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
+void NftWriter::verdict_text(std::string& out, ir::Direction dir, const ir::Rule& r) {
   if (r.log) {
-    *o_ += "log prefix \"";
-    text_.log_prefix(*o_, r);
-    *o_ += "\" ";
+    out += "log prefix \"";
+    if (moved_) out += linux_fw::log_prefix(r, options_, 120);
+    else text_.log_prefix(out, r);
+    out += "\" ";
   }
   switch (r.action) {
     case ir::Action::Pass:
-      *o_ += !r.state ? "return" : dir == ir::Direction::In ? "goto keep_in" : "goto keep_out";
+      out += !r.state ? "return" : dir == ir::Direction::In ? "goto keep_in" : "goto keep_out";
       break;
-    case ir::Action::Block: *o_ += "drop"; break;
-    case ir::Action::Reject: *o_ += "goto reject_packet"; break;
+    case ir::Action::Block: out += "drop"; break;
+    case ir::Action::Reject: out += "goto reject_packet"; break;
   }
+}
+
+void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
+  verdict_text(*o_, dir, r);
   *o_ += " comment \"";
-  text_.comment(*o_, r);
+  if (moved_) comment(*o_, r);
+  else text_.comment(*o_, r);
   *o_ += "\"\n";
 }
 
@@ -213,22 +239,222 @@ void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& al
   if (!collecting_) verdict(dir, r);
 }
 
-void NftWriter::collect_sets(ir::Direction dir) {
-  std::string scratch;
-  o_ = &scratch;
-  collecting_ = true;
-  for (std::uint32_t i : linux_fw::first_match_order(policy_, dir)) {
+bool NftWriter::shape(std::string& s, const nft_merge::Entry& e) {
+  const ir::Rule& r = *e.rule;
+  const Alternative& alt = e.alt;
+  if (alt.negate_protocols) return false;
+  auto bytes = [&s](const auto& set) {
+    s.append(reinterpret_cast<const char*>(set.data()), set.size() * sizeof(set[0]));
+    s += '|';
+  };
+  bytes(r.match.interfaces);
+  bytes(r.match.families);
+  std::size_t product = std::max<std::size_t>(r.match.src.size(), 1) * std::max<std::size_t>(r.match.dst.size(), 1);
+  const bool ports = !alt.sport.empty() || !alt.dport.empty();
+  char form = 'n';  // the protocol's part: none, icmp, icmpv6, th of one protocol, meta l4proto
+  if (!alt.icmp_types.empty()) {
+    form = alt.protocols[0].lo == ir::proto::icmp ? '4' : '6';
+    product *= alt.icmp_types.size();
+  } else if (ports && is_single(alt.protocols)) {
+    form = static_cast<char>(alt.protocols[0].lo);
+  } else if (!alt.protocols.empty()) {
+    form = 'l';
+    product *= alt.protocols.size();
+  }
+  product *= std::max<std::size_t>(alt.sport.size(), 1) * std::max<std::size_t>(alt.dport.size(), 1);
+  if (product > 64 || (form == 'n' && r.match.src.empty() && r.match.dst.empty())) return false;  // no values
+  s += form;
+  s += r.match.src.empty() ? '-' : 's';
+  s += r.match.dst.empty() ? '-' : 'd';
+  s += alt.sport.empty() ? '-' : 'p';
+  s += alt.dport.empty() ? '-' : 'q';
+  return true;
+}
+
+void NftWriter::effect_key(std::string& out, const ir::Rule& r) {
+  // what verdict_text writes, without making the log prefix
+  out += static_cast<char>('0' + static_cast<int>(r.action));
+  out += r.action == ir::Action::Pass && r.state ? 's' : '-';
+  if (r.log) out += r.label;
+}
+
+void NftWriter::plan(ir::Direction dir) {
+  auto& entries = entries_[static_cast<int>(dir)];
+  std::unordered_map<std::string, std::uint32_t> classes, effects;
+  std::string effect, key;
+  auto id = [](std::unordered_map<std::string, std::uint32_t>& ids, const std::string& k) {
+    auto it = ids.find(k);
+    if (it == ids.end()) it = ids.emplace(k, static_cast<std::uint32_t>(ids.size())).first;
+    return it->second;
+  };
+  const auto order = linux_fw::first_match_order(policy_, dir);
+  entries.reserve(order.size() + order.size() / 4);
+  for (std::uint32_t i : order) {
     const ir::Rule& r = policy_.rules[i];
     linux_fw::alternatives(r.match, alternatives_);
-    for (const Alternative& alt : alternatives_) {
+    // Effects: the action (and state) alone, or a log prefix of one label
+    // (searched for), or of one source rule (its own: it never shares a set).
+    std::uint32_t effect_id = static_cast<std::uint32_t>(r.action) * 2 + (r.action == ir::Action::Pass && r.state);
+    const bool alone = r.log && r.label.empty();
+    if (alone) {
+      effect_id = 0x80000000u | r.source_rule;
+    } else if (r.log) {
+      effect.clear();
+      effect_key(effect, r);
+      effect_id = 16 + id(effects, effect);
+    }
+    for (Alternative& alt : alternatives_) {
+      nft_merge::Entry& e = entries.emplace_back();
+      e.rule = &r;
+      e.alt = std::move(alt);
+      e.effect = effect_id;
+      key.assign(reinterpret_cast<const char*>(&effect_id), sizeof effect_id);
+      if (!alone && shape(key, e)) e.klass = id(classes, key);
+    }
+  }
+  plans_[static_cast<int>(dir)] = nft_merge::plan(entries);
+}
+
+void NftWriter::group(ir::Direction dir, std::span<const std::uint32_t> members) {
+  const auto& entries = entries_[static_cast<int>(dir)];
+  if (members.size() >= nft_merge::min_merged) return merged(dir, members);
+  for (std::uint32_t m : members) {
+    moved_ = m != members[0];
+    const ir::Rule& r = *entries[m].rule;
+    const Alternative& alt = entries[m].alt;
+    if (collecting_) {
       // a set stands for a field of several ranges (or interfaces), nothing else
       bool sets = r.match.src.size() > 1 || r.match.dst.size() > 1 || alt.protocols.size() > 1 ||
                   alt.sport.size() > 1 || alt.dport.size() > 1 || alt.icmp_types.size() > 1 ||
                   interface_matches_(r.match.interfaces).names.size() > 1;
       if (!sets) continue;
-      scratch.clear();
-      rule(dir, r, alt);
     }
+    rule(dir, r, alt);
+  }
+  moved_ = false;
+}
+
+void NftWriter::comment(std::string& out, const ir::Rule& r) {
+  out += linux_fw::source_comment(r, options_);
+  if (r.label.empty()) return;
+  out += ' ';
+  linux_fw::append_safe_text(out, r.label, 64);
+}
+
+/// One value of a field in a set element: a number, a range, an address block.
+template <typename T>
+void append_value(std::string& out, const ir::Range<T>& r) {
+  linux_fw::append_number(out, r.lo);
+  if (r.lo == r.hi) return;
+  out += '-';
+  linux_fw::append_number(out, r.hi);
+}
+
+void NftWriter::merged(ir::Direction dir, std::span<const std::uint32_t> members) {
+  const auto& entries = entries_[static_cast<int>(dir)];
+  const nft_merge::Entry& first = entries[members[0]];
+  const ir::Rule& r = *first.rule;
+  const Alternative& alt = first.alt;
+  *o_ += "\t\t";
+  interfaces(dir, interface_matches_(r.match.interfaces));
+  int family = linux_fw::rule_family(r.match);
+  if (family >= 0 && r.match.src.empty() && r.match.dst.empty())
+    *o_ += family == 0 ? "meta nfproto ipv4 " : "meta nfproto ipv6 ";
+  const auto f = family == 1 ? ir::Family::Inet6 : ir::Family::Inet;
+  const char* ip = f == ir::Family::Inet ? "ip" : "ip6";
+  const char* addr = f == ir::Family::Inet ? "ipv4_addr" : "ipv6_addr";
+  // The fields of the set's key, in the order of the selector; every member has the same.
+  std::string selector, type;
+  auto field = [&](std::string_view sel, std::string_view t) {
+    if (!selector.empty()) selector += " . ", type += " . ";
+    selector += sel;
+    type += t;
+  };
+  if (!r.match.src.empty()) field(std::string(ip) + " saddr", addr);
+  if (!r.match.dst.empty()) field(std::string(ip) + " daddr", addr);
+  const bool ports = !alt.sport.empty() || !alt.dport.empty();
+  const bool icmp = !alt.icmp_types.empty();
+  const bool l4proto = !icmp && !alt.protocols.empty() && !(ports && is_single(alt.protocols));
+  std::string th = "th";
+  if (ports && !l4proto) th = alt.protocols[0].lo == ir::proto::tcp ? "tcp" : alt.protocols[0].lo == ir::proto::udp ? "udp" : "sctp";
+  if (l4proto) field("meta l4proto", "inet_proto");
+  if (!alt.sport.empty()) field(th + " sport", "inet_service");
+  if (!alt.dport.empty()) field(th + " dport", "inet_service");
+  if (icmp) {
+    bool v4 = alt.protocols[0].lo == ir::proto::icmp;
+    field(v4 ? "icmp type" : "icmpv6 type", v4 ? "icmp_type" : "icmpv6_type");
+  }
+  *o_ += selector;
+  *o_ += ' ';
+  // Every member's product of values, each element named after its rule.
+  elements_.clear();
+  std::string comment, element;
+  for (std::uint32_t m : members) {
+    const nft_merge::Entry& e = entries[m];
+    comment.clear();
+    NftWriter::comment(comment, *e.rule);
+    auto emit = [&](auto&& self, int at, std::size_t base) -> void {
+      element.resize(base);
+      auto next = [&](auto append) {
+        std::size_t mark = element.size();
+        if (mark) element += " . ";
+        append(element);
+        self(self, at + 1, element.size());
+        element.resize(mark);
+      };
+      switch (at) {
+        case 0:
+          if (e.rule->match.src.empty()) return self(self, 1, base);
+          for (const auto& v : e.rule->match.src) next([&](std::string& o) { append_range(o, f, v); });
+          return;
+        case 1:
+          if (e.rule->match.dst.empty()) return self(self, 2, base);
+          for (const auto& v : e.rule->match.dst) next([&](std::string& o) { append_range(o, f, v); });
+          return;
+        case 2:
+          if (!l4proto) return self(self, 3, base);
+          for (const auto& v : e.alt.protocols) next([&](std::string& o) { append_value(o, v); });
+          return;
+        case 3:
+          if (e.alt.sport.empty()) return self(self, 4, base);
+          for (const auto& v : e.alt.sport) next([&](std::string& o) { append_value(o, v); });
+          return;
+        case 4:
+          if (e.alt.dport.empty()) return self(self, 5, base);
+          for (const auto& v : e.alt.dport) next([&](std::string& o) { append_value(o, v); });
+          return;
+        case 5:
+          if (!icmp) return self(self, 6, base);
+          for (const auto& v : e.alt.icmp_types) next([&](std::string& o) { append_value(o, v); });
+          return;
+        default:
+          if (!elements_.empty()) elements_ += ",\n\t\t\t";
+          elements_ += element;
+          elements_ += " comment \"";
+          elements_ += comment;
+          elements_ += '"';
+      }
+    };
+    element.clear();
+    emit(emit, 0, 0);
+  }
+  named_set(type.c_str(), elements_, "rules");
+  if (collecting_) return;
+  *o_ += ' ';
+  verdict_text(*o_, dir, r);
+  *o_ += " comment \"";
+  text_.comment(*o_, r);
+  fmt::format_to(std::back_inserter(*o_), " and {} more\"\n", members.size() - 1);
+}
+
+void NftWriter::collect_sets(ir::Direction dir) {
+  std::string scratch;
+  o_ = &scratch;
+  collecting_ = true;
+  const nft_merge::Plan& plan = plans_[static_cast<int>(dir)];
+  for (std::size_t g = 0; g < plan.groups(); ++g) {
+    scratch.clear();
+    group(dir, plan.group(g));
   }
   collecting_ = false;
   o_ = &chains_;
@@ -243,11 +469,8 @@ void NftWriter::judgement(ir::Direction dir) {
                    "\t\tct state established ct direction reply ct mark & {:#x} != 0 return comment \"state\"\n",
                    linux_fw::state_match_bits(dir, true), linux_fw::state_match_bits(dir, false));
   }
-  for (std::uint32_t i : linux_fw::first_match_order(policy_, dir)) {
-    const ir::Rule& r = policy_.rules[i];
-    linux_fw::alternatives(r.match, alternatives_);
-    for (const Alternative& alt : alternatives_) rule(dir, r, alt);
-  }
+  const nft_merge::Plan& plan = plans_[static_cast<int>(dir)];
+  for (std::size_t g = 0; g < plan.groups(); ++g) group(dir, plan.group(g));
   const ir::Default& def = policy_.default_for(dir);
   if (def.action == ir::Action::Block)
     fmt::format_to(std::back_inserter(*o_), "\t\tdrop comment \"default block {}\"\n", d);
@@ -303,6 +526,7 @@ void NftWriter::base_chains() {
 
 std::string NftWriter::write() {
   for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
+  for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) plan(dir);
   if (policy_.rules.size() < linux_fw::two_threads_from) {
     chains_.reserve(policy_.rules.size() * 200 + 4096);
     for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) judgement(dir);
@@ -311,6 +535,8 @@ std::string NftWriter::write() {
     NftWriter out(policy_, options_);
     out.stateful_ = stateful_;
     out.set_names_ = set_names_;
+    out.entries_[1] = std::move(entries_[1]);
+    out.plans_[1] = std::move(plans_[1]);
     chains_.reserve(policy_.rules.size() * 200 + 4096);
     out.chains_.reserve(policy_.rules.size() * 100 + 4096);
     linux_fw::run_both([&] { judgement(ir::Direction::In); }, [&] { out.judgement(ir::Direction::Out); });

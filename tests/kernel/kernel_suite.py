@@ -14,10 +14,12 @@ ICMP echo, PPTP with enhanced GRE); every outcome is compared with what
 rulec_kernel_expect (the reference evaluator, with state) predicts.
 Then the differential test: random policies with fixed seeds, random probes;
 every third policy is loaded into the client as a host policy, the others
-into the router.
+into the router. Then policies of many host rules of a few shapes, whose nft
+rules are merged into sets (lib/backends/nft_merge.hpp).
 
 Environment: RULEC_BIN, RULEC_EXPECT (binaries), RULEC_KERNEL_SEEDS (number of
 random policies, default 12), RULEC_KERNEL_FIRST_SEED (default 1),
+RULEC_KERNEL_MERGE_SEEDS (number of merging policies, default 3),
 RULEC_KERNEL_TAG (prefix of the namespaces' names; tests/suites/kernel.sh sets
 it so that its own trap can delete them too).
 Exit status 0 when every probe agrees, 1 otherwise, 2 when the suite cannot run.
@@ -393,6 +395,27 @@ def random_policy(rng):
     return "\n".join(lines) + "\n"
 
 
+def random_merge_policy(rng):
+    """Many host rules of one shape among a few others (and broad rules that
+    overlap them): the nft backend merges runs of 8 or more into sets, and
+    may move a rule up past the rules no packet shares with it."""
+    lines = ["default block"]
+    hosts = CLIENTS[1:13] + SERVERS[1:13]
+    for _ in range(rng.randint(40, 70)):
+        action = rng.choice(["pass"] * 6 + ["block", "block", "reject", "reject"])
+        proto = "tcp" if rng.random() < 0.8 else "udp"
+        port = rng.choice(TCP_PORTS if proto == "tcp" else UDP_PORTS)
+        if rng.random() < 0.85:
+            where = "to %s port %d" % (rng.choice(hosts), port)
+        else:
+            where = "to port %d" % port
+        options = ["state"] if action == "pass" and rng.random() < 0.8 else []
+        if rng.random() < 0.15:
+            options.append("done")
+        lines.append("%s protocol %s, %s" % (action, proto, where) + (" >> " + ", ".join(options) if options else ""))
+    return "\n".join(lines) + "\n"
+
+
 HOST_PAIRS = [("client", "server"), ("server", "client"), ("client", "router"), ("router", "client")]
 
 
@@ -441,6 +464,16 @@ def main():
                     f.write(random_policy(rng))
                 mode = "host" if seed % 3 == 0 else "router"  # every third policy on the client itself
                 failures += run_scenario("seed %d (%s)" % (seed, mode), path, mode, random_probes(rng, 24, mode),
+                                         log_path)
+            merges = int(os.environ.get("RULEC_KERNEL_MERGE_SEEDS", "3"))
+            print("kernel suite: differential, %d policies whose nft rules merge into sets (seeds 1001-%d)"
+                  % (merges, 1000 + merges))
+            for seed in range(1001, 1001 + merges):
+                rng = random.Random(seed)
+                path = os.path.join(tmp, "merge-%d.rules" % seed)
+                with open(path, "w") as f:
+                    f.write(random_merge_policy(rng))
+                failures += run_scenario("merge seed %d" % seed, path, "router", random_probes(rng, 40, "router"),
                                          log_path)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             print("kernel suite: FAIL: %s" % e)

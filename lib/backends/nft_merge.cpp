@@ -1,0 +1,313 @@
+// How plan() finds, fast, whether a rule commutes with the rules placed in
+// or after its class's latest group: every placed rule is filed by its
+// destination addresses when they are few, and by its destination ports
+// (or port blocks, or protocol), so a question about a host rule looks at
+// the rules of that host and the few rules for any host that share a port
+// with it, not at all of them. The exact test is overlap().
+#include "backends/nft_merge.hpp"
+
+#include <array>
+#include <bitset>
+#include <unordered_map>
+
+namespace rulec::backends::nft_merge {
+namespace {
+
+template <typename T>
+bool meets(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
+  if (a.empty() || b.empty()) return true;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i].hi < b[j].lo) ++i;
+    else if (b[j].hi < a[i].lo) ++j;
+    else return true;
+  }
+  return false;
+}
+
+using Protocols = std::bitset<256>;
+
+Protocols protocols_of(const linux_fw::Alternative& alt) {
+  Protocols p;
+  if (alt.protocols.empty()) return p.set();
+  for (const auto& r : alt.protocols)
+    for (unsigned v = r.lo; v <= r.hi; ++v) p.set(v);
+  return alt.negate_protocols ? ~p : p;
+}
+
+/// Bit 0: IPv4, bit 1: IPv6.
+unsigned families_of(const ir::Rule& r) {
+  int f = linux_fw::rule_family(r.match);
+  return f < 0 ? 3u : 1u << f;
+}
+
+bool same_place(const Entry& a, const Entry& b) {
+  const ir::Match& x = a.rule->match;
+  const ir::Match& y = b.rule->match;
+  return meets(x.interfaces, y.interfaces) && meets(x.src, y.src) && meets(x.dst, y.dst) &&
+         meets(a.alt.sport, b.alt.sport) && meets(a.alt.dport, b.alt.dport) &&
+         meets(a.alt.icmp_types, b.alt.icmp_types);
+}
+
+constexpr std::size_t kMaxKeys = 16;
+constexpr std::size_t kBudget = 1024;  ///< overlap tests a rule may cost
+/// When a window of this many rules merges less than one in 16, the next
+/// window only extends the last group (with rules that overlap none of at
+/// most kDirect members): a policy with little to merge costs little more.
+constexpr std::uint32_t kWindow = 4096;
+constexpr std::size_t kDirect = 256;
+/// A rule may join a group made at most this many rules earlier: further
+/// back, the search mostly costs time and rarely finds a way through.
+constexpr std::size_t kSpan = 4096;
+
+/// Up to kMaxKeys + 1 keys, without allocating.
+struct Keys {
+  std::array<std::uint64_t, kMaxKeys + 1> v;
+  std::uint32_t n = 0;
+  void push_back(std::uint64_t k) { v[n++] = k; }
+  void clear() { n = 0; }
+  bool empty() const { return n == 0; }
+  std::size_t size() const { return n; }
+  std::uint64_t back() const { return v[n - 1]; }
+  const std::uint64_t* begin() const { return v.data(); }
+  const std::uint64_t* end() const { return v.data() + n; }
+};
+
+/// The addresses of a narrow destination (at most kMaxKeys); empty when wide.
+Keys dst_keys(const ir::Rule& r) {
+  Keys keys;
+  for (const auto& range : r.match.dst) {
+    if (range.hi - range.lo >= kMaxKeys || keys.size() + static_cast<std::size_t>(range.hi - range.lo) >= kMaxKeys)
+      return {};
+    for (ir::U128 k = range.lo; k <= range.hi; ++k)
+      keys.push_back(static_cast<std::uint64_t>(k) ^ static_cast<std::uint64_t>(k >> 64) * 0x9e3779b97f4a7c15ULL);
+  }
+  return keys;
+}
+
+using Filed = std::unordered_map<std::uint64_t, std::vector<std::uint32_t>>;
+
+/// Entries filed by destination port: those of at most kMaxKeys ports by
+/// port, those of at most kMaxKeys blocks of 64 ports by block, the others
+/// (no or many ports) by protocol when they have one.
+class PortIndex {
+ public:
+  /// The filing of one entry: its ports, else its port blocks, else neither.
+  struct Filing {
+    Keys ports, blocks;
+    int protocol = -1;  ///< the single protocol, or -1
+    bool ported = true;  ///< may be tcp, udp or sctp
+    Keys protocols;      ///< when not ported: its protocols (empty: too many)
+  };
+  static Filing keys(const Entry& e) {
+    Filing k;
+    std::size_t n = 0;
+    for (const auto& r : e.alt.dport) n += r.hi - r.lo + 1u;
+    if (!e.alt.dport.empty() && n <= kMaxKeys)
+      for (const auto& r : e.alt.dport)
+        for (unsigned v = r.lo; v <= r.hi; ++v) k.ports.push_back(v);
+    if (!e.alt.dport.empty())
+      for (const auto& r : e.alt.dport)
+        for (unsigned b = r.lo >> 6; b <= (r.hi >> 6u) && k.blocks.size() <= kMaxKeys; ++b)
+          if (k.blocks.empty() || k.blocks.back() != b) k.blocks.push_back(b);
+    if (k.blocks.size() > kMaxKeys) k.blocks.clear();
+    if (!e.alt.negate_protocols && e.alt.protocols.size() == 1 && e.alt.protocols[0].lo == e.alt.protocols[0].hi)
+      k.protocol = e.alt.protocols[0].lo;
+    Protocols p = protocols_of(e.alt);
+    k.ported = p[ir::proto::tcp] || p[ir::proto::udp] || p[ir::proto::sctp];
+    if (!k.ported && p.count() <= kMaxKeys)
+      for (unsigned v = 0; v < 256; ++v)
+        if (p[v]) k.protocols.push_back(v);
+    return k;
+  }
+  void file(std::uint32_t i, const Filing& k) {
+    if (!k.ports.empty()) {
+      for (auto p : k.ports) by_port_[p].push_back(i);
+      for (auto b : k.blocks) ported_by_block_[b].push_back(i);
+    } else if (!k.blocks.empty()) {
+      for (auto b : k.blocks) by_block_[b].push_back(i);
+    } else if (k.protocol >= 0) {
+      by_protocol_[k.protocol].push_back(i);
+    } else {
+      rest_.push_back(i);
+    }
+    all_.push_back(i);
+  }
+  /// Calls `each(list)` with lists that hold every filed entry whose ports
+  /// and protocol may meet those of `k`; returns early when `each` is true.
+  template <typename Each>
+  bool query(const Filing& k, Each each) const {
+    auto in = [&](const Filed& f, std::uint64_t key) {
+      auto it = f.find(key);
+      return it != f.end() && each(it->second);
+    };
+    if (k.ports.empty() && k.blocks.empty()) {
+      if (k.ported || k.protocols.empty()) return each(all_);
+      // no ports, no port protocol: only entries filed by protocol may meet it
+      for (auto p : k.protocols)
+        if (in(by_protocol_, p)) return true;
+      return each(rest_);
+    }
+    if (!k.ports.empty()) {
+      for (auto p : k.ports)
+        if (in(by_port_, p)) return true;
+    } else {
+      for (auto b : k.blocks)
+        if (in(ported_by_block_, b)) return true;
+    }
+    for (auto b : k.blocks)
+      if (in(by_block_, b)) return true;
+    if (k.protocol >= 0) return in(by_protocol_, static_cast<std::uint64_t>(k.protocol)) || each(rest_);
+    for (const auto& [p, list] : by_protocol_)
+      if (each(list)) return true;
+    return each(rest_);
+  }
+
+ private:
+  Filed by_port_, ported_by_block_, by_block_, by_protocol_;
+  std::vector<std::uint32_t> rest_, all_;
+};
+
+class Planner {
+ public:
+  explicit Planner(const std::vector<Entry>& entries)
+      : entries_(entries), protocols_(entries.size()), families_(entries.size()), group_of_(entries.size()) {}
+
+  Plan run() {
+    for (std::uint32_t i = 0; i < entries_.size(); ++i) place(i);
+    Plan plan;  // the members of each group in placement order: a counting sort by group
+    plan.starts.assign(size_.size() + 1, 0);
+    for (std::size_t g = 0; g < size_.size(); ++g) plan.starts[g + 1] = plan.starts[g] + size_[g];
+    plan.entries.resize(entries_.size());
+    std::vector<std::uint32_t> next(plan.starts.begin(), plan.starts.end() - 1);
+    for (std::uint32_t i = 0; i < entries_.size(); ++i) plan.entries[next[group_of_[i]]++] = i;
+    return plan;
+  }
+
+ private:
+  /// Every kWindow rules: search on (again) when the last window merged
+  /// enough, else only extend the last group until a window merges enough.
+  /// Merged: in a group that will become a set (of min_merged entries).
+  void next_window(std::uint32_t i) {
+    std::size_t merged = 0;
+    for (std::uint32_t j = i - kWindow; j < i; ++j) merged += size_[group_of_[j]] >= min_merged;
+    bool enough = merged * 16 >= kWindow;
+    if (enough && !searching_) searching_since_ = i;
+    searching_ = enough;
+  }
+
+  void place(std::uint32_t i) {
+    if (i % kWindow == 0 && i > 0) next_window(i);
+    const Entry& e = entries_[i];
+    protocols_[i] = protocols_of(e.alt);
+    families_[i] = families_of(*e.rule);
+    std::size_t at = SIZE_MAX;
+    if (!searching_) {
+      if (e.klass != kAlone) {
+        auto it = classes_.find(e.klass);
+        if (it != classes_.end() && it->second.second + 1 == size_.size() && joins_last(i)) at = size_.size() - 1;
+      }
+      return put(i, at);
+    }
+    Keys dst = dst_keys(*e.rule);
+    PortIndex::Filing ports = PortIndex::keys(e);
+    if (e.klass != kAlone) {
+      // the class's largest group, else its latest: a rule that cannot move
+      // up as far as the largest group still joins the others near it
+      auto it = classes_.find(e.klass);
+      if (it != classes_.end()) {
+        auto [largest, latest] = it->second;
+        if (fits(i, largest, dst, ports)) at = largest;
+        else if (latest != largest && fits(i, latest, dst, ports)) at = latest;
+      }
+    }
+    put(i, at);
+    for (auto k : dst) by_dst_[k].push_back(i);
+    (dst.empty() ? wide_dst_ : narrow_dst_).file(i, ports);
+  }
+
+  /// True when entry `i` overlaps no member of the last group (a short one).
+  bool joins_last(std::uint32_t i) const {
+    if (last_.size() > kDirect) return false;
+    for (std::uint32_t m : last_)
+      if ((families_[m] & families_[i]) && (protocols_[m] & protocols_[i]).any() && same_place(entries_[m], entries_[i]))
+        return false;
+    return true;
+  }
+
+  /// Puts entry `i` into group `at`, or into a new group when SIZE_MAX.
+  void put(std::uint32_t i, std::size_t at) {
+    const Entry& e = entries_[i];
+    if (at == SIZE_MAX) {
+      at = size_.size();
+      size_.push_back(0);
+      first_.push_back(i);
+      last_.clear();
+      if (e.klass != kAlone) {
+        auto [it, fresh] = classes_.try_emplace(e.klass, at, at);
+        it->second.second = at;
+      }
+    }
+    ++size_[at];
+    if (at + 1 == size_.size()) last_.push_back(i);
+    if (e.klass != kAlone) {
+      auto& [largest, latest] = classes_[e.klass];
+      if (size_[at] > size_[largest]) largest = at;
+    }
+    group_of_[i] = static_cast<std::uint32_t>(at);
+  }
+
+  /// True when entry `i` may join group `at`: no placed entry of that group
+  /// overlaps it, nor any of a later group with another effect.
+  bool fits(std::uint32_t i, std::size_t at, const Keys& dst, const PortIndex::Filing& ports) {
+    const std::uint32_t first = first_[at];
+    if (i - first > kSpan || first < searching_since_) return false;  // entries since are all filed
+    std::size_t work = 0;
+    bool over = false;
+    auto conflict = [&](const std::vector<std::uint32_t>& list) {
+      // Entries placed before the group was made lie in earlier groups:
+      // the lists are in placement order, so the search stops at them.
+      for (auto it = list.rbegin(); it != list.rend() && *it >= first; ++it) {
+        std::uint32_t m = *it;
+        if (++work > kBudget) return over = true;
+        if (group_of_[m] < at) continue;
+        if (group_of_[m] != at && entries_[m].effect == entries_[i].effect) continue;
+        if ((families_[m] & families_[i]) && (protocols_[m] & protocols_[i]).any() && same_place(entries_[m], entries_[i]))
+          return true;
+      }
+      return false;
+    };
+    if (!dst.empty()) {
+      for (auto k : dst)
+        if (auto it = by_dst_.find(k); it != by_dst_.end() && conflict(it->second)) return false;
+    } else if (narrow_dst_.query(ports, conflict)) {
+      return false;
+    }
+    return !wide_dst_.query(ports, conflict) && !over;
+  }
+
+  const std::vector<Entry>& entries_;
+  std::vector<Protocols> protocols_;
+  std::vector<unsigned> families_;
+  std::vector<std::uint32_t> group_of_;
+  std::vector<std::uint32_t> size_, first_;  ///< per group: members, the first one
+  std::vector<std::uint32_t> last_;          ///< the members of the last group
+  /// Per class: its largest group and its latest group.
+  std::unordered_map<std::uint32_t, std::pair<std::size_t, std::size_t>> classes_;
+  Filed by_dst_;             ///< placed entries with a narrow destination, by address
+  PortIndex narrow_dst_;     ///< the same by port
+  PortIndex wide_dst_;       ///< the others
+  bool searching_ = true;    ///< file every entry and search for the group to join
+  std::uint32_t searching_since_ = 0;
+};
+
+}  // namespace
+
+bool overlap(const Entry& a, const Entry& b) {
+  return (families_of(*a.rule) & families_of(*b.rule)) && (protocols_of(a.alt) & protocols_of(b.alt)).any() &&
+         same_place(a, b);
+}
+
+Plan plan(const std::vector<Entry>& entries) { return Planner(entries).run(); }
+
+}  // namespace rulec::backends::nft_merge
