@@ -234,6 +234,12 @@ constexpr std::array<bool, 256> kSafeChars = [] {
   return t;
 }();
 
+/// True when safe_text(text, max) would be `text` itself.
+bool already_safe(std::string_view text, std::size_t max) {
+  return text.size() <= max &&
+         std::all_of(text.begin(), text.end(), [](char c) { return kSafeChars[static_cast<unsigned char>(c)]; });
+}
+
 }  // namespace
 
 void append_safe_text(std::string& out, std::string_view text, std::size_t max) {
@@ -254,6 +260,15 @@ bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::str
                   diag::Sink& sink) {
   bool ok = true;
   std::set<std::uint32_t> reported_iface, seen_label, seen_icmp, seen_gre;
+  // A generated policy can have thousands of these: the texts are made once.
+  const std::string icmp_message = fmt::format(
+      "target '{}': the kernel keeps ICMP state per echo request (by its id), not per pair of hosts as the "
+      "reference does",
+      target);
+  const std::string gre_message = fmt::format(
+      "target '{}': the kernel tracks enhanced GRE (PPTP) only through the pptp helper on TCP port 1723 over "
+      "IPv4; other GRE state holds for GRE version 0 only",
+      target);
   std::vector<bool> name_ok;
   for (const std::string& name : policy.interfaces) name_ok.push_back(valid_interface_name(name));
   for (const ir::Rule& r : policy.rules) {
@@ -270,7 +285,7 @@ bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::str
       sink.add(std::move(d));
       ok = false;
     }
-    if (!r.label.empty() && !seen_label.count(r.source_rule) && safe_text(r.label, 64) != r.label &&
+    if (!r.label.empty() && !seen_label.count(r.source_rule) && !already_safe(r.label, 64) &&
         seen_label.insert(r.source_rule).second)
       sink.add({diag::Severity::Warning, "RC511",
                 fmt::format("target '{}' writes this label with only letters, digits and ._-:/@+=,()# (others become "
@@ -280,16 +295,10 @@ bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::str
     if (r.action != ir::Action::Pass || !r.state) continue;
     if ((names_value(r.match.protocols, ir::proto::icmp) || names_value(r.match.protocols, ir::proto::icmpv6)) &&
         seen_icmp.insert(r.source_rule).second)
-      warn_once(sink, r, options.strict, "RC512",
-                fmt::format("target '{}': the kernel keeps ICMP state per echo request (by its id), not per pair "
-                            "of hosts as the reference does",
-                            target),
+      warn_once(sink, r, options.strict, "RC512", icmp_message,
                 "echo replies pass as in the reference; other ICMP between the same hosts needs its own pass rule");
     if (names_value(r.match.protocols, ir::proto::gre) && seen_gre.insert(r.source_rule).second)
-      warn_once(sink, r, options.strict, "RC513",
-                fmt::format("target '{}': the kernel tracks enhanced GRE (PPTP) only through the pptp helper on "
-                            "TCP port 1723 over IPv4; other GRE state holds for GRE version 0 only",
-                            target),
+      warn_once(sink, r, options.strict, "RC513", gre_message,
                 "for GRE outside an IPv4 PPTP session, pass GRE in both directions with rules");
   }
   bool lost_state = warn_lost_in_state(policy, options, target, sink);
