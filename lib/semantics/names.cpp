@@ -93,12 +93,12 @@ void Names::wrong_kind(const Statement& s, const Value& v, Context ctx) {
              p_.loc(s, v)});
 }
 
-bool Names::expand(const Statement& s, std::span<const Value> vs, Context ctx,
-                   std::vector<std::pair<const Statement*, const Value*>>& out) {
+template <typename Each>
+bool Names::each_value(const Statement& s, std::span<const Value> vs, Each&& each) {
   bool ok = true;
   for (const Value& v : vs) {
     if (v.kind != Value::Kind::Ref) {
-      out.emplace_back(&s, &v);
+      each(s, v);
       continue;
     }
     auto it = lists_.find(v.sym);
@@ -122,25 +122,26 @@ bool Names::expand(const Statement& s, std::span<const Value> vs, Context ctx,
     }
     expanding_.push_back(it->second);
     const Statement& def = p_.statements[it->second];
-    ok = expand(def, p_.values_of(def), ctx, out) && ok;
+    ok = each_value(def, p_.values_of(def), each) && ok;
     expanding_.pop_back();
   }
   return ok;
 }
 
 bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet& out) {
-  auto& flat = flat_;
-  flat.clear();
-  bool ok = expand(s, vs, Context::Address, flat);
-  for (auto [st, v] : flat) {
+  bool ok = true;
+  // Values as they come, lists expanded in place: no list of them is built.
+  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
+    const Statement* st = &st_ref;
+    const Value* v = &v_ref;
     if (v->kind == Value::Kind::Any) {
       out.any = true;
-      continue;
+      return;
     }
     if (v->kind != Value::Kind::Address) {
       wrong_kind(*st, *v, Context::Address);
       ok = false;
-      continue;
+      return;
     }
     int bits = v->family == 4 ? 32 : 128;
     ir::U128 a = address_value(p_, *v);
@@ -158,17 +159,19 @@ bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet&
     }
     auto& set = v->family == 4 ? out.v4 : out.v6;
     set.push_back({a, a | host_mask});
-  }
+  });
+  ok = refs_ok && ok;
   ir::normalise(out.v4);
   ir::normalise(out.v6);
   return ok;
 }
 
 bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<std::uint16_t>& out) {
-  auto& flat = flat_;
-  flat.clear();
-  bool ok = expand(s, vs, Context::Port, flat);
-  for (auto [st, v] : flat) {
+  bool ok = true;
+  // Values as they come, lists expanded in place: no list of them is built.
+  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
+    const Statement* st = &st_ref;
+    const Value* v = &v_ref;
     if (v->kind == Value::Kind::Number) {
       if (v->lo > 65535 || v->hi > 65535) {
         sink_.add({Severity::Error, "RC204",
@@ -198,16 +201,18 @@ bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<st
       wrong_kind(*st, *v, Context::Port);
       ok = false;
     }
-  }
+  });
+  ok = refs_ok && ok;
   ir::normalise(out);
   return ok;
 }
 
 bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSet<std::uint8_t>& out) {
-  auto& flat = flat_;
-  flat.clear();
-  bool ok = expand(s, vs, Context::Protocol, flat);
-  for (auto [st, v] : flat) {
+  bool ok = true;
+  // Values as they come, lists expanded in place: no list of them is built.
+  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
+    const Statement* st = &st_ref;
+    const Value* v = &v_ref;
     if (v->kind == Value::Kind::Number) {
       if (v->lo > 255 || v->hi > 255 || v->lo > v->hi) {
         sink_.add({Severity::Error, "RC211",
@@ -231,16 +236,18 @@ bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSe
       wrong_kind(*st, *v, Context::Protocol);
       ok = false;
     }
-  }
+  });
+  ok = refs_ok && ok;
   ir::normalise(out);
   return ok;
 }
 
 bool Names::icmp_types(const Statement& s, std::span<const Value> vs, bool v6, ir::FieldSet<std::uint8_t>& out) {
-  auto& flat = flat_;
-  flat.clear();
-  bool ok = expand(s, vs, Context::IcmpType, flat);
-  for (auto [st, v] : flat) {
+  bool ok = true;
+  // Values as they come, lists expanded in place: no list of them is built.
+  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
+    const Statement* st = &st_ref;
+    const Value* v = &v_ref;
     if (v->kind == Value::Kind::Number && v->lo <= 255 && v->hi <= 255 && v->lo <= v->hi) {
       out.push_back({static_cast<std::uint8_t>(v->lo), static_cast<std::uint8_t>(v->hi)});
     } else if (v->kind == Value::Kind::Number) {
@@ -259,7 +266,8 @@ bool Names::icmp_types(const Statement& s, std::span<const Value> vs, bool v6, i
       wrong_kind(*st, *v, Context::IcmpType);
       ok = false;
     }
-  }
+  });
+  ok = refs_ok && ok;
   ir::normalise(out);
   return ok;
 }

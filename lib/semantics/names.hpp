@@ -49,9 +49,11 @@ class Names {
 
  private:
   enum class Context { Address, Port, Protocol, IcmpType };
-  /// Expands `$name` references (lists may refer to lists) into plain values.
-  bool expand(const ast::Statement& s, std::span<const ast::Value> vs, Context ctx,
-              std::vector<std::pair<const ast::Statement*, const ast::Value*>>& out);
+  /// Calls each(statement, value) for every value of `vs`, `$name` references
+  /// expanded (lists may refer to lists); false after reporting an undefined
+  /// or self-referring name.
+  template <typename Each>
+  bool each_value(const ast::Statement& s, std::span<const ast::Value> vs, Each&& each);
   void wrong_kind(const ast::Statement& s, const ast::Value& v, Context ctx);
 
   const ast::Policy& p_;
@@ -59,8 +61,6 @@ class Names {
   std::unordered_map<std::uint32_t, std::uint32_t> lists_, services_;  ///< name symbol -> statement index
   std::vector<bool> used_;  ///< by statement index
   std::vector<std::uint32_t> expanding_;  ///< list statements being expanded, for cycles
-  /// Scratch for expanded values, reused from call to call (lowering is hot).
-  std::vector<std::pair<const ast::Statement*, const ast::Value*>> flat_;
   /// Catalogue look-ups remembered by symbol id (a million rules name a few
   /// dozen words): kUnseen, kNotAName, or the number.
   static constexpr std::int32_t kUnseen = -2, kNotAName = -1;
