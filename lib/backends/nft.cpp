@@ -41,10 +41,16 @@ class NftWriter {
   /// Writes one group: its entry's rule alone, or one rule with a set of its members' values.
   void group(ir::Direction dir, std::span<const std::uint32_t> members);
   void merged(ir::Direction dir, std::span<const std::uint32_t> members);
+  /// Appends to elements_ the set elements of one member of a merged group.
+  void elements(const nft_merge::Entry& e, ir::Family f, bool l4proto, bool icmp, std::string_view comment);
   /// Appends what entries of one class share besides their effect: interfaces,
   /// families, the fields they match. False when the entry never joins others.
   bool shape(std::string& out, const nft_merge::Entry& e);
   void verdict_text(std::string& out, ir::Direction dir, const ir::Rule& r);
+  /// Notes a rule that needs no kernel rule, for covered_notes().
+  void covered(const ir::Rule& r);
+  /// Writes the notes of covered(): which rules the chain leaves out.
+  void covered_notes();
   /// What text_.comment appends, for a rule out of source order.
   void comment(std::string& out, const ir::Rule& r);
   /// Appends a key that is equal for two labelled rules only when their verdict_text is (in one direction).
@@ -80,6 +86,9 @@ class NftWriter {
   std::vector<Alternative> alternatives_;  ///< of the rule being written
   std::string elements_, key_;             ///< scratch for named sets
   std::vector<nft_merge::Entry> entries_[2];
+  std::string covered_;             ///< the rules of covered(), "; " between
+  std::size_t covered_count_ = 0;   ///< how many
+  const ir::Rule* last_covered_ = nullptr;
   nft_merge::Plan plans_[2];
 };
 
@@ -322,6 +331,11 @@ void NftWriter::group(ir::Direction dir, std::span<const std::uint32_t> members)
     moved_ = m != members[0];
     const ir::Rule& r = *entries[m].rule;
     const Alternative& alt = entries[m].alt;
+    if (plans_[static_cast<int>(dir)].covered_by[m] != nft_merge::kNone) {
+      // no kernel rule: an earlier one decides every packet it matches
+      if (!collecting_) covered(r);
+      continue;
+    }
     if (collecting_) {
       // a set stands for a field of several ranges (or interfaces), nothing else
       bool sets = r.match.src.size() > 1 || r.match.dst.size() > 1 || alt.protocols.size() > 1 ||
@@ -332,6 +346,35 @@ void NftWriter::group(ir::Direction dir, std::span<const std::uint32_t> members)
     rule(dir, r, alt);
   }
   moved_ = false;
+}
+
+void NftWriter::covered(const ir::Rule& r) {
+  if (&r == last_covered_) return;  // another alternative of the same rule
+  last_covered_ = &r;
+  if (covered_count_++) covered_ += "; ";
+  if (moved_) comment(covered_, r);
+  else text_.comment(covered_, r);
+}
+
+void NftWriter::covered_notes() {
+  if (covered_count_ == 0) return;
+  fmt::format_to(std::back_inserter(*o_),
+                 "\t\t# {} {} no kernel rule here: an earlier rule decides every packet {} match{}:\n",
+                 covered_count_, covered_count_ == 1 ? "rule needs" : "rules need",
+                 covered_count_ == 1 ? "it" : "they", covered_count_ == 1 ? "es" : "");
+  // comment lines cost nft time each: long ones, cut after a separator
+  std::string_view rest = covered_;
+  while (!rest.empty()) {
+    std::size_t cut = rest.size() <= 1000 ? rest.size() : rest.find("; ", 1000);
+    if (cut == std::string_view::npos) cut = rest.size();
+    *o_ += "\t\t#   ";
+    *o_ += rest.substr(0, cut);
+    *o_ += '\n';
+    rest.remove_prefix(std::min(rest.size(), cut + 2));
+  }
+  covered_.clear();
+  covered_count_ = 0;
+  last_covered_ = nullptr;
 }
 
 void NftWriter::comment(std::string& out, const ir::Rule& r) {
@@ -348,6 +391,36 @@ void append_value(std::string& out, const ir::Range<T>& r) {
   if (r.lo == r.hi) return;
   out += '-';
   linux_fw::append_number(out, r.hi);
+}
+
+void NftWriter::elements(const nft_merge::Entry& e, ir::Family f, bool l4proto, bool icmp, std::string_view comment) {
+  // the values of each field of the key as text; each combination is one element
+  std::vector<std::vector<std::string>> fields;
+  auto add = [&](const auto& set, auto format) {
+    if (set.empty()) return;
+    auto& values = fields.emplace_back();
+    for (const auto& v : set) format(values.emplace_back(), v);
+  };
+  auto address = [f](std::string& o, const ir::Range<ir::U128>& v) { append_range(o, f, v); };
+  auto number = [](std::string& o, const auto& v) { append_value(o, v); };
+  add(e.rule->match.src, address);
+  add(e.rule->match.dst, address);
+  if (l4proto) add(e.alt.protocols, number);
+  add(e.alt.sport, number);
+  add(e.alt.dport, number);
+  if (icmp) add(e.alt.icmp_types, number);
+  std::vector<std::size_t> at(fields.size(), 0);
+  for (std::size_t k = fields.size(); k > 0;) {
+    if (!elements_.empty()) elements_ += ",\n\t\t\t";
+    for (std::size_t j = 0; j < fields.size(); ++j) {
+      if (j) elements_ += " . ";
+      elements_ += fields[j][at[j]];
+    }
+    elements_ += " comment \"";
+    elements_ += comment;
+    elements_ += '"';
+    for (k = fields.size(); k > 0 && ++at[k - 1] == fields[k - 1].size(); --k) at[k - 1] = 0;  // the next combination
+  }
 }
 
 void NftWriter::merged(ir::Direction dir, std::span<const std::uint32_t> members) {
@@ -386,57 +459,13 @@ void NftWriter::merged(ir::Direction dir, std::span<const std::uint32_t> members
   }
   *o_ += selector;
   *o_ += ' ';
-  // Every member's product of values, each element named after its rule.
+  // Every member's values, each element named after its rule.
   elements_.clear();
-  std::string comment, element;
+  std::string comment;
   for (std::uint32_t m : members) {
-    const nft_merge::Entry& e = entries[m];
     comment.clear();
-    NftWriter::comment(comment, *e.rule);
-    auto emit = [&](auto&& self, int at, std::size_t base) -> void {
-      element.resize(base);
-      auto next = [&](auto append) {
-        std::size_t mark = element.size();
-        if (mark) element += " . ";
-        append(element);
-        self(self, at + 1, element.size());
-        element.resize(mark);
-      };
-      switch (at) {
-        case 0:
-          if (e.rule->match.src.empty()) return self(self, 1, base);
-          for (const auto& v : e.rule->match.src) next([&](std::string& o) { append_range(o, f, v); });
-          return;
-        case 1:
-          if (e.rule->match.dst.empty()) return self(self, 2, base);
-          for (const auto& v : e.rule->match.dst) next([&](std::string& o) { append_range(o, f, v); });
-          return;
-        case 2:
-          if (!l4proto) return self(self, 3, base);
-          for (const auto& v : e.alt.protocols) next([&](std::string& o) { append_value(o, v); });
-          return;
-        case 3:
-          if (e.alt.sport.empty()) return self(self, 4, base);
-          for (const auto& v : e.alt.sport) next([&](std::string& o) { append_value(o, v); });
-          return;
-        case 4:
-          if (e.alt.dport.empty()) return self(self, 5, base);
-          for (const auto& v : e.alt.dport) next([&](std::string& o) { append_value(o, v); });
-          return;
-        case 5:
-          if (!icmp) return self(self, 6, base);
-          for (const auto& v : e.alt.icmp_types) next([&](std::string& o) { append_value(o, v); });
-          return;
-        default:
-          if (!elements_.empty()) elements_ += ",\n\t\t\t";
-          elements_ += element;
-          elements_ += " comment \"";
-          elements_ += comment;
-          elements_ += '"';
-      }
-    };
-    element.clear();
-    emit(emit, 0, 0);
+    NftWriter::comment(comment, *entries[m].rule);
+    elements(entries[m], f, l4proto, icmp, comment);
   }
   named_set(type.c_str(), elements_, "rules");
   if (collecting_) return;
@@ -471,6 +500,7 @@ void NftWriter::judgement(ir::Direction dir) {
   }
   const nft_merge::Plan& plan = plans_[static_cast<int>(dir)];
   for (std::size_t g = 0; g < plan.groups(); ++g) group(dir, plan.group(g));
+  covered_notes();
   const ir::Default& def = policy_.default_for(dir);
   if (def.action == ir::Action::Block)
     fmt::format_to(std::back_inserter(*o_), "\t\tdrop comment \"default block {}\"\n", d);

@@ -1,9 +1,17 @@
-// How plan() finds, fast, whether a rule commutes with the rules placed in
-// or after its class's latest group: every placed rule is filed by its
-// destination addresses when they are few, and by its destination ports
+// How plan() answers its questions fast. Placed rules are filed by their
+// destination addresses when they are few, and by their destination ports
 // (or port blocks, or protocol), so a question about a host rule looks at
-// the rules of that host and the few rules for any host that share a port
-// with it, not at all of them. The exact test is overlap().
+// the rules of that host and the rules for any host that share a port with
+// it, not at all of them; the exact tests are overlap() and holds().
+// - Which earlier rule holds this one whole? The latest filed candidates,
+//   at most kCoverBudget of them.
+// - Does it commute with every rule placed in or after a group? Only rules
+//   placed since the group was made can be there, and the lists are in
+//   placement order, so the search stops at the first older one.
+// When a window of rules merges little, the search for a group is off until
+// a window merges more: only the last group is extended, and rules with a
+// narrow destination are not filed (rules for any destination, which hold
+// most covered rules, always are).
 #include "backends/nft_merge.hpp"
 
 #include <array>
@@ -41,6 +49,27 @@ unsigned families_of(const ir::Rule& r) {
   return f < 0 ? 3u : 1u << f;
 }
 
+/// True when every value of `b` is in `a` (empty: any value).
+template <typename T>
+bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
+  if (a.empty()) return true;
+  if (b.empty()) return false;
+  std::size_t i = 0;
+  for (const auto& r : b) {
+    while (i < a.size() && a[i].hi < r.lo) ++i;
+    if (i == a.size() || a[i].lo > r.lo || a[i].hi < r.hi) return false;
+  }
+  return true;
+}
+
+/// True when entry `a` matches every packet `b` matches (protocols and families apart).
+bool holds_place(const Entry& a, const Entry& b) {
+  const ir::Match& x = a.rule->match;
+  const ir::Match& y = b.rule->match;
+  return holds(x.interfaces, y.interfaces) && holds(x.src, y.src) && holds(x.dst, y.dst) &&
+         holds(a.alt.sport, b.alt.sport) && holds(a.alt.dport, b.alt.dport) && holds(a.alt.icmp_types, b.alt.icmp_types);
+}
+
 bool same_place(const Entry& a, const Entry& b) {
   const ir::Match& x = a.rule->match;
   const ir::Match& y = b.rule->match;
@@ -56,6 +85,7 @@ constexpr std::size_t kBudget = 1024;  ///< overlap tests a rule may cost
 /// most kDirect members): a policy with little to merge costs little more.
 constexpr std::uint32_t kWindow = 4096;
 constexpr std::size_t kDirect = 256;
+constexpr std::size_t kCoverBudget = 16;  ///< containment tests a rule may cost
 /// A rule may join a group made at most this many rules earlier: further
 /// back, the search mostly costs time and rarely finds a way through.
 constexpr std::size_t kSpan = 4096;
@@ -171,7 +201,11 @@ class PortIndex {
 class Planner {
  public:
   explicit Planner(const std::vector<Entry>& entries)
-      : entries_(entries), protocols_(entries.size()), families_(entries.size()), group_of_(entries.size()) {}
+      : entries_(entries),
+        protocols_(entries.size()),
+        families_(entries.size()),
+        group_of_(entries.size()),
+        covered_by_(entries.size(), kNone) {}
 
   Plan run() {
     for (std::uint32_t i = 0; i < entries_.size(); ++i) place(i);
@@ -181,6 +215,7 @@ class Planner {
     plan.entries.resize(entries_.size());
     std::vector<std::uint32_t> next(plan.starts.begin(), plan.starts.end() - 1);
     for (std::uint32_t i = 0; i < entries_.size(); ++i) plan.entries[next[group_of_[i]]++] = i;
+    plan.covered_by = std::move(covered_by_);
     return plan;
   }
 
@@ -201,17 +236,17 @@ class Planner {
     const Entry& e = entries_[i];
     protocols_[i] = protocols_of(e.alt);
     families_[i] = families_of(*e.rule);
-    std::size_t at = SIZE_MAX;
-    if (!searching_) {
-      if (e.klass != kAlone) {
-        auto it = classes_.find(e.klass);
-        if (it != classes_.end() && it->second.second + 1 == size_.size() && joins_last(i)) at = size_.size() - 1;
-      }
-      return put(i, at);
-    }
     Keys dst = dst_keys(*e.rule);
     PortIndex::Filing ports = PortIndex::keys(e);
-    if (e.klass != kAlone) {
+    if (std::uint32_t by = cover(i, dst, ports); by != kNone) {
+      covered_by_[i] = by;
+      return put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
+    }
+    std::size_t at = SIZE_MAX;
+    if (e.klass != kAlone && !searching_) {
+      auto it = classes_.find(e.klass);
+      if (it != classes_.end() && it->second.second + 1 == size_.size() && joins_last(i)) at = size_.size() - 1;
+    } else if (e.klass != kAlone) {
       // the class's largest group, else its latest: a rule that cannot move
       // up as far as the largest group still joins the others near it
       auto it = classes_.find(e.klass);
@@ -222,8 +257,36 @@ class Planner {
       }
     }
     put(i, at);
+    // Rules for any destination are filed always (they are what covers
+    // rules, mostly); the others only while searching (fits() looks only at
+    // entries placed since the search began; cover() finds what it finds).
+    if (dst.empty()) return wide_dst_.file(i, ports);
+    if (!searching_) return;
     for (auto k : dst) by_dst_[k].push_back(i);
-    (dst.empty() ? wide_dst_ : narrow_dst_).file(i, ports);
+    narrow_dst_.file(i, ports);
+  }
+
+  /// An earlier entry that matches every packet entry `i` matches (so `i`
+  /// never decides one), or kNone when none is found within kCoverBudget tests.
+  std::uint32_t cover(std::uint32_t i, const Keys& dst, const PortIndex::Filing& ports) {
+    std::size_t work = 0;
+    std::uint32_t by = kNone;
+    auto holder = [&](const std::vector<std::uint32_t>& list) {
+      for (auto it = list.rbegin(); it != list.rend(); ++it) {
+        std::uint32_t m = *it;
+        if (++work > kCoverBudget) return true;
+        if ((families_[i] & ~families_[m]) == 0 && (protocols_[i] & ~protocols_[m]).none() &&
+            holds_place(entries_[m], entries_[i]))
+          return by = m, true;
+      }
+      return false;
+    };
+    if (!dst.empty()) {  // a narrow holder is filed under each of its addresses, so under this one
+      auto it = by_dst_.find(dst.v[0]);
+      if (it != by_dst_.end() && holder(it->second)) return by;
+    }
+    wide_dst_.query(ports, holder);
+    return by;
   }
 
   /// True when entry `i` overlaps no member of the last group (a short one).
@@ -238,20 +301,21 @@ class Planner {
   /// Puts entry `i` into group `at`, or into a new group when SIZE_MAX.
   void put(std::uint32_t i, std::size_t at) {
     const Entry& e = entries_[i];
+    const std::uint32_t klass = covered_by_[i] == kNone ? e.klass : kAlone;  // a covered entry's group takes no other
     if (at == SIZE_MAX) {
       at = size_.size();
       size_.push_back(0);
       first_.push_back(i);
       last_.clear();
-      if (e.klass != kAlone) {
-        auto [it, fresh] = classes_.try_emplace(e.klass, at, at);
+      if (klass != kAlone) {
+        auto [it, fresh] = classes_.try_emplace(klass, at, at);
         it->second.second = at;
       }
     }
     ++size_[at];
     if (at + 1 == size_.size()) last_.push_back(i);
-    if (e.klass != kAlone) {
-      auto& [largest, latest] = classes_[e.klass];
+    if (klass != kAlone) {
+      auto& [largest, latest] = classes_[klass];
       if (size_[at] > size_[largest]) largest = at;
     }
     group_of_[i] = static_cast<std::uint32_t>(at);
@@ -297,7 +361,8 @@ class Planner {
   Filed by_dst_;             ///< placed entries with a narrow destination, by address
   PortIndex narrow_dst_;     ///< the same by port
   PortIndex wide_dst_;       ///< the others
-  bool searching_ = true;    ///< file every entry and search for the group to join
+  std::vector<std::uint32_t> covered_by_;
+  bool searching_ = true;    ///< search for the group to join
   std::uint32_t searching_since_ = 0;
 };
 

@@ -3,20 +3,22 @@
 // A judgement chain is a list of kernel rules read first match first
 // (linux_rules.hpp). Loading it costs the kernel and nft time per rule, so
 // rules that differ only in their values are better written as one rule
-// whose values are a set of concatenations (`ip daddr . tcp dport @m_1`),
-// the way the nftables documentation recommends.
+// whose values are a set of concatenations (`ip daddr . tcp dport @rules_1`),
+// the way the nftables documentation recommends; and a rule that an earlier
+// rule matches whole never decides a packet and needs no kernel rule.
 //
 // Merging must not change which rule decides a packet. Two neighbouring
 // rules may swap places when no packet matches both, or when both do the
 // same thing (same verdict, same log prefix): then no packet can tell the
 // order. So a rule may move up past every rule it commutes with, and join
 // an earlier rule of its own shape and effect there. plan() does this
-// greedily, in the chain's order: each rule joins the largest group of its
-// class, or else the latest, when it commutes with every rule placed after
-// that group and overlaps none of the group's own members (elements of a
-// set of intervals must be disjoint); otherwise it starts a new group. Every test is exact; work
-// is bounded per rule (a rule that would need more work starts a group of
-// its own, which is always correct).
+// greedily, in the chain's order: a rule that an earlier kept rule holds
+// whole is left out; else it joins the largest group of its class, or the
+// latest, when it commutes with every rule placed after that group and
+// overlaps none of the group's own members (elements of a set of intervals
+// must be disjoint); otherwise it starts a new group. Every test is exact;
+// work is bounded per rule (a rule that would need more is kept, in a group
+// of its own, which is always correct).
 #pragma once
 
 #include <cstddef>
@@ -37,6 +39,7 @@ inline constexpr std::size_t min_merged = 8;
 
 /// An entry whose class is this never joins another.
 inline constexpr std::uint32_t kAlone = UINT32_MAX;
+inline constexpr std::uint32_t kNone = UINT32_MAX;
 
 /// One kernel rule of a judgement: an IR rule's alternative.
 struct Entry {
@@ -59,6 +62,9 @@ bool overlap(const Entry& a, const Entry& b);
 struct Plan {
   std::vector<std::uint32_t> entries;  ///< entry indices, group after group
   std::vector<std::uint32_t> starts;   ///< group g is entries[starts[g], starts[g + 1])
+  /// Per entry: an earlier entry that matches all its packets, so that it
+  /// never decides one and needs no kernel rule (a group of its own); else kNone.
+  std::vector<std::uint32_t> covered_by;
   std::size_t groups() const { return starts.empty() ? 0 : starts.size() - 1; }
   std::span<const std::uint32_t> group(std::size_t g) const {
     return {entries.data() + starts[g], entries.data() + starts[g + 1]};
