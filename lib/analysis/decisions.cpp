@@ -2,6 +2,8 @@
 #include "analysis/decisions.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <thread>
 
 namespace rulec::analysis {
 
@@ -81,35 +83,72 @@ Decisions::Decisions(const ir::Policy& policy)
     by_source_[s].push_back(r);
   }
   removed_.assign(by_source_.size(), false);
+  holderless_.assign(matches_.size(), false);
+  dead_.assign(matches_.size(), false);
 }
 
-void Decisions::remove(std::uint32_t source_rule) { removed_[source_rule] = true; }
+void Decisions::remove(std::uint32_t source_rule) {
+  removed_[source_rule] = true;
+  for (std::uint32_t k : by_source_[source_rule]) {
+    dead_[k] = true;
+    forget_broad(k);
+  }
+}
 
 std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
   std::vector<std::vector<std::uint32_t>> holders(by_source_.size());
   std::vector<std::uint32_t> order(matches_.size());
   for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
   std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return rank_[a] < rank_[b]; });
-  // Which IR rules lie inside one live rule of higher precedence, in rank
-  // order, so a rule found inside another is out of the way of the rest.
+  // Per IR rule, the rule of lowest rank that holds it. That rule is never
+  // held by another (one holding it would hold the rule too, at a lower
+  // rank), so setting held rules aside first would change no answer: each
+  // search stands alone, and from kTwoThreads rules on two threads share them.
   std::vector<std::int64_t> holder(matches_.size(), -1);
+  auto search = [&](std::size_t first, std::size_t step) {
+    for (std::size_t i = first; i < order.size(); i += step) {
+      std::uint32_t r = order[i];
+      if (!matches_[r].empty() && rank_[r] != 0) holder[r] = holder_of(matches_[r], rank_[r]);
+    }
+  };
+  if (order.size() < kTwoThreads) {
+    search(0, 1);
+  } else {
+    std::exception_ptr failed;
+    std::thread beside([&] {
+      try {
+        search(1, 2);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+    });
+    try {
+      search(0, 2);
+    } catch (...) {
+      beside.join();
+      throw;
+    }
+    beside.join();
+    if (failed) std::rethrow_exception(failed);
+  }
+  // A rule no rule holds now is held by none later either: rules are only
+  // ever removed. decided_by skips the search for those.
+  for (std::uint32_t r = 0; r < holder.size(); ++r) holderless_[r] = holder[r] == -1;
   std::vector<bool> out(matches_.size(), false);
   for (std::uint32_t r : order) {
-    const PacketSet& m = matches_[r];
-    if (m.empty() || rank_[r] == 0 || removed_[policy_.rules[r].source_rule]) continue;
-    holder[r] = holder_of(m, rank_[r], &out);
-    if (holder[r] < 0) continue;
-    // Out of the way only once every IR rule of its source rule is held.
     std::uint32_t s = policy_.rules[r].source_rule;
+    if (holder[r] < 0 || removed_[s]) continue;
+    // Out of the way only once every IR rule of its source rule is held.
     const auto& rules = by_source_[s];
     if (std::all_of(rules.begin(), rules.end(), [&](std::uint32_t k) { return holder[k] >= 0 || matches_[k].empty(); })) {
       for (std::uint32_t k : rules) {
-        out[k] = true;
+        out[k] = dead_[k] = true;
         if (holder[k] >= 0) holders[s].push_back(static_cast<std::uint32_t>(holder[k]));
       }
       removed_[s] = true;
     }
   }
+  broad_ = make_broad_memo();  // what it knew was worked out among rules now set aside
   index_.reset();  // the old index goes first: at a million rules the two would not fit twice
   index_ = std::make_unique<RuleIndex>(policy_, matches_, rank_, &out);
   return holders;
@@ -132,7 +171,7 @@ std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std:
   if (rank_[r] == 0 || query.empty()) return query;  // the first rule: nothing decides before it
   // One rule that holds all of it settles it at once: the common case of a
   // rule shadowed by a broader one.
-  std::int64_t all = holder_of(query, rank_[r], nullptr);
+  std::int64_t all = within || !holderless_[r] ? holder_of(query, rank_[r]) : -1;
   if (all >= 0) {
     if (takers) takers->push_back(static_cast<std::uint32_t>(all));
     return PacketSet{};
@@ -141,7 +180,7 @@ std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std:
   // so a rule shadowed by several of them is settled without meeting the
   // many narrow rules that take bits of it.
   std::vector<std::uint32_t> took;
-  auto rest = carve(query, rank_[r] - 1, budget, &took, max_looks, true);
+  auto rest = broad_carve(query, rank_[r] - 1, budget, &took);
   if (!rest) rest = query, took.clear();  // too many pieces that way: the plain way decides
   if (!rest->empty()) {
     std::vector<std::uint32_t> more;
@@ -157,8 +196,7 @@ std::optional<PacketSet> Decisions::unmatched(const PacketSet& set, std::size_t 
 }
 
 std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
-                                          std::vector<std::uint32_t>* takers, std::size_t max_looks,
-                                          bool broad_only) const {
+                                          std::vector<std::uint32_t>* takers, std::size_t max_looks) const {
   // In the order the evaluator gives precedence, so each rule that takes
   // packets decides them, and a set covered by a broad rule of high
   // precedence stops early.
@@ -166,12 +204,12 @@ std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t la
   bool over = false;
   if (set.empty()) return rest;
   bool complete = index_->in_rank_order(RuleIndex::query_of(set), 0, last_rank, true, [&](std::uint32_t k) {
-    if (removed_[policy_.rules[k].source_rule] || !rest.intersects(matches_[k])) return true;
+    if (dead_[k] || !rest.intersects(matches_[k])) return true;
     rest.subtract(matches_[k]);
     if (takers) takers->push_back(k);
     over = rest.boxes().size() > budget;
     return !over && !rest.empty();
-  }, max_looks, broad_only);
+  }, max_looks);
   if (over || !complete) return std::nullopt;
   return rest;
 }
@@ -185,12 +223,14 @@ std::vector<Packet> Decisions::probes(const PacketSet& set) const {
   return out;
 }
 
-std::int64_t Decisions::holder_of(const PacketSet& set, std::uint32_t limit, const std::vector<bool>* left_out) const {
-  // A rule that holds every point of the set is filed where any one point lies.
+std::int64_t Decisions::holder_of(const PacketSet& set, std::uint32_t limit) const {
+  // A rule that holds every point of the set is filed where any one point
+  // lies; its hull holds the set's hull, a cheap first test.
+  RuleIndex::Hull hull = RuleIndex::query_of(set).hull;
   return index_->first_holding(
       corner_of(set), limit,
       [&](std::uint32_t k) {
-        return !(left_out && (*left_out)[k]) && !removed_[policy_.rules[k].source_rule] && matches_[k].contains(set);
+        return index_->hull_holds(k, hull) && !dead_[k] && matches_[k].contains(set);
       },
       kMaxHolderAsks);
 }
@@ -198,8 +238,7 @@ std::int64_t Decisions::holder_of(const PacketSet& set, std::uint32_t limit, con
 std::int64_t Decisions::first_holding(const Point& v, std::uint32_t limit,
                                       std::optional<std::uint32_t> without) const {
   return index_->first_holding(v, limit, [&](std::uint32_t k) {
-    std::uint32_t s = policy_.rules[k].source_rule;
-    return !removed_[s] && (!without || s != *without) && matches_[k].holds(v);
+    return !dead_[k] && (!without || policy_.rules[k].source_rule != *without) && matches_[k].holds(v);
   });
 }
 
@@ -227,8 +266,7 @@ std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std:
   bool finished = true;
   if (!rest.empty())
     finished = index_->in_rank_order(RuleIndex::query_of(set), from_rank, UINT32_MAX, true, [&](std::uint32_t k) {
-      std::uint32_t s = policy_.rules[k].source_rule;
-      if (removed_[s] || (without && s == *without) || !rest.intersects(matches_[k])) return true;
+      if (dead_[k] || (without && policy_.rules[k].source_rule == *without) || !rest.intersects(matches_[k])) return true;
       PacketSet part = rest & matches_[k];
       rest.subtract(matches_[k]);
       out.push_back({static_cast<std::int64_t>(k), ir::Direction::In, std::move(part)});

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "analysis/packetset.hpp"
@@ -56,7 +57,7 @@ class Decisions {
     index_->in_rank_order(
         RuleIndex::query_of(set), lo, hi, from_lo,
         [&](std::uint32_t k) {
-          if (!removed_[policy_.rules[k].source_rule] && usable(k) && set.intersects(matches_[k])) out.push_back(k);
+          if (!dead_[k] && usable(k) && set.intersects(matches_[k])) out.push_back(k);
           return out.size() < want;
         },
         kMaxNearest);
@@ -70,10 +71,11 @@ class Decisions {
   /// rule at once changes no verdict.
   void remove(std::uint32_t source_rule);
   /// Removes at once every source rule whose IR rules each lie inside one
-  /// live rule of higher precedence (most rules that decide nothing), and
-  /// files the index anew without them, so that no later question meets
+  /// rule of higher precedence (most rules that decide nothing), and files
+  /// the index anew without them, so that no later question meets
   /// them. Removing a rule that decides nothing changes no other rule's
   /// decisions, so this is the same as removing them one by one later.
+  /// Call it once, before any remove().
   /// Returns, per source rule, the rules found holding its IR rules (empty
   /// for the rules kept).
   std::vector<std::vector<std::uint32_t>> remove_covered();
@@ -81,6 +83,8 @@ class Decisions {
   /// are tried (the answer is then "none found", and the set is worked out
   /// the long way).
   static constexpr std::size_t kMaxHolderAsks = 4096;
+  /// From this many IR rules on, remove_covered searches on two threads.
+  static constexpr std::size_t kTwoThreads = 2000;
   bool removed(std::uint32_t source_rule) const { return removed_[source_rule]; }
   /// The IR rules lowered from one source rule.
   const std::vector<std::uint32_t>& rules_of(std::uint32_t source_rule) const { return by_source_[source_rule]; }
@@ -133,14 +137,11 @@ class Decisions {
   /// The packets of `set` that no live rule of rank at most `last_rank`
   /// matches; nullopt past `budget` boxes. `takers` receives the rules that
   /// took some, in rank order.
-  /// With `broad_only`, only rules that name no address take packets.
   std::optional<PacketSet> carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
-                                 std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX,
-                                 bool broad_only = false) const;
+                                 std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX) const;
   /// The live rule of lowest rank below `limit` that holds all of `set` (not
-  /// empty), leaving out the IR rules marked in `left_out`; -1 or -2 (gave
-  /// up after kMaxHolderAsks rules) when none is found.
-  std::int64_t holder_of(const PacketSet& set, std::uint32_t limit, const std::vector<bool>* left_out) const;
+  /// empty); -1 or -2 (gave up after kMaxHolderAsks rules) when none is found.
+  std::int64_t holder_of(const PacketSet& set, std::uint32_t limit) const;
   /// The witness of rule r's match, then the corners and middles of its first boxes.
   std::vector<Point> probe_points_of(std::uint32_t r) const;
   /// The live rule of lowest rank below `limit` that holds the point (-1:
@@ -153,6 +154,30 @@ class Decisions {
   std::unique_ptr<RuleIndex> index_;
   std::vector<std::vector<std::uint32_t>> by_source_;
   std::vector<bool> removed_;
+  std::vector<bool> dead_;  ///< per IR rule: its source rule is removed
+  /// What the broad rules take from boxes of each shape (broad_carve.cpp):
+  /// it survives removals but those of the rules that took part.
+  struct BroadSteps;
+  struct BroadMemo;
+  static std::shared_ptr<BroadMemo> make_broad_memo();
+  std::shared_ptr<BroadMemo> broad_ = make_broad_memo();
+  /// A shape's steps, carried on as far as `last_rank`.
+  BroadSteps& broad_steps(const Box& shape, std::string key, std::uint32_t last_rank) const;
+  /// The packets of `set` that no live broad rule of rank at most
+  /// `last_rank` takes, as carve() over those rules alone finds them; the takers in
+  /// rank order. nullopt past `budget` boxes or when the carve was cut short.
+  std::optional<PacketSet> broad_carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
+                                       std::vector<std::uint32_t>* takers) const;
+  /// Drops the memo's steps that IR rule `rule` took part in (it was removed).
+  void forget_broad(std::uint32_t rule);
+  /// The memo starts again past this many kept boxes (about 340 bytes each).
+  static constexpr std::size_t kMaxBroadBoxes = 200000;
+  /// A shape's carve stops when its rest splits into more boxes than this, or
+  static constexpr std::size_t kMaxBroadSplit = 512;
+  /// after looking at this many rules of the index.
+  static constexpr std::size_t kMaxBroadLooks = 16384;
+  /// Per IR rule: remove_covered found that no rule of higher precedence holds it.
+  std::vector<bool> holderless_;
 };
 
 template <typename Wanted>
@@ -175,7 +200,7 @@ std::optional<Decision> Decisions::find(const PacketSet& set, Wanted wanted, boo
           if (gave_up) *gave_up = true;
           return false;
         }
-        if (!removed_[policy_.rules[k].source_rule] && wanted(effect_of_rule(k)) && set.intersects(matches_[k]))
+        if (!dead_[k] && wanted(effect_of_rule(k)) && set.intersects(matches_[k]))
           cands.push_back(k);
         return true;
       },

@@ -31,6 +31,17 @@
 
 namespace rulec::analysis {
 
+/// A rule as the index's lists hold it: its rank, and the fields that tell
+/// rules apart cheaply, narrowed to a few bytes (the interface and protocol
+/// clamped to 255), so a look at a rule that cannot meet a query costs no
+/// visit to the rule itself.
+struct IndexEntry {
+  std::uint32_t rank, rule;
+  std::uint16_t dport_lo, dport_hi;
+  std::uint8_t iface_lo, iface_hi, proto_lo, proto_hi;
+  std::uint8_t directions, families;  ///< bit v set: value v is in the hull
+};
+
 /// Intervals of one field, found by the values they share with a query.
 /// Rules filed under the same interval form one run, kept in the order they
 /// were filed (rank order, as RuleIndex files them). Runs are kept by width
@@ -38,11 +49,12 @@ namespace rulec::analysis {
 /// query looks at a short stretch of each class.
 class Stabber {
  public:
-  void add(ir::U128 lo, ir::U128 hi, std::uint32_t rule);
+  void add(ir::U128 lo, ir::U128 hi, const IndexEntry& rule);
   /// Groups what was added into runs; call once, before the queries.
   /// `ports[rule]` are the destination ports a rule is filed under (empty:
   /// too many to file): a long run is also split by them.
   void finish(const std::vector<std::vector<Interval>>& ports);
+  using List = std::span<const IndexEntry>;
   /// Calls `each(rules)` with the run of every interval meeting [lo, hi].
   template <typename Each>
   void overlapping(ir::U128 lo, ir::U128 hi, Each each) const;
@@ -58,7 +70,7 @@ class Stabber {
  private:
   struct Item {
     ir::U128 lo, hi;
-    std::uint32_t rule;
+    IndexEntry rule;
   };
   struct Run {
     ir::U128 lo, hi;
@@ -69,8 +81,8 @@ class Stabber {
   /// where at[i].first == p; those filed under no port come in any.
   struct Split {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> at;  ///< (port, start), by port, then a sentinel
-    std::vector<std::uint32_t> rules;
-    std::vector<std::uint32_t> any;
+    std::vector<IndexEntry> rules;
+    std::vector<IndexEntry> any;
   };
   std::vector<Split> splits_;
   /// The runs of a class from the first that may meet [lo, hi] on.
@@ -79,7 +91,7 @@ class Stabber {
   std::array<std::vector<Run>, 129> classes_;
   std::array<std::vector<std::uint32_t>, 129> before_;  ///< per class: rules in the runs before each run
   std::vector<std::uint8_t> used_;  ///< the classes holding any run
-  std::vector<std::uint32_t> rules_;
+  std::vector<IndexEntry> rules_;
 };
 
 class RuleIndex {
@@ -110,9 +122,19 @@ class RuleIndex {
   /// (those that turn out not to meet `q` included), returning false; true
   /// otherwise.
   /// With `broad_only`, only the rules that name no address are handed out.
+  /// `*looked` (when given) grows by the number of rules looked at.
   template <typename Visit>
   bool in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
-                     std::size_t max_looks = SIZE_MAX, bool broad_only = false) const;
+                     std::size_t max_looks = SIZE_MAX, bool broad_only = false, std::size_t* looked = nullptr) const;
+
+  /// True when rule k's hull holds `h`: a rule holding a set holds its hull.
+  bool hull_holds(std::uint32_t k, const Hull& h) const {
+    const Hull& mine = hulls_[k];
+    constexpr std::size_t order[] = {5, 7, 4, 3, 0, 1, 6, 2, 8};  // the fields that differ most often first
+    for (std::size_t f : order)
+      if (h[f].lo < mine[f].lo || mine[f].hi < h[f].hi) return false;
+    return true;
+  }
 
   /// The rule of lowest rank below `limit` that `holds(rule)` accepts among
   /// those filed where the point lies, or -1: for "which rule decides this
@@ -125,20 +147,27 @@ class RuleIndex {
  private:
   /// The three kinds of rule, each filed its own way (see the top of the file).
   enum Kind : std::uint8_t { ByDst, BySrc, Broad };
+  using List = std::span<const IndexEntry>;
   struct Files {
     /// The rules filed under port p are by_port[first[p], first[p + 1]), by rank.
     std::vector<std::uint32_t> first;
-    std::vector<std::uint32_t> by_port;
-    std::vector<std::uint32_t> any_port;  ///< too many ports to file, by rank
-    std::vector<std::uint32_t> all;       ///< every rule of the kind, by rank
-    std::span<const std::uint32_t> port(std::size_t p) const {
-      return {by_port.data() + first[p], by_port.data() + first[p + 1]};
-    }
+    std::vector<IndexEntry> by_port;
+    std::vector<IndexEntry> any_port;  ///< too many ports to file, by rank
+    std::vector<IndexEntry> all;       ///< every rule of the kind, by rank
+    List port(std::size_t p) const { return {by_port.data() + first[p], by_port.data() + first[p + 1]}; }
   };
+  /// The entry of a rule, from its hull.
+  static IndexEntry entry_of(std::uint32_t rule, std::uint32_t rank, const Hull& hull);
+  /// True when an entry's fields may meet the query's (`q` is entry_of the query's hull).
+  static bool may_meet(const IndexEntry& e, const IndexEntry& q) {
+    return (e.directions & q.directions) && (e.families & q.families) && e.dport_lo <= q.dport_hi &&
+           q.dport_lo <= e.dport_hi && e.iface_lo <= q.iface_hi && q.iface_lo <= e.iface_hi &&
+           e.proto_lo <= q.proto_hi && q.proto_lo <= e.proto_hi;
+  }
 
   /// Lists of rules sorted by rank that together hold every rule of kind
   /// `kind` whose hull may meet `q`.
-  void sources(const Query& q, Kind kind, std::vector<std::span<const std::uint32_t>>& lists) const;
+  void sources(const Query& q, Kind kind, std::vector<List>& lists) const;
   static bool overlap(const Hull& a, const Hull& b);
   /// Per rule, the query that last handed it out. Kept per thread, so lint's
   /// passes can ask from two threads at once.
@@ -160,7 +189,7 @@ void Stabber::overlapping(ir::U128 lo, ir::U128 hi, Each each) const {
   for (std::size_t c : used_) {
     const auto& runs = classes_[c];
     for (auto it = first_run(runs, c, lo); it != runs.end() && it->lo <= hi; ++it)
-      if (it->hi >= lo) each(std::span<const std::uint32_t>(rules_.data() + it->first, it->count));
+      if (it->hi >= lo) each(List(rules_.data() + it->first, it->count));
   }
 }
 
@@ -171,58 +200,66 @@ void Stabber::holding(ir::U128 x, std::size_t port, Each each) const {
     for (auto it = first_run(runs, c, x); it != runs.end() && it->lo <= x; ++it) {
       if (it->hi < x) continue;
       if (it->split == UINT32_MAX) {
-        each(std::span<const std::uint32_t>(rules_.data() + it->first, it->count));
+        each(List(rules_.data() + it->first, it->count));
         continue;
       }
       const Split& s = splits_[it->split];
       auto at = std::lower_bound(s.at.begin(), s.at.end() - 1, std::pair<std::uint32_t, std::uint32_t>(port, 0));
       if (at != s.at.end() - 1 && at->first == port)
-        each(std::span<const std::uint32_t>(s.rules.data() + at->second, (at + 1)->second - at->second));
-      if (!s.any.empty()) each(std::span<const std::uint32_t>(s.any));
+        each(List(s.rules.data() + at->second, (at + 1)->second - at->second));
+      if (!s.any.empty()) each(List(s.any));
     }
   }
 }
 
 template <typename Visit>
 bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
-                              std::size_t max_looks, bool broad_only) const {
+                              std::size_t max_looks, bool broad_only, std::size_t* looked) const {
   if (lo > hi || hulls_.empty()) return true;
-  std::vector<std::span<const std::uint32_t>> lists;
+  std::vector<List> lists;
   for (Kind kind : {ByDst, BySrc, Broad})
     if (!broad_only || kind == Broad) sources(q, kind, lists);
   // Each list cut to the ranks wanted, then merged best first.
-  struct Cursor {
-    std::span<const std::uint32_t> list;
-    std::size_t at;
-  };
-  std::vector<Cursor> cursors;
-  for (auto list : lists) {
-    auto first = std::lower_bound(list.begin(), list.end(), lo, [&](std::uint32_t k, std::uint32_t r) { return rank_[k] < r; });
-    auto last = std::upper_bound(first, list.end(), hi, [&](std::uint32_t r, std::uint32_t k) { return r < rank_[k]; });
-    if (first != last) cursors.push_back({list.subspan(first - list.begin(), last - first), 0});
+  std::vector<List> cursors;
+  for (List list : lists) {
+    auto first = std::lower_bound(list.begin(), list.end(), lo, [](const IndexEntry& e, std::uint32_t r) { return e.rank < r; });
+    auto last = std::upper_bound(first, list.end(), hi, [](std::uint32_t r, const IndexEntry& e) { return r < e.rank; });
+    if (first != last) cursors.push_back(list.subspan(static_cast<std::size_t>(first - list.begin()), static_cast<std::size_t>(last - first)));
   }
-  auto head = [&](std::uint32_t c) {
-    const Cursor& cur = cursors[c];
-    return ascending ? cur.list[cur.at] : cur.list[cur.list.size() - 1 - cur.at];
-  };
+  // A cursor's head is its front (its back when descending); taking it
+  // drops it from the span.
+  auto head = [&](std::uint32_t c) -> const IndexEntry& { return ascending ? cursors[c].front() : cursors[c].back(); };
   auto later = [&](std::uint32_t a, std::uint32_t b) {  // heap order: the best head on top
-    std::uint32_t ra = rank_[head(a)], rb = rank_[head(b)];
+    std::uint32_t ra = head(a).rank, rb = head(b).rank;
     return ascending ? ra > rb : ra < rb;
   };
   std::vector<std::uint32_t> heap;
   for (std::uint32_t i = 0; i < cursors.size(); ++i) heap.push_back(i);
   std::make_heap(heap.begin(), heap.end(), later);
+  const IndexEntry asked = entry_of(0, 0, q.hull);
   Marks& marks = start_query();
   std::size_t looks = 0;
+  struct Count {  // adds the looks to *looked however the search ends
+    std::size_t* to;
+    const std::size_t& looks;
+    ~Count() {
+      if (to) *to += looks;
+    }
+  } count{looked, looks};
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
-    std::uint32_t c = heap.back(), k = head(c);
-    if (++cursors[c].at < cursors[c].list.size()) std::push_heap(heap.begin(), heap.end(), later);
+    std::uint32_t c = heap.back();
+    const IndexEntry& e = head(c);
+    std::uint32_t k = e.rule;
+    bool meets = may_meet(e, asked);
+    List& cur = cursors[c];
+    cur = ascending ? cur.subspan(1) : cur.first(cur.size() - 1);
+    if (!cur.empty()) std::push_heap(heap.begin(), heap.end(), later);
     else heap.pop_back();
     if (marks.seen[k] == marks.epoch) continue;
     marks.seen[k] = marks.epoch;
     if (looks++ == max_looks) return false;
-    if (overlap(hulls_[k], q.hull) && !visit(k)) return true;
+    if (meets && overlap(hulls_[k], q.hull) && !visit(k)) return true;
   }
   return true;
 }
@@ -232,12 +269,13 @@ std::int64_t RuleIndex::first_holding(const Point& v, std::uint32_t limit, Holds
   std::int64_t best = -1;
   std::uint32_t best_rank = limit;  // only ranks below this still count
   std::size_t asks = 0;
-  auto scan = [&](std::span<const std::uint32_t> list) {  // by rank: the first that holds is the one
-    for (std::uint32_t k : list) {
-      if (rank_[k] >= best_rank) return;
+  const IndexEntry asked = entry_of(0, 0, query_of(v).hull);
+  auto scan = [&](List list) {  // by rank: the first that holds is the one
+    for (const IndexEntry& e : list) {
+      if (e.rank >= best_rank) return;
       if (asks++ >= max_asks) return;
-      if (holds(k)) {
-        best = k, best_rank = rank_[k];
+      if (may_meet(e, asked) && holds(e.rule)) {
+        best = e.rule, best_rank = e.rank;
         return;
       }
     }

@@ -120,3 +120,37 @@ TEST_CASE("rule index: a search that looks at too many rules says it gave up") {
   CHECK(visits <= 10);
   CHECK(index.in_rank_order(RuleIndex::query_of(all), 0, UINT32_MAX, true, [&](std::uint32_t) { return true; }));
 }
+
+TEST_CASE("rule index: remove_covered, on two threads, sets aside exactly the rules one rule of higher precedence holds") {
+  auto doc = load_text(bench::generate_policy(2200, 5), "gen.rules");
+  REQUIRE(doc->ok());
+  const ir::Policy& p = doc->ir;
+  REQUIRE(p.rules.size() >= analysis::Decisions::kTwoThreads);
+  analysis::Decisions d(p);
+  std::vector<std::vector<std::uint32_t>> holders = d.remove_covered();
+  // Brute force: the holder of lowest rank of every IR rule.
+  std::vector<std::int64_t> first(p.rules.size(), -1);
+  for (std::uint32_t r = 0; r < p.rules.size(); ++r) {
+    if (d.match(r).empty()) continue;
+    for (std::uint32_t k = 0; k < p.rules.size(); ++k)
+      if (d.rank(k) < d.rank(r) && !d.match(k).empty() && d.match(k).contains(d.match(r)) &&
+          (first[r] < 0 || d.rank(k) < d.rank(static_cast<std::uint32_t>(first[r]))))
+        first[r] = k;
+  }
+  std::size_t set_aside = 0;
+  for (std::uint32_t s = 0; s < d.source_rule_count(); ++s) {
+    const auto& rules = d.rules_of(s);
+    bool held = !rules.empty() && std::all_of(rules.begin(), rules.end(), [&](std::uint32_t r) {
+      return first[r] >= 0 || d.match(r).empty();
+    }) && std::any_of(rules.begin(), rules.end(), [&](std::uint32_t r) { return first[r] >= 0; });
+    CAPTURE(s);
+    CHECK(d.removed(s) == held);
+    std::vector<std::uint32_t> want;
+    if (held)
+      for (std::uint32_t r : rules)
+        if (first[r] >= 0) want.push_back(static_cast<std::uint32_t>(first[r]));
+    CHECK(holders[s] == want);
+    set_aside += held;
+  }
+  CHECK(set_aside > d.source_rule_count() / 4);  // the generator's policies have many
+}
