@@ -113,7 +113,7 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
         }
         return !steps.rest.empty();
       },
-      kMaxBroadLooks - std::min(steps.looks, kMaxBroadLooks), true, &steps.looks);
+      kMaxBroadLooks - std::min(steps.looks, kMaxBroadLooks), RuleIndex::Which::Broad, &steps.looks);
   if (stopped) {
   } else if (!complete) {
     steps.fails_from = last_seen + 1;

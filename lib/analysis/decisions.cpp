@@ -181,10 +181,13 @@ std::optional<PacketSet> Decisions::decided_by(std::uint32_t r, std::vector<std:
   // many narrow rules that take bits of it.
   std::vector<std::uint32_t> took;
   auto rest = broad_carve(query, rank_[r] - 1, budget, &took);
-  if (!rest) rest = query, took.clear();  // too many pieces that way: the plain way decides
+  // Then the rules that name addresses; all of them when the broad carve
+  // split the set too much (the plain way decides).
+  RuleIndex::Which rest_of = RuleIndex::Which::Addressed;
+  if (!rest) rest = query, took.clear(), rest_of = RuleIndex::Which::All;
   if (!rest->empty()) {
     std::vector<std::uint32_t> more;
-    rest = carve(*rest, rank_[r] - 1, budget, &more, max_looks);
+    rest = carve(*rest, rank_[r] - 1, budget, &more, max_looks, rest_of);
     took.insert(took.end(), more.begin(), more.end());
   }
   if (takers) takers->insert(takers->end(), took.begin(), took.end());
@@ -196,7 +199,8 @@ std::optional<PacketSet> Decisions::unmatched(const PacketSet& set, std::size_t 
 }
 
 std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
-                                          std::vector<std::uint32_t>* takers, std::size_t max_looks) const {
+                                          std::vector<std::uint32_t>* takers, std::size_t max_looks,
+                                          RuleIndex::Which which) const {
   // In the order the evaluator gives precedence, so each rule that takes
   // packets decides them, and a set covered by a broad rule of high
   // precedence stops early.
@@ -209,7 +213,7 @@ std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t la
     if (takers) takers->push_back(k);
     over = rest.boxes().size() > budget;
     return !over && !rest.empty();
-  }, max_looks);
+  }, max_looks, which);
   if (over || !complete) return std::nullopt;
   return rest;
 }

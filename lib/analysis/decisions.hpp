@@ -136,9 +136,10 @@ class Decisions {
  private:
   /// The packets of `set` that no live rule of rank at most `last_rank`
   /// matches; nullopt past `budget` boxes. `takers` receives the rules that
-  /// took some, in rank order.
+  /// took some, in rank order. Only the rules `which` picks take packets.
   std::optional<PacketSet> carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
-                                 std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX) const;
+                                 std::vector<std::uint32_t>* takers, std::size_t max_looks = SIZE_MAX,
+                                 RuleIndex::Which which = RuleIndex::Which::All) const;
   /// The live rule of lowest rank below `limit` that holds all of `set` (not
   /// empty); -1 or -2 (gave up after kMaxHolderAsks rules) when none is found.
   std::int64_t holder_of(const PacketSet& set, std::uint32_t limit) const;

@@ -121,11 +121,13 @@ class RuleIndex {
   /// `visit` returns false. Gives up after looking at `max_looks` rules
   /// (those that turn out not to meet `q` included), returning false; true
   /// otherwise.
-  /// With `broad_only`, only the rules that name no address are handed out.
+  /// `which` picks the rules handed out: all, only those that name no
+  /// address (broad), or only those that name one.
   /// `*looked` (when given) grows by the number of rules looked at.
+  enum class Which : std::uint8_t { All, Broad, Addressed };
   template <typename Visit>
   bool in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
-                     std::size_t max_looks = SIZE_MAX, bool broad_only = false, std::size_t* looked = nullptr) const;
+                     std::size_t max_looks = SIZE_MAX, Which which = Which::All, std::size_t* looked = nullptr) const;
 
   /// True when rule k's hull holds `h`: a rule holding a set holds its hull.
   bool hull_holds(std::uint32_t k, const Hull& h) const {
@@ -214,11 +216,11 @@ void Stabber::holding(ir::U128 x, std::size_t port, Each each) const {
 
 template <typename Visit>
 bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
-                              std::size_t max_looks, bool broad_only, std::size_t* looked) const {
+                              std::size_t max_looks, Which which, std::size_t* looked) const {
   if (lo > hi || hulls_.empty()) return true;
   std::vector<List> lists;
   for (Kind kind : {ByDst, BySrc, Broad})
-    if (!broad_only || kind == Broad) sources(q, kind, lists);
+    if (which == Which::All || (which == Which::Broad) == (kind == Broad)) sources(q, kind, lists);
   // Each list cut to the ranks wanted, then merged best first.
   std::vector<List> cursors;
   for (List list : lists) {
