@@ -236,7 +236,7 @@ std::int64_t Decisions::holder_of(const PacketSet& set, std::uint32_t limit) con
       [&](std::uint32_t k) {
         return index_->hull_holds(k, hull) && !dead_[k] && matches_[k].contains(set);
       },
-      kMaxHolderAsks);
+      kMaxHolderAsks, &hull);
 }
 
 std::int64_t Decisions::first_holding(const Point& v, std::uint32_t limit,

@@ -140,11 +140,13 @@ class RuleIndex {
 
   /// The rule of lowest rank below `limit` that `holds(rule)` accepts among
   /// those filed where the point lies, or -1: for "which rule decides this
-  /// packet", the question lint asks most. After `max_asks` calls of
-  /// `holds` the search gives up: then the answer is the best rule found so
-  /// far, or -2 when there is none.
+  /// packet", the question lint asks most. After `max_asks` rules the
+  /// search gives up: then the answer is the best rule found so far, or -2
+  /// when there is none. With `within` (a hull holding the point), only the
+  /// rules whose hull holds it are asked: for "which rule holds this set".
   template <typename Holds>
-  std::int64_t first_holding(const Point& v, std::uint32_t limit, Holds holds, std::size_t max_asks = SIZE_MAX) const;
+  std::int64_t first_holding(const Point& v, std::uint32_t limit, Holds holds, std::size_t max_asks = SIZE_MAX,
+                             const Hull* within = nullptr) const;
 
  private:
   /// The three kinds of rule, each filed its own way (see the top of the file).
@@ -160,6 +162,12 @@ class RuleIndex {
   };
   /// The entry of a rule, from its hull.
   static IndexEntry entry_of(std::uint32_t rule, std::uint32_t rank, const Hull& hull);
+  /// True when an entry's fields hold the query's (`q` is entry_of the query's hull).
+  static bool may_hold(const IndexEntry& e, const IndexEntry& q) {
+    return !(q.directions & ~e.directions) && !(q.families & ~e.families) && e.dport_lo <= q.dport_lo &&
+           q.dport_hi <= e.dport_hi && e.iface_lo <= q.iface_lo && q.iface_hi <= e.iface_hi &&
+           e.proto_lo <= q.proto_lo && q.proto_hi <= e.proto_hi;
+  }
   /// True when an entry's fields may meet the query's (`q` is entry_of the query's hull).
   static bool may_meet(const IndexEntry& e, const IndexEntry& q) {
     return (e.directions & q.directions) && (e.families & q.families) && e.dport_lo <= q.dport_hi &&
@@ -267,16 +275,17 @@ bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi
 }
 
 template <typename Holds>
-std::int64_t RuleIndex::first_holding(const Point& v, std::uint32_t limit, Holds holds, std::size_t max_asks) const {
+std::int64_t RuleIndex::first_holding(const Point& v, std::uint32_t limit, Holds holds, std::size_t max_asks,
+                                      const Hull* within) const {
   std::int64_t best = -1;
   std::uint32_t best_rank = limit;  // only ranks below this still count
   std::size_t asks = 0;
-  const IndexEntry asked = entry_of(0, 0, query_of(v).hull);
+  const IndexEntry asked = entry_of(0, 0, within ? *within : query_of(v).hull);
   auto scan = [&](List list) {  // by rank: the first that holds is the one
     for (const IndexEntry& e : list) {
       if (e.rank >= best_rank) return;
       if (asks++ >= max_asks) return;
-      if (may_meet(e, asked) && holds(e.rule)) {
+      if (may_hold(e, asked) && holds(e.rule)) {
         best = e.rule, best_rank = e.rank;
         return;
       }
