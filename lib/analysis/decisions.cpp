@@ -264,23 +264,27 @@ std::vector<Packet> Decisions::decided_probes(std::uint32_t r) const {
 }
 
 std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std::uint32_t> without,
-                                        std::uint32_t from_rank, std::size_t max_looks, bool* complete) const {
+                                        std::uint32_t from_rank, std::size_t max_looks, bool* complete,
+                                        const Effect* all_as) const {
   std::vector<Decision> out;
   PacketSet rest = set;
-  bool finished = true;
+  bool finished = true, differs = false;
   if (!rest.empty())
     finished = index_->in_rank_order(RuleIndex::query_of(set), from_rank, UINT32_MAX, true, [&](std::uint32_t k) {
       if (dead_[k] || (without && policy_.rules[k].source_rule == *without) || !rest.intersects(matches_[k])) return true;
-      PacketSet part = rest & matches_[k];
-      rest.subtract(matches_[k]);
+      PacketSet part = all_as ? PacketSet{} : rest & matches_[k];
       out.push_back({static_cast<std::int64_t>(k), ir::Direction::In, std::move(part)});
+      if (all_as && effect_of_rule(k) != *all_as) return !(differs = true);
+      rest.subtract(matches_[k]);
       return !rest.empty();
     }, max_looks);
   if (complete) *complete = finished;
   for (ir::Direction d : {ir::Direction::In, ir::Direction::Out}) {
-    if (rest.empty()) break;
+    if (rest.empty() || differs) break;
     PacketSet part = rest & PacketSet::of(d, policy_);
-    if (!part.empty()) out.push_back({-1, d, std::move(part)});
+    if (part.empty()) continue;
+    if (all_as) part = {};
+    out.push_back({-1, d, std::move(part)});
   }
   return out;
 }

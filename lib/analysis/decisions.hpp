@@ -117,9 +117,12 @@ class Decisions {
   /// `set` (true of the packets a rule of that rank decides).
   /// `*complete` (when given) is set false when the split needed a look at
   /// more than `max_looks` rules of the index and was left unfinished.
+  /// With `all_as`, for "does every packet get this effect": the parts
+  /// carry no packets, and the split stops at the first part whose effect
+  /// differs (the last one returned).
   std::vector<Decision> decide(const PacketSet& set, std::optional<std::uint32_t> without = std::nullopt,
                                std::uint32_t from_rank = 0, std::size_t max_looks = SIZE_MAX,
-                               bool* complete = nullptr) const;
+                               bool* complete = nullptr, const Effect* all_as = nullptr) const;
 
   /// A part of `set` whose deciding rule or default has an effect `wanted`
   /// accepts, or nullopt when there is none. Cheaper than decide() on large

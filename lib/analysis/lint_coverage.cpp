@@ -198,7 +198,7 @@ std::vector<std::uint32_t> check_source_rule(Context& cx, std::uint32_t s) {
   std::uint32_t from_rank = UINT32_MAX;  // no rule above this rule's own ranks takes any of its packets
   for (std::uint32_t r : rules) from_rank = std::min(from_rank, cx.decisions.rank(r));
   bool complete = true;
-  std::vector<Decision> fallback = cx.decisions.decide(*c.decided, s, from_rank, kMaxLooks, &complete);
+  std::vector<Decision> fallback = cx.decisions.decide(*c.decided, s, from_rank, kMaxLooks, &complete, &mine);
   if (!complete) return {};  // too costly to prove: no finding
   if (std::any_of(fallback.begin(), fallback.end(), [&](const Decision& d) { return cx.decisions.effect_of(d) != mine; }))
     return {};

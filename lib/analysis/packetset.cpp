@@ -110,9 +110,15 @@ std::array<std::vector<Interval>, kFieldCount> fields_of(const Box& b) {
 constexpr Field kTellingOrder[] = {Field::Dport, Field::Dst, Field::Src,       Field::Protocol, Field::Interface,
                                    Field::Direction, Field::Family, Field::Sport, Field::IcmpType};
 
+/// values::overlap, with the common case (one interval each) inline.
+inline bool fields_overlap(std::span<const Interval> a, std::span<const Interval> b) {
+  if (a.back().hi < b.front().lo || b.back().hi < a.front().lo) return false;
+  return (a.size() == 1 && b.size() == 1) || values::overlap(a, b);
+}
+
 bool boxes_overlap(const Box& a, const Box& b) {
   for (Field f : kTellingOrder)
-    if (!values::overlap(a[f], b[f])) return false;
+    if (!fields_overlap(a[f], b[f])) return false;
   return true;
 }
 
