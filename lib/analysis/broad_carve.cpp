@@ -58,7 +58,7 @@ struct Decisions::BroadSteps {
   bool finished = false;             ///< nothing left to take, or no rule left to look at
   std::uint32_t fails_from = UINT32_MAX;  ///< questions for this rank or higher get no answer
   std::size_t looks = 0;
-  std::size_t boxes = 0;             ///< boxes kept, for the memo's size
+  std::size_t boxes = 0;             ///< boxes kept (snapshots and rest), for the memo's size
 };
 
 /// The memo, with the steps each rule took part in (to drop them when it is removed).
@@ -84,6 +84,8 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
     fresh->key = key;
     fresh->rest.add_disjoint(shape);
     fresh->snapshots.push_back(fresh->rest);
+    fresh->boxes = 2;
+    memo.boxes += 2;
     found = memo.by_shape.emplace(std::move(key), std::move(fresh)).first;
   }
   BroadSteps& steps = *found->second;
@@ -91,7 +93,7 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
   // Carry the carve on to last_rank.
   std::uint32_t last_seen = steps.through;
   bool stopped = false;
-  std::size_t before = steps.boxes;
+  std::size_t before = steps.boxes, rest_before = steps.rest.boxes().size();
   bool complete = index_->in_rank_order(
       RuleIndex::query_of(steps.snapshots.front()), steps.through, last_rank, true,
       [&](std::uint32_t k) {
@@ -122,7 +124,8 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
   } else {
     steps.through = last_rank + 1;
   }
-  memo.boxes += steps.boxes - before;
+  steps.boxes = steps.boxes - rest_before + steps.rest.boxes().size();
+  memo.boxes = memo.boxes - before + steps.boxes;
   return steps;
 }
 

@@ -26,7 +26,7 @@ std::size_t count_ports(const std::vector<Interval>& ports) {
 
 }  // namespace
 
-void Stabber::add(ir::U128 lo, ir::U128 hi, const IndexEntry& rule) { added_.push_back({lo, hi, rule}); }
+void Stabber::add(ir::U128 lo, ir::U128 hi, std::uint32_t rule) { added_.push_back({lo, hi, rule}); }
 
 void Stabber::finish(const std::vector<std::vector<Interval>>& ports) {
   auto width_class = [](const Item& i) {
@@ -54,12 +54,12 @@ void Stabber::finish(const std::vector<std::vector<Interval>>& ports) {
       if (run.count <= kSplitRun) continue;
       run.split = static_cast<std::uint32_t>(splits_.size());
       Split& split = splits_.emplace_back();
-      std::vector<std::pair<std::uint32_t, IndexEntry>> filed;  // (port, rule), in rank order
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> filed;  // (port, rule), in rank order
       for (std::uint32_t i = run.first; i < run.first + run.count; ++i) {
-        const IndexEntry& e = rules_[i];
-        if (ports[e.rule].empty()) split.any.push_back(e);
-        for (const Interval& r : ports[e.rule])
-          for (auto p = static_cast<std::uint32_t>(r.lo); p <= static_cast<std::uint32_t>(r.hi); ++p) filed.push_back({p, e});
+        std::uint32_t k = rules_[i];
+        if (ports[k].empty()) split.any.push_back(k);
+        for (const Interval& r : ports[k])
+          for (auto p = static_cast<std::uint32_t>(r.lo); p <= static_cast<std::uint32_t>(r.hi); ++p) filed.push_back({p, k});
       }
       std::stable_sort(filed.begin(), filed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       for (std::uint32_t i = 0; i < filed.size(); ++i) {
@@ -95,7 +95,7 @@ std::size_t Stabber::cost(ir::U128 lo, ir::U128 hi) const {
   return n;
 }
 
-IndexEntry RuleIndex::entry_of(std::uint32_t rule, std::uint32_t rank, const Hull& hull) {
+IndexEntry RuleIndex::entry_of(std::uint32_t rank, const Hull& hull) {
   auto at = [&](Field f) { return hull[static_cast<std::size_t>(f)]; };
   auto narrow = [](ir::U128 x, unsigned max) { return static_cast<unsigned>(std::min<ir::U128>(x, max)); };
   auto bits = [&](Field f) {  // the values 0 and 1 of a field, as bits
@@ -106,7 +106,6 @@ IndexEntry RuleIndex::entry_of(std::uint32_t rule, std::uint32_t rank, const Hul
   };
   IndexEntry e{};
   e.rank = rank;
-  e.rule = rule;
   e.dport_lo = static_cast<std::uint16_t>(narrow(at(Field::Dport).lo, 65535));
   e.dport_hi = static_cast<std::uint16_t>(narrow(at(Field::Dport).hi, 65535));
   e.iface_lo = static_cast<std::uint8_t>(narrow(at(Field::Interface).lo, 255));
@@ -160,24 +159,24 @@ RuleIndex::RuleIndex(const ir::Policy& policy, const std::vector<PacketSet>& mat
   std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return rank_[a] < rank_[b]; });
   std::vector<std::vector<Interval>> ports(matches.size());
   std::vector<Kind> kinds(matches.size(), Broad);
-  std::vector<IndexEntry> entries(matches.size());
+  entries_.resize(matches.size());
   for (Files& f : files_) f.first.assign(65537, 0);
   for (std::uint32_t k : order) {
     const PacketSet& m = matches[k];
     if (m.empty() || (leave_out && (*leave_out)[k])) continue;
     hulls_[k] = query_of(m).hull;
-    const IndexEntry& e = entries[k] = entry_of(k, rank_[k], hulls_[k]);
+    entries_[k] = entry_of(rank_[k], hulls_[k]);
     const ir::Match& raw = policy.rules[k].match;
     Kind kind = kinds[k] = !raw.dst.empty() ? ByDst : !raw.src.empty() ? BySrc : Broad;
     if (kind == ByDst)
-      for (const auto& r : raw.dst) by_dst_.add(r.lo, r.hi, e);
+      for (const auto& r : raw.dst) by_dst_.add(r.lo, r.hi, k);
     if (kind == BySrc)
-      for (const auto& r : raw.src) by_src_.add(r.lo, r.hi, e);
+      for (const auto& r : raw.src) by_src_.add(r.lo, r.hi, k);
     Files& f = files_[kind];
-    f.all.push_back(e);
+    f.all.push_back(k);
     ports[k] = ports_of(m);
     if (count_ports(ports[k]) > kMaxFiledPorts) {
-      f.any_port.push_back(e);
+      f.any_port.push_back(k);
       ports[k].clear();
     }
     for (const Interval& r : ports[k])
@@ -192,7 +191,7 @@ RuleIndex::RuleIndex(const ir::Policy& policy, const std::vector<PacketSet>& mat
   for (std::uint32_t k : order)
     for (const Interval& r : ports[k])
       for (auto p = static_cast<std::size_t>(r.lo); p <= static_cast<std::size_t>(r.hi); ++p)
-        files_[kinds[k]].by_port[fill[kinds[k]][p]++] = entries[k];
+        files_[kinds[k]].by_port[fill[kinds[k]][p]++] = k;
   by_dst_.finish(ports);
   by_src_.finish(ports);
 }

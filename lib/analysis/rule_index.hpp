@@ -31,12 +31,12 @@
 
 namespace rulec::analysis {
 
-/// A rule as the index's lists hold it: its rank, and the fields that tell
-/// rules apart cheaply, narrowed to a few bytes (the interface and protocol
-/// clamped to 255), so a look at a rule that cannot meet a query costs no
-/// visit to the rule itself.
+/// What the index keeps per rule, in one place: its rank, and the fields
+/// that tell rules apart cheaply, narrowed to a few bytes (the interface and
+/// protocol clamped to 255), so a look at a rule that cannot meet a query
+/// costs no visit to the rule itself.
 struct IndexEntry {
-  std::uint32_t rank, rule;
+  std::uint32_t rank;
   std::uint16_t dport_lo, dport_hi;
   std::uint8_t iface_lo, iface_hi, proto_lo, proto_hi;
   std::uint8_t directions, families;  ///< bit v set: value v is in the hull
@@ -49,12 +49,12 @@ struct IndexEntry {
 /// query looks at a short stretch of each class.
 class Stabber {
  public:
-  void add(ir::U128 lo, ir::U128 hi, const IndexEntry& rule);
+  void add(ir::U128 lo, ir::U128 hi, std::uint32_t rule);
   /// Groups what was added into runs; call once, before the queries.
   /// `ports[rule]` are the destination ports a rule is filed under (empty:
   /// too many to file): a long run is also split by them.
   void finish(const std::vector<std::vector<Interval>>& ports);
-  using List = std::span<const IndexEntry>;
+  using List = std::span<const std::uint32_t>;
   /// Calls `each(rules)` with the run of every interval meeting [lo, hi].
   template <typename Each>
   void overlapping(ir::U128 lo, ir::U128 hi, Each each) const;
@@ -70,7 +70,7 @@ class Stabber {
  private:
   struct Item {
     ir::U128 lo, hi;
-    IndexEntry rule;
+    std::uint32_t rule;
   };
   struct Run {
     ir::U128 lo, hi;
@@ -81,8 +81,8 @@ class Stabber {
   /// where at[i].first == p; those filed under no port come in any.
   struct Split {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> at;  ///< (port, start), by port, then a sentinel
-    std::vector<IndexEntry> rules;
-    std::vector<IndexEntry> any;
+    std::vector<std::uint32_t> rules;
+    std::vector<std::uint32_t> any;
   };
   std::vector<Split> splits_;
   /// The runs of a class from the first that may meet [lo, hi] on.
@@ -91,7 +91,7 @@ class Stabber {
   std::array<std::vector<Run>, 129> classes_;
   std::array<std::vector<std::uint32_t>, 129> before_;  ///< per class: rules in the runs before each run
   std::vector<std::uint8_t> used_;  ///< the classes holding any run
-  std::vector<IndexEntry> rules_;
+  std::vector<std::uint32_t> rules_;
 };
 
 class RuleIndex {
@@ -151,17 +151,17 @@ class RuleIndex {
  private:
   /// The three kinds of rule, each filed its own way (see the top of the file).
   enum Kind : std::uint8_t { ByDst, BySrc, Broad };
-  using List = std::span<const IndexEntry>;
+  using List = std::span<const std::uint32_t>;
   struct Files {
     /// The rules filed under port p are by_port[first[p], first[p + 1]), by rank.
     std::vector<std::uint32_t> first;
-    std::vector<IndexEntry> by_port;
-    std::vector<IndexEntry> any_port;  ///< too many ports to file, by rank
-    std::vector<IndexEntry> all;       ///< every rule of the kind, by rank
+    std::vector<std::uint32_t> by_port;
+    std::vector<std::uint32_t> any_port;  ///< too many ports to file, by rank
+    std::vector<std::uint32_t> all;       ///< every rule of the kind, by rank
     List port(std::size_t p) const { return {by_port.data() + first[p], by_port.data() + first[p + 1]}; }
   };
   /// The entry of a rule, from its hull.
-  static IndexEntry entry_of(std::uint32_t rule, std::uint32_t rank, const Hull& hull);
+  static IndexEntry entry_of(std::uint32_t rank, const Hull& hull);
   /// True when an entry's fields hold the query's (`q` is entry_of the query's hull).
   static bool may_hold(const IndexEntry& e, const IndexEntry& q) {
     return !(q.directions & ~e.directions) && !(q.families & ~e.families) && e.dport_lo <= q.dport_lo &&
@@ -190,6 +190,7 @@ class RuleIndex {
 
   const std::vector<std::uint32_t>& rank_;
   std::vector<Hull> hulls_;  ///< per rule
+  std::vector<IndexEntry> entries_;  ///< per rule
   Stabber by_dst_, by_src_;
   std::array<Files, 3> files_;
 };
@@ -232,13 +233,14 @@ bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi
   // Each list cut to the ranks wanted, then merged best first.
   std::vector<List> cursors;
   for (List list : lists) {
-    auto first = std::lower_bound(list.begin(), list.end(), lo, [](const IndexEntry& e, std::uint32_t r) { return e.rank < r; });
-    auto last = std::upper_bound(first, list.end(), hi, [](std::uint32_t r, const IndexEntry& e) { return r < e.rank; });
+    auto first = std::lower_bound(list.begin(), list.end(), lo, [&](std::uint32_t k, std::uint32_t r) { return entries_[k].rank < r; });
+    auto last = std::upper_bound(first, list.end(), hi, [&](std::uint32_t r, std::uint32_t k) { return r < entries_[k].rank; });
     if (first != last) cursors.push_back(list.subspan(static_cast<std::size_t>(first - list.begin()), static_cast<std::size_t>(last - first)));
   }
   // A cursor's head is its front (its back when descending); taking it
   // drops it from the span.
-  auto head = [&](std::uint32_t c) -> const IndexEntry& { return ascending ? cursors[c].front() : cursors[c].back(); };
+  auto head_rule = [&](std::uint32_t c) { return ascending ? cursors[c].front() : cursors[c].back(); };
+  auto head = [&](std::uint32_t c) -> const IndexEntry& { return entries_[head_rule(c)]; };
   auto later = [&](std::uint32_t a, std::uint32_t b) {  // heap order: the best head on top
     std::uint32_t ra = head(a).rank, rb = head(b).rank;
     return ascending ? ra > rb : ra < rb;
@@ -246,7 +248,7 @@ bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi
   std::vector<std::uint32_t> heap;
   for (std::uint32_t i = 0; i < cursors.size(); ++i) heap.push_back(i);
   std::make_heap(heap.begin(), heap.end(), later);
-  const IndexEntry asked = entry_of(0, 0, q.hull);
+  const IndexEntry asked = entry_of(0, q.hull);
   Marks& marks = start_query();
   std::size_t looks = 0;
   struct Count {  // adds the looks to *looked however the search ends
@@ -259,9 +261,8 @@ bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
     std::uint32_t c = heap.back();
-    const IndexEntry& e = head(c);
-    std::uint32_t k = e.rule;
-    bool meets = may_meet(e, asked);
+    std::uint32_t k = head_rule(c);
+    bool meets = may_meet(entries_[k], asked);
     List& cur = cursors[c];
     cur = ascending ? cur.subspan(1) : cur.first(cur.size() - 1);
     if (!cur.empty()) std::push_heap(heap.begin(), heap.end(), later);
@@ -280,13 +281,14 @@ std::int64_t RuleIndex::first_holding(const Point& v, std::uint32_t limit, Holds
   std::int64_t best = -1;
   std::uint32_t best_rank = limit;  // only ranks below this still count
   std::size_t asks = 0;
-  const IndexEntry asked = entry_of(0, 0, within ? *within : query_of(v).hull);
+  const IndexEntry asked = entry_of(0, within ? *within : query_of(v).hull);
   auto scan = [&](List list) {  // by rank: the first that holds is the one
-    for (const IndexEntry& e : list) {
+    for (std::uint32_t k : list) {
+      const IndexEntry& e = entries_[k];
       if (e.rank >= best_rank) return;
       if (asks++ >= max_asks) return;
-      if (may_hold(e, asked) && holds(e.rule)) {
-        best = e.rule, best_rank = e.rank;
+      if (may_hold(e, asked) && holds(k)) {
+        best = k, best_rank = e.rank;
         return;
       }
     }
