@@ -11,6 +11,7 @@
 // last step at or below R.
 #include <algorithm>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "analysis/decisions.hpp"
@@ -61,23 +62,41 @@ struct Decisions::BroadSteps {
   std::size_t boxes = 0;             ///< boxes kept (snapshots and rest), for the memo's size
 };
 
-/// The memo, with the steps each rule took part in (to drop them when it is removed).
-struct Decisions::BroadMemo {
-  std::mutex lock;
+/// One thread's memo. Each thread that asks keeps its own, so the threads
+/// of lint never wait for each other's carves.
+struct Decisions::BroadShapes {
   std::unordered_map<std::string, std::unique_ptr<BroadSteps>> by_shape;
-  std::unordered_map<std::uint32_t, std::vector<BroadSteps*>> by_taker;
   std::size_t boxes = 0;
+};
+
+struct Decisions::BroadMemo {
+  std::mutex lock;  ///< guards `threads` only
+  std::vector<std::pair<std::thread::id, std::unique_ptr<BroadShapes>>> threads;
+  BroadShapes& mine() {
+    std::lock_guard<std::mutex> hold(lock);
+    auto me = std::this_thread::get_id();
+    for (auto& [id, shapes] : threads)
+      if (id == me) return *shapes;
+    return *threads.emplace_back(me, std::make_unique<BroadShapes>()).second;
+  }
 };
 
 std::shared_ptr<Decisions::BroadMemo> Decisions::make_broad_memo() { return std::make_shared<BroadMemo>(); }
 
 Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key, std::uint32_t last_rank) const {
-  BroadMemo& memo = *broad_;
+  BroadShapes& memo = broad_->mine();
   auto found = memo.by_shape.find(key);
+  // Steps stay true while every rule that took part lives: removing a rule
+  // that took nothing changes no step.
+  if (found != memo.by_shape.end() &&
+      std::any_of(found->second->takers.begin(), found->second->takers.end(), [&](std::uint32_t k) { return dead(k); })) {
+    memo.boxes -= found->second->boxes;
+    memo.by_shape.erase(found);
+    found = memo.by_shape.end();
+  }
   if (found == memo.by_shape.end()) {
     if (memo.boxes > kMaxBroadBoxes) {  // too large: start again
       memo.by_shape.clear();
-      memo.by_taker.clear();
       memo.boxes = 0;
     }
     auto fresh = std::make_unique<BroadSteps>();
@@ -98,7 +117,7 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
       RuleIndex::query_of(steps.snapshots.front()), steps.through, last_rank, true,
       [&](std::uint32_t k) {
         last_seen = rank_[k];
-        if (dead_[k] || !steps.rest.intersects(matches_[k])) return true;
+        if (dead(k) || !steps.rest.intersects(matches_[k])) return true;
         steps.rest.subtract(matches_[k]);
         std::size_t peak = std::max(steps.rest.boxes().size(), steps.peak.empty() ? 0 : steps.peak.back());
         if (peak > kMaxBroadSplit) {  // questions from this rank on get no answer
@@ -108,7 +127,6 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
         }
         steps.takers.push_back(k);
         steps.peak.push_back(peak);
-        memo.by_taker[k].push_back(&steps);
         if (steps.takers.size() % BroadSteps::kSnapshot == 0) {
           steps.snapshots.push_back(steps.rest);
           steps.boxes += steps.rest.boxes().size();
@@ -131,7 +149,6 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
 
 std::optional<PacketSet> Decisions::broad_carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
                                                 std::vector<std::uint32_t>* takers) const {
-  std::lock_guard<std::mutex> hold(broad_->lock);
   PacketSet out;
   std::vector<std::uint32_t> took;
   const Interval nowhere{0, 0};
@@ -165,24 +182,6 @@ std::optional<PacketSet> Decisions::broad_carve(const PacketSet& set, std::uint3
   took.erase(std::unique(took.begin(), took.end()), took.end());
   if (takers) takers->insert(takers->end(), took.begin(), took.end());
   return out;
-}
-
-void Decisions::forget_broad(std::uint32_t rule) {
-  BroadMemo& memo = *broad_;
-  std::lock_guard<std::mutex> hold(memo.lock);
-  auto found = memo.by_taker.find(rule);
-  if (found == memo.by_taker.end()) return;
-  std::vector<BroadSteps*> stale = std::move(found->second);
-  memo.by_taker.erase(found);
-  for (BroadSteps* steps : stale) {
-    for (std::uint32_t k : steps->takers) {  // the other takers' links to it go too
-      if (k == rule) continue;
-      auto& list = memo.by_taker[k];
-      list.erase(std::remove(list.begin(), list.end(), steps), list.end());
-    }
-    memo.boxes -= steps->boxes;
-    memo.by_shape.erase(steps->key);  // frees it
-  }
 }
 
 }  // namespace rulec::analysis

@@ -84,15 +84,12 @@ Decisions::Decisions(const ir::Policy& policy)
   }
   removed_.assign(by_source_.size(), false);
   holderless_.assign(matches_.size(), false);
-  dead_.assign(matches_.size(), false);
+  dead_ = std::make_unique<std::atomic<bool>[]>(matches_.size());
 }
 
 void Decisions::remove(std::uint32_t source_rule) {
   removed_[source_rule] = true;
-  for (std::uint32_t k : by_source_[source_rule]) {
-    dead_[k] = true;
-    forget_broad(k);
-  }
+  for (std::uint32_t k : by_source_[source_rule]) dead_[k].store(true, std::memory_order_relaxed);
 }
 
 std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
@@ -142,7 +139,8 @@ std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
     const auto& rules = by_source_[s];
     if (std::all_of(rules.begin(), rules.end(), [&](std::uint32_t k) { return holder[k] >= 0 || matches_[k].empty(); })) {
       for (std::uint32_t k : rules) {
-        out[k] = dead_[k] = true;
+        out[k] = true;
+        dead_[k].store(true, std::memory_order_relaxed);
         if (holder[k] >= 0) holders[s].push_back(static_cast<std::uint32_t>(holder[k]));
       }
       removed_[s] = true;
@@ -208,7 +206,7 @@ std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t la
   bool over = false;
   if (set.empty()) return rest;
   bool complete = index_->in_rank_order(RuleIndex::query_of(set), 0, last_rank, true, [&](std::uint32_t k) {
-    if (dead_[k] || !rest.intersects(matches_[k])) return true;
+    if (dead(k) || !rest.intersects(matches_[k])) return true;
     rest.subtract(matches_[k]);
     if (takers) takers->push_back(k);
     over = rest.boxes().size() > budget;
@@ -234,7 +232,7 @@ std::int64_t Decisions::holder_of(const PacketSet& set, std::uint32_t limit) con
   return index_->first_holding(
       corner_of(set), limit,
       [&](std::uint32_t k) {
-        return index_->hull_holds(k, hull) && !dead_[k] && matches_[k].contains(set);
+        return index_->hull_holds(k, hull) && !dead(k) && matches_[k].contains(set);
       },
       kMaxHolderAsks, &hull);
 }
@@ -242,7 +240,7 @@ std::int64_t Decisions::holder_of(const PacketSet& set, std::uint32_t limit) con
 std::int64_t Decisions::first_holding(const Point& v, std::uint32_t limit,
                                       std::optional<std::uint32_t> without) const {
   return index_->first_holding(v, limit, [&](std::uint32_t k) {
-    return !dead_[k] && (!without || policy_.rules[k].source_rule != *without) && matches_[k].holds(v);
+    return !dead(k) && (!without || policy_.rules[k].source_rule != *without) && matches_[k].holds(v);
   });
 }
 
@@ -271,7 +269,7 @@ std::vector<Decision> Decisions::decide(const PacketSet& set, std::optional<std:
   bool finished = true, differs = false;
   if (!rest.empty())
     finished = index_->in_rank_order(RuleIndex::query_of(set), from_rank, UINT32_MAX, true, [&](std::uint32_t k) {
-      if (dead_[k] || (without && policy_.rules[k].source_rule == *without) || !rest.intersects(matches_[k])) return true;
+      if (dead(k) || (without && policy_.rules[k].source_rule == *without) || !rest.intersects(matches_[k])) return true;
       PacketSet part = all_as ? PacketSet{} : rest & matches_[k];
       out.push_back({static_cast<std::int64_t>(k), ir::Direction::In, std::move(part)});
       if (all_as && effect_of_rule(k) != *all_as) return !(differs = true);

@@ -7,6 +7,7 @@
 // no verdict. A rule only ever meets the rules the index says may touch it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -57,7 +58,7 @@ class Decisions {
     index_->in_rank_order(
         RuleIndex::query_of(set), lo, hi, from_lo,
         [&](std::uint32_t k) {
-          if (!dead_[k] && usable(k) && set.intersects(matches_[k])) out.push_back(k);
+          if (!dead(k) && usable(k) && set.intersects(matches_[k])) out.push_back(k);
           return out.size() < want;
         },
         kMaxNearest);
@@ -83,9 +84,13 @@ class Decisions {
   /// are tried (the answer is then "none found", and the set is worked out
   /// the long way).
   static constexpr std::size_t kMaxHolderAsks = 4096;
-  /// From this many IR rules on, remove_covered searches on two threads.
+  /// From this many IR rules on, remove_covered searches on two threads (and
+  /// lint shares its passes with a second thread).
   static constexpr std::size_t kTwoThreads = 2000;
   bool removed(std::uint32_t source_rule) const { return removed_[source_rule]; }
+  /// True when IR rule `r`'s source rule is removed; safe to ask from a
+  /// second thread while remove() runs.
+  bool dead(std::uint32_t r) const { return dead_[r].load(std::memory_order_relaxed); }
   /// The IR rules lowered from one source rule.
   const std::vector<std::uint32_t>& rules_of(std::uint32_t source_rule) const { return by_source_[source_rule]; }
   std::size_t source_rule_count() const { return by_source_.size(); }
@@ -158,10 +163,13 @@ class Decisions {
   std::unique_ptr<RuleIndex> index_;
   std::vector<std::vector<std::uint32_t>> by_source_;
   std::vector<bool> removed_;
-  std::vector<bool> dead_;  ///< per IR rule: its source rule is removed
-  /// What the broad rules take from boxes of each shape (broad_carve.cpp):
-  /// it survives removals but those of the rules that took part.
+  /// Per IR rule: its source rule is removed. Atomic: lint asks about the
+  /// rules ahead on a second thread while the first removes rules.
+  std::unique_ptr<std::atomic<bool>[]> dead_;
+  /// What the broad rules take from boxes of each shape (broad_carve.cpp),
+  /// per thread: it survives removals but those of the rules that took part.
   struct BroadSteps;
+  struct BroadShapes;
   struct BroadMemo;
   static std::shared_ptr<BroadMemo> make_broad_memo();
   std::shared_ptr<BroadMemo> broad_ = make_broad_memo();
@@ -172,8 +180,6 @@ class Decisions {
   /// rank order. nullopt past `budget` boxes or when the carve was cut short.
   std::optional<PacketSet> broad_carve(const PacketSet& set, std::uint32_t last_rank, std::size_t budget,
                                        std::vector<std::uint32_t>* takers) const;
-  /// Drops the memo's steps that IR rule `rule` took part in (it was removed).
-  void forget_broad(std::uint32_t rule);
   /// The memo starts again past this many kept boxes (about 340 bytes each).
   static constexpr std::size_t kMaxBroadBoxes = 200000;
   /// A shape's carve stops when its rest splits into more boxes than this, or
@@ -204,7 +210,7 @@ std::optional<Decision> Decisions::find(const PacketSet& set, Wanted wanted, boo
           if (gave_up) *gave_up = true;
           return false;
         }
-        if (!dead_[k] && wanted(effect_of_rule(k)) && set.intersects(matches_[k]))
+        if (!dead(k) && wanted(effect_of_rule(k)) && set.intersects(matches_[k]))
           cands.push_back(k);
         return true;
       },

@@ -12,9 +12,6 @@ namespace rulec::analysis {
 
 namespace {
 
-/// From this many IR rules on, RC303 is looked for on a second thread while
-/// the state checks run: both only read what the earlier passes settled.
-constexpr std::size_t kTwoThreads = 2000;
 
 void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink) {
   if (!policy.source_rules.empty() || !policy.empty_source_rules.empty()) {
@@ -22,7 +19,9 @@ void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& si
     lint_passes::never_match(cx);
     lint_passes::coverage(cx);
     diag::Sink related, states;  // kept apart, then added in pass order
-    if (policy.rules.size() < kTwoThreads) {
+    // RC303 is looked for on a second thread while the state checks run:
+    // both only read what the earlier passes settled.
+    if (policy.rules.size() < lint_passes::kTwoThreads) {
       lint_passes::correlated(cx, related);
       lint_passes::state_checks(cx, states);
     } else {

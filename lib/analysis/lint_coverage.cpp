@@ -4,6 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <thread>
 
 #include "analysis/lint_passes.hpp"
 
@@ -27,20 +31,42 @@ Context::Context(const ir::Policy& p, const ast::Policy& a, diag::Sink& s)
     if (st.kind == ast::Statement::Kind::Rule) statements.push_back(&st);
 }
 
+namespace {
+
+/// What a source rule decides (Context::Coverage), worked out.
+Context::Coverage work_out(const Decisions& decisions, std::uint32_t source_rule) {
+  Context::Coverage c;
+  c.decided.emplace();
+  for (std::uint32_t r : decisions.rules_of(source_rule)) {
+    auto d = decisions.decided_by(r, &c.takers, kBoxBudget, nullptr, kMaxLooks);
+    if (!d) {
+      c.decided.reset();
+      break;
+    }
+    c.decided->unite(*d);
+  }
+  return c;
+}
+
+}  // namespace
+
 const Context::Coverage& Context::coverage_of(std::uint32_t source_rule) {
   auto& slot = covered_[source_rule];
-  if (!slot) {
-    slot.emplace();
-    slot->decided.emplace();
-    for (std::uint32_t r : decisions.rules_of(source_rule)) {
-      auto d = decisions.decided_by(r, &slot->takers, kBoxBudget, nullptr, kMaxLooks);
-      if (!d) {
-        slot->decided.reset();
-        break;
+  if (!slot && ahead) {
+    Ahead& a = ahead[source_rule];
+    std::uint8_t state = Ahead::Free;
+    if (!a.state.compare_exchange_strong(state, Ahead::Mine, std::memory_order_acq_rel)) {
+      while (state == Ahead::Working) {  // the second thread is on it: its answer comes soon
+        std::this_thread::sleep_for(std::chrono::microseconds(5));
+        state = a.state.load(std::memory_order_acquire);
       }
-      slot->decided->unite(*d);
+      const auto& takers = a.coverage.takers;
+      if (state == Ahead::Ready &&
+          std::none_of(takers.begin(), takers.end(), [&](std::uint32_t k) { return decisions.dead(k); }))
+        slot.emplace(std::move(a.coverage));
     }
   }
+  if (!slot) slot.emplace(work_out(decisions, source_rule));
   return *slot;
 }
 
@@ -159,6 +185,62 @@ std::vector<std::uint32_t> source_rules_of(const Context& cx, const std::vector<
   return out;
 }
 
+/// True when, without source rule `s`, packet `p` gets another verdict.
+bool gets_other_verdict(const Decisions& decisions, std::uint32_t s, const Packet& p) {
+  Effect mine = decisions.effect_of_rule(decisions.rules_of(s).front());
+  return decisions.effect_of({decisions.decider(p, s), p.direction, {}}) != mine;
+}
+
+/// Most rules that decide anything are shown to by a probe, and most that
+/// are not redundant by one packet that would get another verdict without
+/// them; only the others need their decided packets worked out. True when a
+/// probe settles it (no finding); `seen` gets the first packet it decides.
+bool settled_by_probes(const Decisions& decisions, std::uint32_t s, std::optional<Packet>& seen) {
+  for (std::uint32_t r : decisions.rules_of(s))
+    for (const Packet& p : decisions.decided_probes(r)) {
+      if (gets_other_verdict(decisions, s, p)) return true;
+      if (!seen) seen = p;
+    }
+  return false;
+}
+
+/// The second thread of the coverage pass: works out the coverage of the
+/// rules just ahead of `at` (the rule the first thread checks), those that
+/// no probe settles, and leaves it in cx.ahead, until `done`.
+void look_ahead(const Context& cx, const std::atomic<std::uint32_t>& at, const std::atomic<bool>& done) {
+  constexpr std::uint32_t kWindow = 64;  // at most this far ahead: further on, removals make it stale
+  const auto n = static_cast<std::uint32_t>(cx.decisions.source_rule_count());
+  std::uint32_t s = 0;
+  while (!done.load(std::memory_order_relaxed)) {
+    std::uint32_t now = at.load(std::memory_order_acquire);
+    if (s <= now) s = now + 1;
+    if (s >= n) break;
+    if (s > now + kWindow) {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+      continue;
+    }
+    const auto& rules = cx.decisions.rules_of(s);
+    Context::Ahead& a = cx.ahead[s];
+    std::uint8_t state = Context::Ahead::Free;
+    std::optional<Packet> seen;
+    if (!rules.empty() && (s >= cx.held.size() || cx.held[s].empty()) && !cx.decisions.dead(rules.front()) &&
+        a.state.compare_exchange_strong(state, Context::Ahead::Working, std::memory_order_acq_rel)) {
+      // A rule a probe settles needs no coverage (should the first thread
+      // still ask, after removals, it works it out itself); nor does one
+      // that throws.
+      bool ready = false;
+      try {
+        if (!settled_by_probes(cx.decisions, s, seen)) a.coverage = work_out(cx.decisions, s), ready = true;
+      } catch (...) {
+        a.state.store(Context::Ahead::Mine, std::memory_order_release);
+        throw;
+      }
+      a.state.store(ready ? Context::Ahead::Ready : Context::Ahead::Mine, std::memory_order_release);
+    }
+    ++s;
+  }
+}
+
 /// Checks one source rule. When it is reported (and removed), returns the
 /// rules whose redundancy may have changed: those that took its packets and,
 /// for a redundant rule, those that now decide its packets.
@@ -171,19 +253,9 @@ std::vector<std::uint32_t> check_source_rule(Context& cx, std::uint32_t s) {
     return source_rules_of(cx, takers);
   }
   Effect mine = cx.decisions.effect_of_rule(rules.front());
-  auto falls_elsewhere = [&](const Packet& p) {  // without this rule, p gets another verdict
-    return cx.decisions.effect_of({cx.decisions.decider(p, s), p.direction, {}}) != mine;
-  };
-  // Most rules that decide anything are shown to by a probe, and most that
-  // are not redundant by one packet that would get another verdict without
-  // them; only the others need their decided packets worked out.
+  auto falls_elsewhere = [&](const Packet& p) { return gets_other_verdict(cx.decisions, s, p); };
   std::optional<Packet> seen;
-  for (std::uint32_t r : rules) {
-    for (const Packet& p : cx.decisions.decided_probes(r)) {
-      if (falls_elsewhere(p)) return {};
-      if (!seen) seen = p;
-    }
-  }
+  if (settled_by_probes(cx.decisions, s, seen)) return {};
   const Context::Coverage& c = cx.coverage_of(s);
   if (c.decided && c.decided->empty()) {
     std::vector<std::uint32_t> takers = c.takers;
@@ -242,7 +314,41 @@ void coverage(Context& cx) {
       if (recheck || h < s) again.push_back(h);
     cx.forget_decided(s);
   };
-  for (std::uint32_t s = 0; s < cx.decisions.source_rule_count(); ++s) check(s, false);
+  // From kTwoThreads rules on, a second thread works out ahead what the
+  // rules about to be checked decide (most of the pass's work); each result
+  // is used only if none of the rules that took its packets was removed
+  // meanwhile, so the findings are those of one thread.
+  const auto n = static_cast<std::uint32_t>(cx.decisions.source_rule_count());
+  std::atomic<std::uint32_t> at{0};
+  std::atomic<bool> done{false};
+  std::exception_ptr failed;
+  std::thread beside;
+  if (cx.policy.rules.size() >= kTwoThreads) {
+    cx.ahead = std::make_unique<Context::Ahead[]>(n);
+    beside = std::thread([&] {
+      try {
+        look_ahead(cx, at, done);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+    });
+  }
+  auto finish = [&] {  // also when the first thread throws
+    done = true;
+    if (beside.joinable()) beside.join();
+    cx.ahead.reset();
+  };
+  try {
+    for (std::uint32_t s = 0; s < n; ++s) {
+      at.store(s, std::memory_order_release);
+      check(s, false);
+    }
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
+  if (failed) std::rethrow_exception(failed);
   while (!again.empty()) {
     std::sort(again.begin(), again.end());
     again.erase(std::unique(again.begin(), again.end()), again.end());

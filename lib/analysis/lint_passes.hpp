@@ -6,6 +6,8 @@
 // suppression comments.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +41,16 @@ struct Context {
     std::vector<std::uint32_t> takers;
   };
   const Coverage& coverage_of(std::uint32_t source_rule);
+  /// Coverage worked out ahead, on a second thread, while the coverage
+  /// pass checks the rules before (see coverage()). Only valid while none
+  /// of its takers is removed: removing a rule that took none of a rule's
+  /// packets changes nothing it decides.
+  struct Ahead {
+    enum State : std::uint8_t { Free, Working, Ready, Mine };  ///< Working and Ready: the second thread's
+    std::atomic<std::uint8_t> state{Free};
+    Coverage coverage;
+  };
+  std::unique_ptr<Ahead[]> ahead;
   /// Per source rule: the rules found holding all of it before the passes
   /// ran (Decisions::remove_covered); empty for the others.
   std::vector<std::vector<std::uint32_t>> held;
@@ -78,6 +90,9 @@ inline constexpr std::size_t kBoxBudget = 64;
 /// than this is left open (no finding): it bounds the work per rule on
 /// policies where broad rules overlap a fixed share of all rules.
 inline constexpr std::size_t kMaxLooks = 4096;
+
+/// From this many IR rules on, passes share their work with a second thread.
+inline constexpr std::size_t kTwoThreads = Decisions::kTwoThreads;
 
 /// At most this many notes name other rules; the rest are counted.
 inline constexpr std::size_t kMaxNotes = 3;

@@ -258,8 +258,9 @@ std::uint32_t interface_index(const ir::Policy& policy, const Packet& p) {
                              : policy.interface_index(p.interface);
 }
 
-PacketSet PacketSet::all(const ir::Policy& policy) {
-  // The universe depends only on the number of interfaces: built once per count.
+const PacketSet& PacketSet::universe(const ir::Policy& policy) {
+  // The universe depends only on the number of interfaces: built once per
+  // count (and thread), kept until eight other counts came after it.
   thread_local std::vector<std::pair<std::uint32_t, PacketSet>> built;
   auto n = static_cast<std::uint32_t>(policy.interfaces.size());
   for (const auto& [count, set] : built)
@@ -268,9 +269,10 @@ PacketSet PacketSet::all(const ir::Policy& policy) {
   universe_boxes(n, ir::Family::Inet, s.boxes_);
   universe_boxes(n, ir::Family::Inet6, s.boxes_);
   if (built.size() > 8) built.erase(built.begin());
-  built.emplace_back(n, s);
-  return s;
+  return built.emplace_back(n, std::move(s)).second;
 }
+
+PacketSet PacketSet::all(const ir::Policy& policy) { return universe(policy); }
 
 PacketSet PacketSet::of(const ir::Match& m, const ir::Policy& policy) {
   auto raw = make_box({widen(m.directions, 1), widen(m.interfaces, policy.interfaces.size()), widen(m.families, 1),
@@ -278,8 +280,7 @@ PacketSet PacketSet::of(const ir::Match& m, const ir::Policy& policy) {
                        widen(m.dport, 65535), widen(m.icmp_types, 255)});
   PacketSet out;
   if (!raw) return out;
-  PacketSet universe = all(policy);
-  for (const Box& u : universe.boxes_)
+  for (const Box& u : universe(policy).boxes_)
     if (auto b = box_intersect(u, *raw)) out.boxes_.push_back(std::move(*b));
   return out;
 }

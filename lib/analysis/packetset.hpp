@@ -179,6 +179,8 @@ class PacketSet {
   void add_disjoint(Box b) { boxes_.push_back(std::move(b)); }
 
  private:
+  /// all(policy), kept: valid until the next call with another interface count.
+  static const PacketSet& universe(const ir::Policy& policy);
   std::vector<Box> boxes_;
 };
 
