@@ -7,8 +7,8 @@
 // rules with the same shape are common (every `to X port 443` rule of one
 // direction and interface shares one), while the broad rules on a popular
 // port number thousands. So the carve is done once per shape, in rank
-// order, all the way, and each step kept: a question for rank R takes the
-// last step at or below R.
+// order, carried on as far as questions reach, and each step kept: a
+// question for rank R takes the last step at or below R.
 #include <algorithm>
 #include <mutex>
 #include <thread>
@@ -134,13 +134,10 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
         return !steps.rest.empty();
       },
       kMaxBroadLooks - std::min(steps.looks, kMaxBroadLooks), RuleIndex::Which::Broad, &steps.looks);
-  if (stopped) {
-  } else if (!complete) {
-    steps.fails_from = last_seen + 1;
-  } else if (steps.rest.empty() || last_rank == UINT32_MAX) {
-    steps.finished = true;
-  } else {
-    steps.through = last_rank + 1;
+  if (!stopped) {  // (when stopped, fails_from marks where the rest split too much)
+    if (!complete) steps.fails_from = last_seen + 1;  // every rule up to last_seen was looked at
+    else if (steps.rest.empty() || last_rank == UINT32_MAX) steps.finished = true;
+    else steps.through = last_rank + 1;
   }
   steps.boxes = steps.boxes - rest_before + steps.rest.boxes().size();
   memo.boxes = memo.boxes - before + steps.boxes;
