@@ -12,7 +12,6 @@ namespace rulec::analysis {
 
 namespace {
 
-
 void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& sink) {
   if (!policy.source_rules.empty() || !policy.empty_source_rules.empty()) {
     lint_passes::Context cx(policy, ast, sink);
