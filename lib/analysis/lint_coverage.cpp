@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <span>
 #include <thread>
 
 #include "analysis/lint_passes.hpp"
@@ -205,40 +206,80 @@ bool settled_by_probes(const Decisions& decisions, std::uint32_t s, std::optiona
 }
 
 /// The second thread of the coverage pass: works out the coverage of the
-/// rules just ahead of `at` (the rule the first thread checks), those that
-/// no probe settles, and leaves it in cx.ahead, until `done`.
-void look_ahead(const Context& cx, const std::atomic<std::uint32_t>& at, const std::atomic<bool>& done) {
-  constexpr std::uint32_t kWindow = 64;  // at most this far ahead: further on, removals make it stale
-  const auto n = static_cast<std::uint32_t>(cx.decisions.source_rule_count());
-  std::uint32_t s = 0;
+/// rules just ahead of order[at] (the rule the first thread checks), those
+/// that no probe settles, and leaves it in cx.ahead, until `done`.
+void look_ahead(const Context& cx, std::span<const std::uint32_t> order, const std::atomic<std::size_t>& at,
+                const std::atomic<bool>& done) {
+  constexpr std::size_t kWindow = 64;  // at most this far ahead: further on, removals make it stale
+  std::size_t i = 0;
   while (!done.load(std::memory_order_relaxed)) {
-    std::uint32_t now = at.load(std::memory_order_acquire);
-    if (s <= now) s = now + 1;
-    if (s >= n) break;
-    if (s > now + kWindow) {
+    std::size_t now = at.load(std::memory_order_acquire);
+    if (i <= now) i = now + 1;
+    if (i >= order.size()) break;
+    if (i > now + kWindow) {
       std::this_thread::sleep_for(std::chrono::microseconds(20));
       continue;
     }
+    std::uint32_t s = order[i++];
     const auto& rules = cx.decisions.rules_of(s);
     Context::Ahead& a = cx.ahead[s];
     std::uint8_t state = Context::Ahead::Free;
     std::optional<Packet> seen;
-    if (!rules.empty() && (s >= cx.held.size() || cx.held[s].empty()) && !cx.decisions.dead(rules.front()) &&
-        a.state.compare_exchange_strong(state, Context::Ahead::Working, std::memory_order_acq_rel)) {
-      // A rule a probe settles needs no coverage (should the first thread
-      // still ask, after removals, it works it out itself); nor does one
-      // that throws.
-      bool ready = false;
-      try {
-        if (!settled_by_probes(cx.decisions, s, seen)) a.coverage = work_out(cx.decisions, s), ready = true;
-      } catch (...) {
-        a.state.store(Context::Ahead::Mine, std::memory_order_release);
-        throw;
-      }
-      a.state.store(ready ? Context::Ahead::Ready : Context::Ahead::Mine, std::memory_order_release);
+    if (rules.empty() || (s < cx.held.size() && !cx.held[s].empty()) || cx.decisions.dead(rules.front()) ||
+        !a.state.compare_exchange_strong(state, Context::Ahead::Working, std::memory_order_acq_rel))
+      continue;
+    // A rule a probe settles needs no coverage (should the first thread
+    // still ask, after removals, it works it out itself); nor does one that
+    // throws.
+    bool ready = false;
+    try {
+      if (!settled_by_probes(cx.decisions, s, seen)) a.coverage = work_out(cx.decisions, s), ready = true;
+    } catch (...) {
+      a.state.store(Context::Ahead::Mine, std::memory_order_release);
+      throw;
     }
-    ++s;
+    a.state.store(ready ? Context::Ahead::Ready : Context::Ahead::Mine, std::memory_order_release);
   }
+}
+
+/// Calls check(s) for the source rules of `order`, in order. From
+/// kTwoThreads IR rules on, for a long enough order, a second thread works
+/// out ahead what the rules about to be checked decide (most of the pass's
+/// work); each result is used only if none of the rules that took its
+/// packets was removed meanwhile, so the findings are those of one thread.
+template <typename Check>
+void in_order(Context& cx, std::span<const std::uint32_t> order, Check check) {
+  constexpr std::size_t kShortest = 256;  // fewer rules are not worth a thread
+  std::atomic<std::size_t> at{0};
+  std::atomic<bool> done{false};
+  std::exception_ptr failed;
+  std::thread beside;
+  if (cx.policy.rules.size() >= kTwoThreads && order.size() >= kShortest) {
+    cx.ahead = std::make_unique<Context::Ahead[]>(cx.decisions.source_rule_count());
+    beside = std::thread([&] {
+      try {
+        look_ahead(cx, order, at, done);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+    });
+  }
+  auto finish = [&] {  // also when the first thread throws
+    done = true;
+    if (beside.joinable()) beside.join();
+    cx.ahead.reset();
+  };
+  try {
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      at.store(i, std::memory_order_release);
+      check(order[i]);
+    }
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
+  if (failed) std::rethrow_exception(failed);
 }
 
 /// Checks one source rule. When it is reported (and removed), returns the
@@ -314,47 +355,15 @@ void coverage(Context& cx) {
       if (recheck || h < s) again.push_back(h);
     cx.forget_decided(s);
   };
-  // From kTwoThreads rules on, a second thread works out ahead what the
-  // rules about to be checked decide (most of the pass's work); each result
-  // is used only if none of the rules that took its packets was removed
-  // meanwhile, so the findings are those of one thread.
-  const auto n = static_cast<std::uint32_t>(cx.decisions.source_rule_count());
-  std::atomic<std::uint32_t> at{0};
-  std::atomic<bool> done{false};
-  std::exception_ptr failed;
-  std::thread beside;
-  if (cx.policy.rules.size() >= kTwoThreads) {
-    cx.ahead = std::make_unique<Context::Ahead[]>(n);
-    beside = std::thread([&] {
-      try {
-        look_ahead(cx, at, done);
-      } catch (...) {
-        failed = std::current_exception();
-      }
-    });
-  }
-  auto finish = [&] {  // also when the first thread throws
-    done = true;
-    if (beside.joinable()) beside.join();
-    cx.ahead.reset();
-  };
-  try {
-    for (std::uint32_t s = 0; s < n; ++s) {
-      at.store(s, std::memory_order_release);
-      check(s, false);
-    }
-  } catch (...) {
-    finish();
-    throw;
-  }
-  finish();
-  if (failed) std::rethrow_exception(failed);
+  std::vector<std::uint32_t> all(cx.decisions.source_rule_count());
+  for (std::uint32_t s = 0; s < all.size(); ++s) all[s] = s;
+  in_order(cx, all, [&](std::uint32_t s) { check(s, false); });
   while (!again.empty()) {
     std::sort(again.begin(), again.end());
     again.erase(std::unique(again.begin(), again.end()), again.end());
     std::vector<std::uint32_t> now;
     now.swap(again);
-    for (std::uint32_t s : now) check(s, true);
+    in_order(cx, now, [&](std::uint32_t s) { check(s, true); });
   }
 }
 
