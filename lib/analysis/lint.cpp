@@ -1,8 +1,11 @@
 // The lint passes, in the order they run, and per-rule suppression comments.
 #include "analysis/lint.hpp"
 
+#include <atomic>
 #include <exception>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "analysis/lint_passes.hpp"
 #include "analysis/suppress.hpp"
@@ -18,28 +21,41 @@ void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& si
     lint_passes::never_match(cx);
     lint_passes::coverage(cx);
     diag::Sink related, states;  // kept apart, then added in pass order
-    // RC303 is looked for on a second thread while the state checks run:
-    // both only read what the earlier passes settled.
     if (policy.rules.size() < lint_passes::kTwoThreads) {
       lint_passes::correlated(cx, related);
       lint_passes::state_checks(cx, states);
     } else {
+      // RC303 and the state checks only read what the earlier passes
+      // settled. RC303 costs most: a second thread starts on it while the
+      // state checks run, and both threads take its rules from one counter
+      // once those are done; its findings are put back in rule order.
+      const auto n = static_cast<std::uint32_t>(cx.decisions.source_rule_count());
+      std::vector<std::optional<diag::Diagnostic>> found(n);
+      std::atomic<std::uint32_t> next{0};
+      auto relate = [&] {
+        for (std::uint32_t s; (s = next.fetch_add(1, std::memory_order_relaxed)) < n;)
+          found[s] = lint_passes::correlation(cx, s);
+      };
       std::exception_ptr failed;
       std::thread beside([&] {
         try {
-          lint_passes::correlated(cx, related);
+          relate();
         } catch (...) {
           failed = std::current_exception();
         }
       });
       try {
         lint_passes::state_checks(cx, states);
+        relate();
       } catch (...) {
+        next = n;  // the other thread stops after its current rule
         beside.join();
         throw;
       }
       beside.join();
       if (failed) std::rethrow_exception(failed);
+      for (auto& d : found)
+        if (d) related.add(std::move(*d));
     }
     for (diag::Sink* part : {&related, &states})
       for (diag::Diagnostic& d : part->all()) sink.add(std::move(d));

@@ -387,7 +387,7 @@ std::optional<Packet> order_matters(const Context& cx, std::uint32_t k, std::uin
   return std::nullopt;
 }
 
-void correlate(const Context& cx, std::uint32_t s, diag::Sink& out) {
+std::optional<diag::Diagnostic> correlate(const Context& cx, std::uint32_t s) {
   constexpr std::size_t kNearest = 32;  // earlier rules examined per rule
   diag::Diagnostic diag;
   std::vector<std::uint32_t> partners;
@@ -415,7 +415,7 @@ void correlate(const Context& cx, std::uint32_t s, diag::Sink& out) {
                             fmt::format("this earlier rule {} some of the same packets", verb(cx.policy.rules[*it].action))});
     }
   }
-  if (partners.empty()) return;
+  if (partners.empty()) return std::nullopt;
   std::sort(diag.notes.begin(), diag.notes.end(), [](const diag::Label& x, const diag::Label& y) {
     return std::tie(x.loc.file, x.loc.begin) < std::tie(y.loc.file, y.loc.begin);
   });
@@ -427,14 +427,19 @@ void correlate(const Context& cx, std::uint32_t s, diag::Sink& out) {
   diag.loc = rule.origin;
   diag.hint = rule.done ? "check that the earlier rule should win for the shared packets ('done': first match wins)"
                         : "check that this rule should win for the shared packets (the last matching rule wins)";
-  out.add(std::move(diag));
+  return diag;
 }
 
 }  // namespace
 
+std::optional<diag::Diagnostic> correlation(const Context& cx, std::uint32_t s) {
+  if (cx.reported[s] || cx.decisions.rules_of(s).empty()) return std::nullopt;
+  return correlate(cx, s);
+}
+
 void correlated(const Context& cx, diag::Sink& out) {
   for (std::uint32_t s = 0; s < cx.decisions.source_rule_count(); ++s)
-    if (!cx.reported[s] && !cx.decisions.rules_of(s).empty()) correlate(cx, s, out);
+    if (auto d = correlation(cx, s)) out.add(std::move(*d));
 }
 
 }  // namespace rulec::analysis::lint_passes

@@ -71,6 +71,9 @@ void coverage(Context& cx);
 /// RC303: overlapping rules with different actions whose order matters.
 /// Reads the context only (it may run beside state_checks); findings go to `out`.
 void correlated(const Context& cx, diag::Sink& out);
+/// RC303 for one source rule (what correlated() adds for it); reads the
+/// context only, so two threads may share the rules.
+std::optional<diag::Diagnostic> correlation(const Context& cx, std::uint32_t source_rule);
 /// RC304 contradictory clauses, RC307 packets that can never occur.
 void never_match(Context& cx);
 /// RC305 state on block/reject, RC306 a pass without state whose replies are
