@@ -26,29 +26,36 @@ void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& si
       lint_passes::state_checks(cx, states);
     } else {
       // RC303 and the state checks only read what the earlier passes
-      // settled. RC303 costs most: a second thread starts on it while the
-      // state checks run, and both threads take its rules from one counter
-      // once those are done; its findings are put back in rule order.
+      // settled (a rule's state checks touch only its own coverage). One
+      // thread starts on each; the first done helps with the other (one
+      // counter per pass); the findings are put back in rule order.
       const auto n = static_cast<std::uint32_t>(cx.decisions.source_rule_count());
+      const auto m = static_cast<std::uint32_t>(cx.statements.size());
       std::vector<std::optional<diag::Diagnostic>> found(n);
-      std::atomic<std::uint32_t> next{0};
-      auto relate = [&] {
-        for (std::uint32_t s; (s = next.fetch_add(1, std::memory_order_relaxed)) < n;)
+      std::vector<diag::Sink> stated(m);
+      std::atomic<std::uint32_t> next_state{0}, next_related{0};
+      auto state_checks = [&] {
+        for (std::uint32_t s; (s = next_state.fetch_add(1, std::memory_order_relaxed)) < m;)
+          lint_passes::state_checks_of(cx, s, stated[s]);
+      };
+      auto correlated = [&] {
+        for (std::uint32_t s; (s = next_related.fetch_add(1, std::memory_order_relaxed)) < n;)
           found[s] = lint_passes::correlation(cx, s);
       };
       std::exception_ptr failed;
       std::thread beside([&] {
         try {
-          relate();
+          correlated();
+          state_checks();
         } catch (...) {
           failed = std::current_exception();
         }
       });
       try {
-        lint_passes::state_checks(cx, states);
-        relate();
+        state_checks();
+        correlated();
       } catch (...) {
-        next = n;  // the other thread stops after its current rule
+        next_state = m, next_related = n;  // the other thread stops after its current rule
         beside.join();
         throw;
       }
@@ -56,6 +63,8 @@ void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& si
       if (failed) std::rethrow_exception(failed);
       for (auto& d : found)
         if (d) related.add(std::move(*d));
+      for (diag::Sink& part : stated)
+        for (diag::Diagnostic& d : part.all()) states.add(std::move(d));
     }
     for (diag::Sink* part : {&related, &states})
       for (diag::Diagnostic& d : part->all()) sink.add(std::move(d));

@@ -141,15 +141,16 @@ void replies_blocked(Context& cx, std::uint32_t s, diag::Sink& out) {
 
 }  // namespace
 
-void state_checks(Context& cx, diag::Sink& out) {
-  for (std::uint32_t s = 0; s < cx.statements.size(); ++s) {
-    state_on_block(cx, s, out);
-    if (!cx.reported[s] && s < cx.decisions.source_rule_count() && !cx.decisions.rules_of(s).empty())
-    {
-      replies_blocked(cx, s, out);
-      cx.forget_decided(s);
-    }
+void state_checks_of(Context& cx, std::uint32_t s, diag::Sink& out) {
+  state_on_block(cx, s, out);
+  if (!cx.reported[s] && s < cx.decisions.source_rule_count() && !cx.decisions.rules_of(s).empty()) {
+    replies_blocked(cx, s, out);
+    cx.forget_decided(s);
   }
+}
+
+void state_checks(Context& cx, diag::Sink& out) {
+  for (std::uint32_t s = 0; s < cx.statements.size(); ++s) state_checks_of(cx, s, out);
 }
 
 }  // namespace rulec::analysis::lint_passes

@@ -79,6 +79,10 @@ void never_match(Context& cx);
 /// RC305 state on block/reject, RC306 a pass without state whose replies are
 /// blocked; findings go to `out`.
 void state_checks(Context& cx, diag::Sink& out);
+/// The state checks of one source rule (what state_checks() adds for it).
+/// Two threads may share the rules: each touches only its rule's
+/// coverage.
+void state_checks_of(Context& cx, std::uint32_t source_rule, diag::Sink& out);
 
 /// Adds one note per distinct rule or default among `parts` (at most
 /// kMaxNotes; the last note counts the rest).
