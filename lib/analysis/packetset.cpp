@@ -9,19 +9,30 @@ using ir::U128;
 
 namespace values {
 
-std::vector<Interval> intersect(std::span<const Interval> a, std::span<const Interval> b) {
-  std::vector<Interval> out;
+void intersect_into(std::span<const Interval> a, std::span<const Interval> b, std::vector<Interval>& out) {
+  out.clear();
   std::size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
     U128 lo = std::max(a[i].lo, b[j].lo), hi = std::min(a[i].hi, b[j].hi);
     if (lo <= hi) out.push_back({lo, hi});
     if (a[i].hi < b[j].hi) ++i; else ++j;
   }
+}
+
+std::vector<Interval> intersect(std::span<const Interval> a, std::span<const Interval> b) {
+  std::vector<Interval> out;
+  intersect_into(a, b, out);
   return out;
 }
 
 std::vector<Interval> subtract(std::span<const Interval> a, std::span<const Interval> b) {
   std::vector<Interval> out;
+  subtract_into(a, b, out);
+  return out;
+}
+
+void subtract_into(std::span<const Interval> a, std::span<const Interval> b, std::vector<Interval>& out) {
+  out.clear();
   std::size_t j = 0;
   for (Interval cur : a) {
     bool alive = true;
@@ -35,7 +46,6 @@ std::vector<Interval> subtract(std::span<const Interval> a, std::span<const Inte
     }
     if (alive) out.push_back(cur);
   }
-  return out;
 }
 
 bool overlap(std::span<const Interval> a, std::span<const Interval> b) {
@@ -122,15 +132,24 @@ bool boxes_overlap(const Box& a, const Box& b) {
   return true;
 }
 
+/// Per-thread room for a field's values while boxes are cut, so cutting
+/// allocates nothing but the pieces.
+std::vector<Interval>& scratch(std::size_t i) {
+  thread_local std::array<std::vector<Interval>, kFieldCount + 1> room;
+  return room[i];
+}
+
 std::optional<Box> box_intersect(const Box& a, const Box& b) {
   Box::Builder out;
+  std::vector<Interval>& both = scratch(kFieldCount);
   for (std::size_t f = 0; f < kFieldCount; ++f) {
     auto fa = a[static_cast<Field>(f)], fb = b[static_cast<Field>(f)];
     if (values::covers(fb, fa)) {
       if (!out.add(fa)) return std::nullopt;
-    } else if (!out.add(values::intersect(fa, fb))) {
-      return std::nullopt;
+      continue;
     }
+    values::intersect_into(fa, fb, both);
+    if (!out.add(both)) return std::nullopt;
   }
   return out.take();
 }
@@ -173,19 +192,20 @@ void box_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
     simple_subtract(a, b, out);
     return;
   }
-  std::array<std::vector<Interval>, kFieldCount> inside;  // a ∩ b per field, when narrower than a
+  // a ∩ b per field, when narrower than a (scratch(f)); a's field outside b (scratch(kFieldCount)).
   std::array<bool, kFieldCount> narrowed{};
   auto field = [&](std::size_t g) {
-    return narrowed[g] ? std::span<const Interval>(inside[g]) : a[static_cast<Field>(g)];
+    return narrowed[g] ? std::span<const Interval>(scratch(g)) : a[static_cast<Field>(g)];
   };
+  std::vector<Interval>& outside = scratch(kFieldCount);
   for (std::size_t f = 0; f < kFieldCount; ++f) {
     auto fa = a[static_cast<Field>(f)], fb = b[static_cast<Field>(f)];
     if (values::covers(fb, fa)) continue;
-    std::vector<Interval> outside = values::subtract(fa, fb);
+    values::subtract_into(fa, fb, outside);
     Box::Builder piece;
     for (std::size_t g = 0; g < kFieldCount; ++g) piece.add(g == f ? std::span<const Interval>(outside) : field(g));
     out.push_back(piece.take());
-    inside[f] = values::intersect(fa, fb);
+    values::intersect_into(fa, fb, scratch(f));
     narrowed[f] = true;
   }
 }

@@ -188,6 +188,9 @@ class PacketSet {
 namespace values {
 std::vector<Interval> intersect(std::span<const Interval> a, std::span<const Interval> b);
 std::vector<Interval> subtract(std::span<const Interval> a, std::span<const Interval> b);
+/// intersect() and subtract() into `out` (cleared first), reusing its room.
+void intersect_into(std::span<const Interval> a, std::span<const Interval> b, std::vector<Interval>& out);
+void subtract_into(std::span<const Interval> a, std::span<const Interval> b, std::vector<Interval>& out);
 bool overlap(std::span<const Interval> a, std::span<const Interval> b);
 /// The values of either list; the lists need not be sorted or disjoint.
 std::vector<Interval> unite(std::span<const Interval> a, std::span<const Interval> b);
