@@ -210,11 +210,18 @@ bool settled_by_probes(const Decisions& decisions, std::uint32_t s, std::optiona
 /// that no probe settles, and leaves it in cx.ahead, until `done`.
 void look_ahead(const Context& cx, std::span<const std::uint32_t> order, const std::atomic<std::size_t>& at,
                 const std::atomic<bool>& done) {
-  constexpr std::size_t kWindow = 64;  // at most this far ahead: further on, removals make it stale
+  // It works between kGap and kWindow rules ahead of the first thread.
+  // Fallen behind that, it starts again kGap ahead and leaves the rules
+  // between to the first thread, so that both work, rather than the first
+  // waiting for an answer the second is still working out. Further ahead,
+  // removals would make more answers stale. (100k generated rules: the
+  // first thread waited 3.5 s in all when the second stayed just ahead of
+  // it; 0.4 s now.)
+  constexpr std::size_t kWindow = 256, kGap = 192;
   std::size_t i = 0;
   while (!done.load(std::memory_order_relaxed)) {
     std::size_t now = at.load(std::memory_order_acquire);
-    if (i <= now) i = now + 1;
+    if (i <= now + kGap) i = now + kGap + 1;
     if (i >= order.size()) break;
     if (i > now + kWindow) {
       std::this_thread::sleep_for(std::chrono::microseconds(20));
