@@ -2,17 +2,21 @@
 #include "analysis/decisions.hpp"
 
 #include <algorithm>
-#include <exception>
-#include <thread>
+
+#include "analysis/side_by_side.hpp"
 
 namespace rulec::analysis {
 
 namespace {
 
 std::vector<PacketSet> rule_sets(const ir::Policy& policy) {
-  std::vector<PacketSet> out;
-  out.reserve(policy.rules.size());
-  for (const ir::Rule& r : policy.rules) out.push_back(PacketSet::of(r.match, policy));
+  std::vector<PacketSet> out(policy.rules.size());
+  auto make = [&](std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) out[r] = PacketSet::of(policy.rules[r].match, policy);
+  };
+  std::size_t half = out.size() / 2;
+  if (out.size() < Decisions::kTwoThreads) make(0, out.size());
+  else side_by_side([&] { make(half, out.size()); }, [&] { make(0, half); });
   return out;
 }
 
@@ -108,26 +112,8 @@ std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
       if (!matches_[r].empty() && rank_[r] != 0) holder[r] = holder_of(matches_[r], rank_[r]);
     }
   };
-  if (order.size() < kTwoThreads) {
-    search(0, 1);
-  } else {
-    std::exception_ptr failed;
-    std::thread beside([&] {
-      try {
-        search(1, 2);
-      } catch (...) {
-        failed = std::current_exception();
-      }
-    });
-    try {
-      search(0, 2);
-    } catch (...) {
-      beside.join();
-      throw;
-    }
-    beside.join();
-    if (failed) std::rethrow_exception(failed);
-  }
+  if (order.size() < kTwoThreads) search(0, 1);
+  else side_by_side([&] { search(1, 2); }, [&] { search(0, 2); });
   // A rule no rule holds now is held by none later either: rules are only
   // ever removed. decided_by skips the search for those.
   for (std::uint32_t r = 0; r < holder.size(); ++r) holderless_[r] = holder[r] == -1;

@@ -2,12 +2,11 @@
 #include "analysis/lint.hpp"
 
 #include <atomic>
-#include <exception>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "analysis/lint_passes.hpp"
+#include "analysis/side_by_side.hpp"
 #include "analysis/suppress.hpp"
 #include "vpn/require.hpp"
 
@@ -42,25 +41,8 @@ void run_passes(const ir::Policy& policy, const ast::Policy& ast, diag::Sink& si
         for (std::uint32_t s; (s = next_related.fetch_add(1, std::memory_order_relaxed)) < n;)
           found[s] = lint_passes::correlation(cx, s);
       };
-      std::exception_ptr failed;
-      std::thread beside([&] {
-        try {
-          correlated();
-          state_checks();
-        } catch (...) {
-          failed = std::current_exception();
-        }
-      });
-      try {
-        state_checks();
-        correlated();
-      } catch (...) {
-        next_state = m, next_related = n;  // the other thread stops after its current rule
-        beside.join();
-        throw;
-      }
-      beside.join();
-      if (failed) std::rethrow_exception(failed);
+      side_by_side([&] { correlated(), state_checks(); }, [&] { state_checks(), correlated(); },
+                   [&] { next_state = m, next_related = n; });  // the other thread stops after its current rule
       for (auto& d : found)
         if (d) related.add(std::move(*d));
       for (diag::Sink& part : stated)

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <span>
 #include <thread>
 
 #include "analysis/lint_passes.hpp"
+#include "analysis/side_by_side.hpp"
 
 namespace rulec::analysis::lint_passes {
 
@@ -259,34 +259,25 @@ void in_order(Context& cx, std::span<const std::uint32_t> order, Check check) {
   constexpr std::size_t kShortest = 256;  // fewer rules are not worth a thread
   std::atomic<std::size_t> at{0};
   std::atomic<bool> done{false};
-  std::exception_ptr failed;
-  std::thread beside;
-  if (cx.policy.rules.size() >= kTwoThreads && order.size() >= kShortest) {
-    cx.ahead = std::make_unique<Context::Ahead[]>(cx.decisions.source_rule_count());
-    beside = std::thread([&] {
-      try {
-        look_ahead(cx, order, at, done);
-      } catch (...) {
-        failed = std::current_exception();
-      }
-    });
-  }
-  auto finish = [&] {  // also when the first thread throws
-    done = true;
-    if (beside.joinable()) beside.join();
-    cx.ahead.reset();
-  };
-  try {
+  auto in_turn = [&] {
     for (std::size_t i = 0; i < order.size(); ++i) {
       at.store(i, std::memory_order_release);
       check(order[i]);
     }
+    done = true;
+  };
+  if (cx.policy.rules.size() < kTwoThreads || order.size() < kShortest) {
+    in_turn();
+    return;
+  }
+  cx.ahead = std::make_unique<Context::Ahead[]>(cx.decisions.source_rule_count());
+  try {
+    side_by_side([&] { look_ahead(cx, order, at, done); }, in_turn, [&] { done = true; });
   } catch (...) {
-    finish();
+    cx.ahead.reset();
     throw;
   }
-  finish();
-  if (failed) std::rethrow_exception(failed);
+  cx.ahead.reset();
 }
 
 /// Checks one source rule. When it is reported (and removed), returns the
