@@ -1,4 +1,5 @@
-// Two threads for one job: lint's passes share their work this way.
+// Two threads for one job: lint's passes share their work this way, and
+// the Linux backends write two chains at once (linux_fw::run_both).
 #pragma once
 
 #include <exception>

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <exception>
 #include <set>
-#include <thread>
+
+#include "analysis/side_by_side.hpp"
 
 namespace rulec::backends::linux_fw {
 
@@ -372,22 +372,7 @@ void RuleText::log_prefix(std::string& out, const ir::Rule& r) {
 }
 
 void run_both(const std::function<void()>& first, const std::function<void()>& second) {
-  std::exception_ptr failed;
-  std::thread other([&] {
-    try {
-      second();
-    } catch (...) {
-      failed = std::current_exception();
-    }
-  });
-  try {
-    first();
-  } catch (...) {
-    other.join();
-    throw;
-  }
-  other.join();
-  if (failed) std::rethrow_exception(failed);
+  analysis::side_by_side(second, first);
 }
 
 bool needs_pptp_helper(const ir::Policy& policy) {
