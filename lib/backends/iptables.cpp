@@ -148,6 +148,10 @@ class IptablesWriter {
   /// pass: a rule's comment and fields are worked out once and written twice,
   /// the second judgement's text into second_out_.
   void judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order);
+  /// Calls `write(rule, index)` for each rule of `order` this family's
+  /// target carries, with alternatives_ set to the rule's alternatives.
+  template <typename Write>
+  void for_each_written(std::span<const std::uint32_t> order, Write write);
   /// Sets the tail of the rule's lines from comment_ and the verdict.
   void set_tail() {
     std::string& t = out_->tail;
@@ -409,28 +413,28 @@ void IptablesWriter::judgement_head(const Judgement& j) {
                    original ? "ORIGINAL" : "REPLY", linux_fw::state_match_bits(j.dir, original), j.pass);
 }
 
-void IptablesWriter::judgement_rules(const Judgement& j, std::span<const std::uint32_t> order) {
+template <typename Write>
+void IptablesWriter::for_each_written(std::span<const std::uint32_t> order, Write write) {
   const auto fam = static_cast<int>(family_);
   for (std::uint32_t i : order) {
     const ir::Rule& r = policy_.rules[i];
     int rf = linux_fw::rule_family(r.match);
     if (rf >= 0 && rf != fam) continue;  // the other family's target carries this rule
     linux_fw::alternatives(r.match, alternatives_);
-    if (alternatives_.empty()) continue;
-    leaf(j, r, i);
-    unsigned n = 0;
-    for (const Alternative& alt : alternatives_) rule(j, i, alt, n++);
+    if (!alternatives_.empty()) write(r, i);
   }
 }
 
+void IptablesWriter::judgement_rules(const Judgement& j, std::span<const std::uint32_t> order) {
+  for_each_written(order, [&](const ir::Rule& r, std::uint32_t i) {
+    leaf(j, r, i);
+    unsigned n = 0;
+    for (const Alternative& alt : alternatives_) rule(j, i, alt, n++);
+  });
+}
+
 void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order) {
-  const auto fam = static_cast<int>(family_);
-  for (std::uint32_t i : order) {
-    const ir::Rule& r = policy_.rules[i];
-    int rf = linux_fw::rule_family(r.match);
-    if (rf >= 0 && rf != fam) continue;  // the other family's target carries this rule
-    linux_fw::alternatives(r.match, alternatives_);
-    if (alternatives_.empty()) continue;
+  for_each_written(order, [&](const ir::Rule& r, std::uint32_t i) {
     leaf(a, r, i);
     swap_output();
     leaf(b, r, i);
@@ -451,7 +455,7 @@ void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& 
       swap_output();
       ++n;
     }
-  }
+  });
 }
 
 void IptablesWriter::judgement_tail(const Judgement& j) {
