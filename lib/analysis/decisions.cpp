@@ -86,13 +86,11 @@ Decisions::Decisions(const ir::Policy& policy)
     if (s >= by_source_.size()) by_source_.resize(s + 1);
     by_source_[s].push_back(r);
   }
-  removed_.assign(by_source_.size(), false);
   holderless_.assign(matches_.size(), false);
   dead_ = std::make_unique<std::atomic<bool>[]>(matches_.size());
 }
 
 void Decisions::remove(std::uint32_t source_rule) {
-  removed_[source_rule] = true;
   for (std::uint32_t k : by_source_[source_rule]) dead_[k].store(true, std::memory_order_relaxed);
 }
 
@@ -120,7 +118,7 @@ std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
   std::vector<bool> out(matches_.size(), false);
   for (std::uint32_t r : order) {
     std::uint32_t s = policy_.rules[r].source_rule;
-    if (holder[r] < 0 || removed_[s]) continue;
+    if (holder[r] < 0 || dead(r)) continue;  // unheld, or set aside with an earlier IR rule of its source rule
     // Out of the way only once every IR rule of its source rule is held.
     const auto& rules = by_source_[s];
     if (std::all_of(rules.begin(), rules.end(), [&](std::uint32_t k) { return holder[k] >= 0 || matches_[k].empty(); })) {
@@ -129,7 +127,6 @@ std::vector<std::vector<std::uint32_t>> Decisions::remove_covered() {
         dead_[k].store(true, std::memory_order_relaxed);
         if (holder[k] >= 0) holders[s].push_back(static_cast<std::uint32_t>(holder[k]));
       }
-      removed_[s] = true;
     }
   }
   broad_ = make_broad_memo();  // what it knew was worked out among rules now set aside

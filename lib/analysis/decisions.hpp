@@ -87,7 +87,11 @@ class Decisions {
   /// From this many IR rules on, remove_covered searches on two threads (and
   /// lint shares its passes with a second thread).
   static constexpr std::size_t kTwoThreads = 2000;
-  bool removed(std::uint32_t source_rule) const { return removed_[source_rule]; }
+  /// True when a source rule (one with IR rules) is removed.
+  bool removed(std::uint32_t source_rule) const {
+    const auto& rules = by_source_[source_rule];
+    return !rules.empty() && dead(rules.front());
+  }
   /// True when IR rule `r`'s source rule is removed; safe to ask from a
   /// second thread while remove() runs.
   bool dead(std::uint32_t r) const { return dead_[r].load(std::memory_order_relaxed); }
@@ -162,7 +166,6 @@ class Decisions {
   std::vector<std::uint32_t> rank_;
   std::unique_ptr<RuleIndex> index_;
   std::vector<std::vector<std::uint32_t>> by_source_;
-  std::vector<bool> removed_;
   /// Per IR rule: its source rule is removed. Atomic: lint asks about the
   /// rules ahead on a second thread while the first removes rules.
   std::unique_ptr<std::atomic<bool>[]> dead_;
