@@ -228,17 +228,17 @@ void look_ahead(const Context& cx, std::span<const std::uint32_t> order, const s
       continue;
     }
     std::uint32_t s = order[i++];
-    const auto& rules = cx.decisions.rules_of(s);
     Context::Ahead& a = cx.ahead[s];
     std::uint8_t state = Context::Ahead::Free;
-    std::optional<Packet> seen;
-    if (rules.empty() || (s < cx.held.size() && !cx.held[s].empty()) || cx.decisions.dead(rules.front()) ||
+    // Removed rules need nothing (those held whole were removed before the pass).
+    if (cx.decisions.rules_of(s).empty() || cx.decisions.removed(s) ||
         !a.state.compare_exchange_strong(state, Context::Ahead::Working, std::memory_order_acq_rel))
       continue;
     // A rule a probe settles needs no coverage (should the first thread
     // still ask, after removals, it works it out itself); nor does one that
     // throws.
     bool ready = false;
+    std::optional<Packet> seen;
     try {
       if (!settled_by_probes(cx.decisions, s, seen)) a.coverage = work_out(cx.decisions, s), ready = true;
     } catch (...) {
