@@ -31,7 +31,11 @@ bool is_single(const ir::FieldSet<T>& s) {
 class NftWriter {
  public:
   NftWriter(const ir::Policy& policy, const EmitOptions& options)
-      : policy_(policy), options_(options), text_(options, 120), interface_matches_(policy) {}
+      : policy_(policy),
+        options_(options),
+        text_(options, 120),
+        moved_text_(options, 120),
+        interface_matches_(policy) {}
   std::string write();
 
  private:
@@ -52,9 +56,7 @@ class NftWriter {
   /// Writes the notes of covered(): which rules the chain leaves out.
   void covered_notes();
   /// What text_.comment appends, for a rule out of source order.
-  void comment(std::string& out, const ir::Rule& r);
-  /// Appends a key that is equal for two labelled rules only when their verdict_text is (in one direction).
-  void effect_key(std::string& out, const ir::Rule& r);
+  void comment(std::string& out, const ir::Rule& r) { moved_text_.comment(out, r); }
   /// Defines, in first-use order, every named set the rules of `dir` use,
   /// writing no rule: then both judgements can be written at once.
   void collect_sets(ir::Direction dir);
@@ -78,10 +80,13 @@ class NftWriter {
   std::string* o_ = &chains_;
   std::unordered_map<std::string, std::string> set_names_;
   linux_fw::RuleText text_;
+  /// The same for rules written out of source order (members of a group
+  /// after its first): a finder of its own, so neither walks far.
+  linux_fw::RuleText moved_text_;
   linux_fw::InterfaceMatches interface_matches_;
   bool collecting_ = false;                ///< in collect_sets()
-  /// Writing a rule out of source order: its text is made without text_,
-  /// whose line search is fast only from one rule to the next.
+  /// Writing a rule out of source order: its text is made with moved_text_,
+  /// not text_, whose line search is fast only from one rule to the next.
   bool moved_ = false;
   std::vector<Alternative> alternatives_;  ///< of the rule being written
   std::string elements_, key_;             ///< scratch for named sets
@@ -214,8 +219,7 @@ void NftWriter::protocols(const Alternative& alt) {
 void NftWriter::verdict_text(std::string& out, ir::Direction dir, const ir::Rule& r) {
   if (r.log) {
     out += "log prefix \"";
-    if (moved_) out += linux_fw::log_prefix(r, options_, 120);
-    else text_.log_prefix(out, r);
+    (moved_ ? moved_text_ : text_).log_prefix(out, r);
     out += "\" ";
   }
   switch (r.action) {
@@ -280,22 +284,12 @@ bool NftWriter::shape(std::string& s, const nft_merge::Entry& e) {
   return true;
 }
 
-void NftWriter::effect_key(std::string& out, const ir::Rule& r) {
-  // what verdict_text writes, without making the log prefix
-  out += static_cast<char>('0' + static_cast<int>(r.action));
-  out += r.action == ir::Action::Pass && r.state ? 's' : '-';
-  if (r.log) out += r.label;
-}
-
 void NftWriter::plan(ir::Direction dir) {
   auto& entries = entries_[static_cast<int>(dir)];
-  std::unordered_map<std::string, std::uint32_t> classes, effects;
-  std::string effect, key;
-  auto id = [](std::unordered_map<std::string, std::uint32_t>& ids, const std::string& k) {
-    auto it = ids.find(k);
-    if (it == ids.end()) it = ids.emplace(k, static_cast<std::uint32_t>(ids.size())).first;
-    return it->second;
-  };
+  // Labelled effects: per action (and state), the label's id. The labels are
+  // the rules' own strings, which outlive the plan.
+  std::unordered_map<std::string_view, std::uint32_t> labelled[6];
+  std::vector<std::uint32_t> uses;  // per labelled effect, its entries
   const auto order = linux_fw::first_match_order(policy_, dir);
   entries.reserve(order.size() + order.size() / 4);
   for (std::uint32_t i : order) {
@@ -304,22 +298,32 @@ void NftWriter::plan(ir::Direction dir) {
     // Effects: the action (and state) alone, or a log prefix of one label
     // (searched for), or of one source rule (its own: it never shares a set).
     std::uint32_t effect_id = static_cast<std::uint32_t>(r.action) * 2 + (r.action == ir::Action::Pass && r.state);
-    const bool alone = r.log && r.label.empty();
-    if (alone) {
+    if (r.log && r.label.empty()) {
       effect_id = 0x80000000u | r.source_rule;
     } else if (r.log) {
-      effect.clear();
-      effect_key(effect, r);
-      effect_id = 16 + id(effects, effect);
+      auto [it, fresh] = labelled[effect_id].try_emplace(r.label, static_cast<std::uint32_t>(uses.size()));
+      if (fresh) uses.push_back(0);
+      uses[it->second] += static_cast<std::uint32_t>(alternatives_.size());
+      effect_id = 16 + it->second;
     }
     for (Alternative& alt : alternatives_) {
       nft_merge::Entry& e = entries.emplace_back();
       e.rule = &r;
       e.alt = std::move(alt);
       e.effect = effect_id;
-      key.assign(reinterpret_cast<const char*>(&effect_id), sizeof effect_id);
-      if (!alone && shape(key, e)) e.klass = id(classes, key);
     }
+  }
+  // Classes: the effect and the shape. An entry whose effect no other entry
+  // has is in a class of its own, which is the same as none (most labels
+  // name one rule: no class table entry for each).
+  std::unordered_map<std::string, std::uint32_t> classes;
+  std::string key;
+  for (nft_merge::Entry& e : entries) {
+    if (e.effect & 0x80000000u || (e.effect >= 16 && uses[e.effect - 16] == 1)) continue;
+    key.assign(reinterpret_cast<const char*>(&e.effect), sizeof e.effect);
+    if (!shape(key, e)) continue;
+    auto it = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first;
+    e.klass = it->second;
   }
   plans_[static_cast<int>(dir)] = nft_merge::plan(entries);
 }
@@ -375,13 +379,6 @@ void NftWriter::covered_notes() {
   covered_.clear();
   covered_count_ = 0;
   last_covered_ = nullptr;
-}
-
-void NftWriter::comment(std::string& out, const ir::Rule& r) {
-  out += linux_fw::source_comment(r, options_);
-  if (r.label.empty()) return;
-  out += ' ';
-  linux_fw::append_safe_text(out, r.label, 64);
 }
 
 /// One value of a field in a set element: a number, a range, an address block.

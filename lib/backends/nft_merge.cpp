@@ -33,14 +33,37 @@ bool meets(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
   return false;
 }
 
-using Protocols = std::bitset<256>;
+/// A set of IP protocols, one bit each (std::bitset's operators build
+/// temporaries; these tests are in the planner's innermost loops).
+struct Protocols {
+  std::uint64_t w[4] = {0, 0, 0, 0};
+  void set(unsigned v) { w[v >> 6] |= std::uint64_t{1} << (v & 63); }
+  bool operator[](unsigned v) const { return (w[v >> 6] >> (v & 63)) & 1; }
+  std::size_t count() const {
+    return std::bitset<64>(w[0]).count() + std::bitset<64>(w[1]).count() + std::bitset<64>(w[2]).count() +
+           std::bitset<64>(w[3]).count();
+  }
+  /// True when some protocol is in both.
+  bool meets(const Protocols& o) const {
+    return ((w[0] & o.w[0]) | (w[1] & o.w[1]) | (w[2] & o.w[2]) | (w[3] & o.w[3])) != 0;
+  }
+  /// True when every protocol of this one is in `o`.
+  bool within(const Protocols& o) const {
+    return ((w[0] & ~o.w[0]) | (w[1] & ~o.w[1]) | (w[2] & ~o.w[2]) | (w[3] & ~o.w[3])) == 0;
+  }
+};
 
 Protocols protocols_of(const linux_fw::Alternative& alt) {
   Protocols p;
-  if (alt.protocols.empty()) return p.set();
+  if (alt.protocols.empty()) {
+    for (auto& w : p.w) w = ~std::uint64_t{0};
+    return p;
+  }
   for (const auto& r : alt.protocols)
     for (unsigned v = r.lo; v <= r.hi; ++v) p.set(v);
-  return alt.negate_protocols ? ~p : p;
+  if (alt.negate_protocols)
+    for (auto& w : p.w) w = ~w;
+  return p;
 }
 
 /// Bit 0: IPv4, bit 1: IPv6.
@@ -66,8 +89,10 @@ bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
 bool holds_place(const Entry& a, const Entry& b) {
   const ir::Match& x = a.rule->match;
   const ir::Match& y = b.rule->match;
-  return holds(x.interfaces, y.interfaces) && holds(x.src, y.src) && holds(x.dst, y.dst) &&
-         holds(a.alt.sport, b.alt.sport) && holds(a.alt.dport, b.alt.dport) && holds(a.alt.icmp_types, b.alt.icmp_types);
+  // the field that most often fails first
+  return holds(a.alt.dport, b.alt.dport) && holds(x.dst, y.dst) && holds(x.src, y.src) &&
+         holds(x.interfaces, y.interfaces) && holds(a.alt.sport, b.alt.sport) &&
+         holds(a.alt.icmp_types, b.alt.icmp_types);
 }
 
 bool same_place(const Entry& a, const Entry& b) {
@@ -129,7 +154,8 @@ class PortIndex {
     bool ported = true;  ///< may be tcp, udp or sctp
     Keys protocols;      ///< when not ported: its protocols (empty: too many)
   };
-  static Filing keys(const Entry& e) {
+  /// `p`: the entry's protocols (protocols_of).
+  static Filing keys(const Entry& e, const Protocols& p) {
     Filing k;
     std::size_t n = 0;
     for (const auto& r : e.alt.dport) n += r.hi - r.lo + 1u;
@@ -143,11 +169,18 @@ class PortIndex {
     if (k.blocks.size() > kMaxKeys) k.blocks.clear();
     if (!e.alt.negate_protocols && e.alt.protocols.size() == 1 && e.alt.protocols[0].lo == e.alt.protocols[0].hi)
       k.protocol = e.alt.protocols[0].lo;
-    Protocols p = protocols_of(e.alt);
     k.ported = p[ir::proto::tcp] || p[ir::proto::udp] || p[ir::proto::sctp];
-    if (!k.ported && p.count() <= kMaxKeys)
+    if (k.ported) return k;
+    if (!e.alt.negate_protocols && !e.alt.protocols.empty()) {  // the values in order, from the ranges
+      std::size_t count = 0;
+      for (const auto& r : e.alt.protocols) count += r.hi - r.lo + 1u;
+      if (count <= kMaxKeys)
+        for (const auto& r : e.alt.protocols)
+          for (unsigned v = r.lo; v <= r.hi; ++v) k.protocols.push_back(v);
+    } else if (p.count() <= kMaxKeys) {
       for (unsigned v = 0; v < 256; ++v)
         if (p[v]) k.protocols.push_back(v);
+    }
     return k;
   }
   void file(std::uint32_t i, const Filing& k) {
@@ -237,7 +270,7 @@ class Planner {
     protocols_[i] = protocols_of(e.alt);
     families_[i] = families_of(*e.rule);
     Keys dst = dst_keys(*e.rule);
-    PortIndex::Filing ports = PortIndex::keys(e);
+    PortIndex::Filing ports = PortIndex::keys(e, protocols_[i]);
     if (std::uint32_t by = cover(i, dst, ports); by != kNone) {
       covered_by_[i] = by;
       return put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
@@ -275,7 +308,7 @@ class Planner {
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
         std::uint32_t m = *it;
         if (++work > kCoverBudget) return true;
-        if ((families_[i] & ~families_[m]) == 0 && (protocols_[i] & ~protocols_[m]).none() &&
+        if ((families_[i] & ~families_[m]) == 0 && protocols_[i].within(protocols_[m]) &&
             holds_place(entries_[m], entries_[i]))
           return by = m, true;
       }
@@ -293,7 +326,7 @@ class Planner {
   bool joins_last(std::uint32_t i) const {
     if (last_.size() > kDirect) return false;
     for (std::uint32_t m : last_)
-      if ((families_[m] & families_[i]) && (protocols_[m] & protocols_[i]).any() && same_place(entries_[m], entries_[i]))
+      if ((families_[m] & families_[i]) && protocols_[m].meets(protocols_[i]) && same_place(entries_[m], entries_[i]))
         return false;
     return true;
   }
@@ -336,7 +369,7 @@ class Planner {
         if (++work > kBudget) return over = true;
         if (group_of_[m] < at) continue;
         if (group_of_[m] != at && entries_[m].effect == entries_[i].effect) continue;
-        if ((families_[m] & families_[i]) && (protocols_[m] & protocols_[i]).any() && same_place(entries_[m], entries_[i]))
+        if ((families_[m] & families_[i]) && protocols_[m].meets(protocols_[i]) && same_place(entries_[m], entries_[i]))
           return true;
       }
       return false;
@@ -369,7 +402,7 @@ class Planner {
 }  // namespace
 
 bool overlap(const Entry& a, const Entry& b) {
-  return (families_of(*a.rule) & families_of(*b.rule)) && (protocols_of(a.alt) & protocols_of(b.alt)).any() &&
+  return (families_of(*a.rule) & families_of(*b.rule)) && protocols_of(a.alt).meets(protocols_of(b.alt)) &&
          same_place(a, b);
 }
 
