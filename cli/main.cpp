@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "backends/backend.hpp"
+#include "backends/nft_prune.hpp"
 #include "command.hpp"
 #include "version.hpp"
 
@@ -14,7 +15,7 @@ namespace rulec::cli {
 namespace {
 
 int compile_main(const std::string& target, const std::string& file, const std::string& output, bool strict,
-                 diag::Format fmt) {
+                 bool prune, diag::Format fmt) {
   const backends::BackendEntry* entry = backends::find(target);
   if (!entry) {
     std::vector<std::string> names;
@@ -41,7 +42,13 @@ int compile_main(const std::string& target, const std::string& file, const std::
     backends::EmitOptions opts;
     opts.strict = strict;
     opts.sources = &doc->sources;
-    ok = backends::compile(*entry, doc->ir, opts, out, sink);
+    if (prune) {  // lint's RC300/RC302 rules never decide a packet (backends/nft_prune.hpp)
+      auto dead = backends::dead_source_rules(doc->ir, doc->ast, doc->sources);
+      ir::Policy kept = backends::without_source_rules(doc->ir, dead);
+      ok = backends::compile(*entry, kept, opts, out, sink);
+    } else {
+      ok = backends::compile(*entry, doc->ir, opts, out, sink);
+    }
   }
   std::vector<diag::Diagnostic> all = doc->diagnostics.all();
   for (auto& d : sink.all()) all.push_back(d);
@@ -92,10 +99,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
 
   std::string target, output, file = "-", format = "text";
-  bool strict = false;
+  bool strict = false, prune = false;
   app.add_option("--target,-t", target, "compile for this target (see 'rulec targets')");
   app.add_option("-o,--output", output, "write the output to this file, atomically (default: stdout)");
   app.add_flag("--strict", strict, "refuse where the target can only approximate the policy");
+  app.add_flag("--prune", prune,
+               "leave out the rules 'rulec lint' proves never decide a packet (RC300, RC302): the same "
+               "verdicts, a smaller and faster-loading output; costs a lint run (100k rules: ~5 s)");
   app.add_option("--format", format, "diagnostics format")->check(CLI::IsMember({"text", "json", "sarif"}));
   app.add_option("file", file, "policy file, or - for standard input (default)");
 
@@ -125,7 +135,7 @@ int main(int argc, char** argv) {
       std::cerr << "rulec: error: nothing to do: give --target T to compile, or a subcommand (rulec --help)\n";
       return kBadInput;
     }
-    return compile_main(target, file, output, strict, parse_format(format));
+    return compile_main(target, file, output, strict, prune, parse_format(format));
   } catch (const std::exception& e) {
     std::cerr << "rulec: internal error: " << e.what() << "\n";
     return 3;

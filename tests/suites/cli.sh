@@ -67,5 +67,12 @@ if [[ -n $first_target ]]; then
 else
   fail=$((fail + 1)); echo "FAIL no targets registered"
 fi
+# --prune: the rules lint proves never decide a packet get no output at all
+printf 'default block in\npass in protocol tcp, to port 22 >> done\nblock in protocol tcp, to port 22\npass in protocol udp, to port 53\n' >"$tmp/dead.rules"
+check "--prune compiles" 0 "$bin" --target nft --prune "$tmp/dead.rules"
+expect_no_text "--prune leaves out a shadowed rule" "$tmp/out" "dead.rules:3:1"
+expect_text "--prune keeps the others" "$tmp/out" "dead.rules:4:1"
+check "without --prune" 0 "$bin" --target nft "$tmp/dead.rules"
+expect_text "without --prune the shadowed rule is named" "$tmp/out" "dead.rules:3:1"
 echo "cli: $pass passed, $fail failed"
 ((fail == 0))

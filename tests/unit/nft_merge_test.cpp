@@ -9,6 +9,7 @@
 #include "backends/backend.hpp"
 #include "backends/linux_rules.hpp"
 #include "backends/nft_merge.hpp"
+#include "backends/nft_prune.hpp"
 #include "frontend.hpp"
 #include "policy_gen.hpp"
 
@@ -170,4 +171,31 @@ TEST_CASE("nft merge: rules of one shape become one rule with a set of concatena
   CHECK(block < note);
   CHECK(note != std::string::npos);
   CHECK(out.find("192.0.2.15 . 1015") == std::string::npos);
+}
+
+TEST_CASE("--prune: without the rules lint proves never decide a packet, every sampled packet is decided by the same rule") {
+  std::mt19937 rng(5);
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto doc = load_text(bench::generate_policy(seed == 3 ? 6000 : 1500, seed), "gen.rules");
+    REQUIRE(doc->ok());
+    auto dead = backends::dead_source_rules(doc->ir, doc->ast, doc->sources);
+    CHECK(dead.size() > 100);
+    ir::Policy kept = backends::without_source_rules(doc->ir, dead);
+    CHECK(kept.rules.size() < doc->ir.rules.size());
+    for (const ir::Rule& r : kept.rules) CHECK_FALSE(std::binary_search(dead.begin(), dead.end(), r.source_rule));
+    std::size_t by_rule = 0;
+    for (int n = 0; n < 6000; ++n) {
+      analysis::Packet p = random_packet(rng);
+      analysis::Verdict before = analysis::evaluate(doc->ir, p), after = analysis::evaluate(kept, p);
+      INFO(analysis::format_packet(p));
+      CHECK(before.action == after.action);
+      REQUIRE(before.by == after.by);
+      if (before.by != analysis::Verdict::By::Rule) continue;
+      ++by_rule;
+      // the same source rule decides: the same verdict, state and log prefix
+      CHECK(doc->ir.rules[before.rule].source_rule == kept.rules[after.rule].source_rule);
+      CHECK(before.created_state == after.created_state);
+    }
+    CHECK(by_rule > 1000);
+  }
 }
