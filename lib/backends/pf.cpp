@@ -15,6 +15,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include "backends/backend.hpp"
@@ -158,7 +159,9 @@ class PfWriter {
       : policy_(policy), options_(options), sink_(sink) {}
 
   bool write(std::string& out) {
-    rules_.reserve(policy_.rules.size() * 128);
+    rules_.reserve(policy_.rules.size() * 128 + 4096);
+    write_header(rules_);
+    const std::size_t tables_at = rules_.size();  // tables, if any, go between the header and the rules
     write_defaults();
     std::uint32_t last_source = UINT32_MAX;
     for (const ir::Rule& r : policy_.rules) {
@@ -173,10 +176,7 @@ class PfWriter {
       if (!write_rule(r)) ok_ = false;
     }
     if (!ok_) return false;
-    std::string head;
-    write_header(head);
-    head += tables_;
-    rules_.insert(0, head);  // in place (room was reserved): the output is never held twice
+    if (!tables_.empty()) rules_.insert(tables_at, "\n" + tables_);  // in place: the output is never held twice
     if (out.empty())
       out = std::move(rules_);
     else
@@ -196,7 +196,6 @@ class PfWriter {
         "# decides, `quick` decides at once, states float between interfaces.\n"
         "set state-policy floating\n",
         from);
-    if (!tables_.empty()) out += '\n';
   }
 
   void write_defaults() {
@@ -229,7 +228,8 @@ class PfWriter {
       if (r.action == ir::Action::Pass) {
         bool tcp_only = p.protocols.size() == 1 && p.protocols[0].lo == ir::proto::tcp &&
                         p.protocols[0].hi == ir::proto::tcp;
-        rules_ += r.state ? (tcp_only ? " flags S/SA keep state" : " keep state") : " no state";
+        using namespace std::string_view_literals;  // lengths known: no strlen a rule
+        rules_ += r.state ? (tcp_only ? " flags S/SA keep state"sv : " keep state"sv) : " no state"sv;
       }
       rules_ += tail;
       rules_ += '\n';
@@ -239,9 +239,10 @@ class PfWriter {
 
   /// action, direction, log, quick, interfaces.
   bool rule_head(const ir::Rule& r, std::string& out) {
-    out = r.action == ir::Action::Pass ? "pass" : r.action == ir::Action::Block ? "block drop" : "block return";
+    using namespace std::string_view_literals;
+    out = r.action == ir::Action::Pass ? "pass"sv : r.action == ir::Action::Block ? "block drop"sv : "block return"sv;
     const auto& dirs = r.match.directions;
-    if (dirs.size() == 1 && dirs[0].lo == dirs[0].hi) out += dirs[0].lo == 0 ? " in" : " out";
+    if (dirs.size() == 1 && dirs[0].lo == dirs[0].hi) out += dirs[0].lo == 0 ? " in"sv : " out"sv;
     if (r.log) out += " log";
     if (r.done) out += " quick";
     const auto& ifs = r.match.interfaces;
@@ -255,7 +256,7 @@ class PfWriter {
                 "name the interfaces this rule is for");
           return false;
         }
-        if (!valid_interface(policy_.interfaces[i])) {
+        if (!interface_ok(i)) {
           error(r, "RC542",
                 fmt::format("interface name '{}' cannot be written in pf.conf", comment_text(policy_.interfaces[i])),
                 "use an interface name of letters, digits, '_', '.' and '-'");
@@ -270,6 +271,13 @@ class PfWriter {
       }
     if (count > 1) out += '}';
     return true;
+  }
+
+  /// valid_interface() of interface `i`, worked out once.
+  bool interface_ok(std::uint32_t i) {
+    if (interface_ok_.empty()) interface_ok_.assign(policy_.interfaces.size(), -1);
+    if (interface_ok_[i] < 0) interface_ok_[i] = valid_interface(policy_.interfaces[i]);
+    return interface_ok_[i] != 0;
   }
 
   static bool valid_interface(const std::string& name) {
@@ -407,6 +415,7 @@ class PfWriter {
   std::string head_;            ///< of the rule being written
   std::vector<Piece> pieces_;   ///< of the rule being written
   std::vector<AddressBlock> blocks_;  ///< of the address set being written
+  std::vector<std::int8_t> interface_ok_;  ///< by interface index: 1 valid, 0 not, -1 not yet known
   SourceComments comments_{options_.sources};
   std::unordered_map<std::string, std::string> tables_by_contents_;
 };
