@@ -553,11 +553,18 @@ void NftWriter::base_chains() {
 
 std::string NftWriter::write() {
   for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
-  for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) plan(dir);
   if (policy_.rules.size() < linux_fw::two_threads_from) {
     chains_.reserve(policy_.rules.size() * 200 + 4096);
-    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) judgement(dir);
+    // one judgement at a time, its kernel rules dropped once written: at 1M
+    // rules each judgement's entries are ~150 MB
+    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) {
+      plan(dir);
+      judgement(dir);
+      entries_[static_cast<int>(dir)] = {};
+      plans_[static_cast<int>(dir)] = {};
+    }
   } else {  // the sets first, as one thread would define them; then one judgement a thread
+    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) plan(dir);
     for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) collect_sets(dir);
     NftWriter out(policy_, options_);
     out.stateful_ = stateful_;

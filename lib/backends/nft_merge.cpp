@@ -89,10 +89,8 @@ bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
 bool holds_place(const Entry& a, const Entry& b) {
   const ir::Match& x = a.rule->match;
   const ir::Match& y = b.rule->match;
-  // the field that most often fails first
-  return holds(a.alt.dport, b.alt.dport) && holds(x.dst, y.dst) && holds(x.src, y.src) &&
-         holds(x.interfaces, y.interfaces) && holds(a.alt.sport, b.alt.sport) &&
-         holds(a.alt.icmp_types, b.alt.icmp_types);
+  return holds(x.interfaces, y.interfaces) && holds(x.src, y.src) && holds(x.dst, y.dst) &&
+         holds(a.alt.sport, b.alt.sport) && holds(a.alt.dport, b.alt.dport) && holds(a.alt.icmp_types, b.alt.icmp_types);
 }
 
 bool same_place(const Entry& a, const Entry& b) {
