@@ -7,15 +7,19 @@
 
 namespace rulec::backends {
 
-void append_number(std::string& out, std::uint64_t v) {
+void Line::grow(std::size_t need) {
+  buf_.resize(std::max(need, 2 * room_));
+  data_ = buf_.data();
+  room_ = buf_.size();
+}
+
+char* write_number(char* end, std::uint64_t v) {
   // Two digits a step from a table: a million-rule output writes tens of
   // millions of numbers (rule indices, ports, lines).
   static constexpr char kPairs[] =
       "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
       "8081828384858687888990919293949596979899";
-  char buf[20];
-  char* end = buf + sizeof buf;
   char* p = end;
   while (v >= 100) {
     const char* pair = kPairs + 2 * (v % 100);
@@ -29,48 +33,13 @@ void append_number(std::string& out, std::uint64_t v) {
   } else {
     *--p = static_cast<char>('0' + v);
   }
-  out.append(p, static_cast<std::size_t>(end - p));
+  return p;
 }
 
-/// inet_ntop's text for an IPv6 address (RFC 5952: lower-case hex, the
-/// first longest run of two or more zero groups as "::", an IPv4 tail for
-/// ::a.b.c.d and ::ffff:a.b.c.d), without sprintf.
-void append_ipv6(std::string& out, ir::U128 a) {
-  unsigned words[8];
-  for (int i = 7; i >= 0; --i, a >>= 16) words[i] = static_cast<unsigned>(a & 0xffff);
-  int best = -1, best_len = 0;
-  for (int i = 0; i < 8;) {
-    if (words[i] != 0) {
-      ++i;
-      continue;
-    }
-    int j = i;
-    while (j < 8 && words[j] == 0) ++j;
-    if (j - i > best_len) best = i, best_len = j - i;
-    i = j;
-  }
-  if (best_len < 2) best = -1;
-  static constexpr char kHex[] = "0123456789abcdef";
-  char buf[48];  // at most 8 groups of 4 digits and 8 colons
-  char* p = buf;
-  for (int i = 0; i < 8; ++i) {
-    if (best >= 0 && i >= best && i < best + best_len) {
-      if (i == best) *p++ = ':';
-      continue;
-    }
-    if (i != 0) *p++ = ':';
-    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
-      out.append(buf, static_cast<std::size_t>(p - buf));
-      append_address(out, ir::Family::Inet, (words[6] << 16) | words[7]);
-      return;
-    }
-    unsigned w = words[i];
-    int shift = 12;
-    while (shift > 0 && (w >> shift) == 0) shift -= 4;
-    for (; shift >= 0; shift -= 4) *p++ = kHex[(w >> shift) & 0xf];
-  }
-  if (best >= 0 && best + best_len == 8) *p++ = ':';
-  out.append(buf, static_cast<std::size_t>(p - buf));
+void append_number(std::string& out, std::uint64_t v) {
+  char buf[20];
+  char* p = write_number(buf + sizeof buf, v);
+  out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
 }
 
 namespace {
@@ -94,20 +63,63 @@ constexpr std::array<OctetText, 256> make_octets() {
 
 constexpr std::array<OctetText, 256> kOctets = make_octets();
 
-}  // namespace
-
-void append_address(std::string& out, ir::Family f, ir::U128 a) {
-  if (f != ir::Family::Inet) return append_ipv6(out, a);
-  auto v = static_cast<std::uint32_t>(a);
-  char buf[20];  // 4 octets of up to 4 bytes each (the padding is overwritten), 3 dots
-  char* p = buf;
+/// A dotted quad at `p` (room for 19 bytes: each octet is copied as 4); returns its end.
+char* write_ipv4(char* p, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) {
     const OctetText& o = kOctets[(v >> shift) & 0xff];
     std::memcpy(p, o.digits, 4);
     p += o.length;
     if (shift) *p++ = '.';
   }
-  out.append(buf, static_cast<std::size_t>(p - buf));
+  return p;
+}
+
+/// inet_ntop's text for an IPv6 address (RFC 5952: lower-case hex, the
+/// first longest run of two or more zero groups as "::", an IPv4 tail for
+/// ::a.b.c.d and ::ffff:a.b.c.d), without sprintf; returns its end.
+char* write_ipv6(char* p, ir::U128 a) {
+  unsigned words[8];
+  for (int i = 7; i >= 0; --i, a >>= 16) words[i] = static_cast<unsigned>(a & 0xffff);
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (words[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && words[j] == 0) ++j;
+    if (j - i > best_len) best = i, best_len = j - i;
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (best >= 0 && i >= best && i < best + best_len) {
+      if (i == best) *p++ = ':';
+      continue;
+    }
+    if (i != 0) *p++ = ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff)))
+      return write_ipv4(p, (words[6] << 16) | words[7]);
+    unsigned w = words[i];
+    int shift = 12;
+    while (shift > 0 && (w >> shift) == 0) shift -= 4;
+    for (; shift >= 0; shift -= 4) *p++ = kHex[(w >> shift) & 0xf];
+  }
+  if (best >= 0 && best + best_len == 8) *p++ = ':';
+  return p;
+}
+
+}  // namespace
+
+std::size_t write_address(char* buf, ir::Family f, ir::U128 a) {
+  char* end = f == ir::Family::Inet ? write_ipv4(buf, static_cast<std::uint32_t>(a)) : write_ipv6(buf, a);
+  return static_cast<std::size_t>(end - buf);
+}
+
+void append_address(std::string& out, ir::Family f, ir::U128 a) {
+  char buf[kAddressTextMax];
+  out.append(buf, write_address(buf, f, a));
 }
 
 namespace {
@@ -197,10 +209,19 @@ std::optional<AddressBlock> single_block(ir::Family f, const ir::Range<ir::U128>
 }
 
 void append_block(std::string& out, ir::Family f, const AddressBlock& b) {
-  append_address(out, f, b.base);
-  if (b.prefix == address_bits(f)) return;
-  out += '/';
-  append_number(out, b.prefix);
+  char buf[kBlockTextMax];
+  out.append(buf, write_block(buf, f, b));
+}
+
+std::size_t write_block(char* buf, ir::Family f, const AddressBlock& b) {
+  std::size_t n = write_address(buf, f, b.base);
+  if (b.prefix == address_bits(f)) return n;
+  buf[n++] = '/';
+  char digits[20];
+  char* p = write_number(digits + sizeof digits, b.prefix);
+  auto len = static_cast<std::size_t>(digits + sizeof digits - p);
+  std::memcpy(buf + n, p, len);
+  return n + len;
 }
 
 std::string format_block(ir::Family f, const AddressBlock& b) {
@@ -225,16 +246,11 @@ std::string source_comment(const diag::SourceMap* sources, const diag::Location&
 
 namespace rulec::backends {
 
-void SourceComments::append(std::string& out, const diag::Location& loc, std::uint32_t line) {
-  if (!sources_ || loc.file >= sources_->size()) return;
-  if (names_.size() <= loc.file) names_.resize(loc.file + 1);
-  std::string& name = names_[loc.file];
-  if (name.empty()) name = comment_text(sources_->file(loc.file).name()) + ":";
-  out += name;
-  diag::LineCol lc = lines_.find(*sources_, loc, line);
-  append_number(out, lc.line);
-  out += ':';
-  append_number(out, lc.column);
+const std::string& SourceComments::name(std::uint32_t file) {
+  if (names_.size() <= file) names_.resize(file + 1);
+  std::string& name = names_[file];
+  if (name.empty()) name = comment_text(sources_->file(file).name()) + ":";
+  return name;
 }
 
 }  // namespace rulec::backends

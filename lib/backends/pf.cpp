@@ -108,7 +108,7 @@ const char* pf_protocol_name(unsigned p) {
   }
 }
 
-void append_port(std::string& out, const ir::Range<std::uint16_t>& r) {
+void append_port(Line& out, const ir::Range<std::uint16_t>& r) {
   if (r.lo == r.hi) {
     out += "= ";
     append_number(out, r.lo);
@@ -125,7 +125,7 @@ void append_port(std::string& out, const ir::Range<std::uint16_t>& r) {
   }
 }
 
-void append_ports(std::string& out, const ir::FieldSet<std::uint16_t>& set) {
+void append_ports(Line& out, const ir::FieldSet<std::uint16_t>& set) {
   if (set.empty() || (set.size() == 1 && set[0].lo == 0 && set[0].hi == 65535)) return;
   out += " port ";
   if (set.size() == 1) return append_port(out, set[0]);
@@ -137,7 +137,7 @@ void append_ports(std::string& out, const ir::FieldSet<std::uint16_t>& set) {
   out += '}';
 }
 
-void append_protocols(std::string& out, const ProtoSet& set) {
+void append_protocols(Line& out, const ProtoSet& set) {
   std::size_t count = 0;
   for (const auto& r : set) count += r.hi - r.lo + 1u;
   out += count == 1 ? " proto " : " proto { ";
@@ -165,15 +165,17 @@ class PfWriter {
     write_defaults();
     std::uint32_t last_source = UINT32_MAX;
     for (const ir::Rule& r : policy_.rules) {
+      line_.clear();  // this rule's lines, appended to the output at once
       if (r.source_rule != last_source) {
         if (options_.sources && r.origin.file < options_.sources->size()) {
-          rules_ += "\n# ";
-          comments_.append(rules_, r.origin, r.line);
-          rules_ += '\n';
+          line_ += "\n# ";
+          comments_.append(line_, r.origin, r.line);
+          line_ += '\n';
         }
         last_source = r.source_rule;
       }
       if (!write_rule(r)) ok_ = false;
+      rules_.append(line_.data(), line_.size());
     }
     if (!ok_) return false;
     if (!tables_.empty()) rules_.insert(tables_at, "\n" + tables_);  // in place: the output is never held twice
@@ -215,7 +217,7 @@ class PfWriter {
   }
 
   bool write_rule(const ir::Rule& r) {
-    std::string& head = head_;
+    Line& head = head_;
     if (!rule_head(r, head)) return false;
     std::string tail = rule_tail_label(r);
     pieces_of(r.match, pieces_);
@@ -223,24 +225,25 @@ class PfWriter {
       if (p.family && !r.match.families.empty() &&
           !ir::field_contains(r.match.families, static_cast<std::uint8_t>(*p.family)))
         continue;
-      rules_ += head;
+      line_ += head.view();
       if (!rule_body(r, p)) return false;
       if (r.action == ir::Action::Pass) {
         bool tcp_only = p.protocols.size() == 1 && p.protocols[0].lo == ir::proto::tcp &&
                         p.protocols[0].hi == ir::proto::tcp;
         using namespace std::string_view_literals;  // lengths known: no strlen a rule
-        rules_ += r.state ? (tcp_only ? " flags S/SA keep state"sv : " keep state"sv) : " no state"sv;
+        line_ += r.state ? (tcp_only ? " flags S/SA keep state"sv : " keep state"sv) : " no state"sv;
       }
-      rules_ += tail;
-      rules_ += '\n';
+      line_ += tail;
+      line_ += '\n';
     }
     return true;
   }
 
   /// action, direction, log, quick, interfaces.
-  bool rule_head(const ir::Rule& r, std::string& out) {
+  bool rule_head(const ir::Rule& r, Line& out) {
     using namespace std::string_view_literals;
-    out = r.action == ir::Action::Pass ? "pass"sv : r.action == ir::Action::Block ? "block drop"sv : "block return"sv;
+    out.clear();
+    out += r.action == ir::Action::Pass ? "pass"sv : r.action == ir::Action::Block ? "block drop"sv : "block return"sv;
     const auto& dirs = r.match.directions;
     if (dirs.size() == 1 && dirs[0].lo == dirs[0].hi) out += dirs[0].lo == 0 ? " in"sv : " out"sv;
     if (r.log) out += " log";
@@ -266,7 +269,7 @@ class PfWriter {
     out += count == 1 ? " on " : " on { ";
     for (const auto& range : ifs)
       for (std::uint32_t i = range.lo; i <= range.hi; ++i) {
-        out += policy_.interfaces[i];
+        out += std::string_view(policy_.interfaces[i]);
         if (count > 1) out += ' ';
       }
     if (count > 1) out += '}';
@@ -293,51 +296,51 @@ class PfWriter {
     std::optional<ir::Family> fam = p.family;
     if (!fam && m.families.size() == 1 && m.families[0].lo == m.families[0].hi)
       fam = static_cast<ir::Family>(m.families[0].lo);
-    if (fam) rules_ += *fam == ir::Family::Inet ? " inet" : " inet6";
+    if (fam) line_ += *fam == ir::Family::Inet ? " inet" : " inet6";
     if (!p.protocols.empty() && !(p.protocols[0].lo == 0 && p.protocols[0].hi == 255))
-      append_protocols(rules_, p.protocols);
+      append_protocols(line_, p.protocols);
     bool sport = p.ports && !m.sport.empty(), dport = p.ports && !m.dport.empty();
     if (m.src.empty() && m.dst.empty() && !sport && !dport) {
-      rules_ += " all";
+      line_ += " all";
     } else {
       if ((!m.src.empty() || !m.dst.empty()) && !fam) {
         error(r, "RC543", "an address set without one address family cannot be written in pf.conf",
               "split the rule by family");
         return false;
       }
-      rules_ += " from ";
+      line_ += " from ";
       append_addresses(fam.value_or(ir::Family::Inet), m.src);
-      if (sport) append_ports(rules_, m.sport);
-      rules_ += " to ";
+      if (sport) append_ports(line_, m.sport);
+      line_ += " to ";
       append_addresses(fam.value_or(ir::Family::Inet), m.dst);
-      if (dport) append_ports(rules_, m.dport);
+      if (dport) append_ports(line_, m.dport);
     }
     if (p.icmp && !m.icmp_types.empty()) {
-      rules_ += *p.family == ir::Family::Inet ? " icmp-type " : " icmp6-type ";
+      line_ += *p.family == ir::Family::Inet ? " icmp-type " : " icmp6-type ";
       std::size_t count = 0;
       for (const auto& range : m.icmp_types) count += range.hi - range.lo + 1u;
-      if (count > 1) rules_ += "{ ";
+      if (count > 1) line_ += "{ ";
       for (const auto& range : m.icmp_types)
         for (unsigned v = range.lo; v <= range.hi; ++v) {
-          append_number(rules_, v);
-          if (count > 1) rules_ += ' ';
+          append_number(line_, v);
+          if (count > 1) line_ += ' ';
         }
-      if (count > 1) rules_ += '}';
+      if (count > 1) line_ += '}';
     }
     return true;
   }
 
   void append_addresses(ir::Family f, const ir::FieldSet<ir::U128>& set) {
     if (set.empty()) {
-      rules_ += "any";
+      line_ += "any";
       return;
     }
     if (set.size() == 1) {
       if (auto block = single_block(f, set[0])) {
         if (block->prefix == 0)
-          rules_ += "any";
+          line_ += "any";
         else
-          append_block(rules_, f, *block);
+          append_block(line_, f, *block);
         return;
       }
     }
@@ -345,18 +348,18 @@ class PfWriter {
     address_blocks(f, set, blocks);
     if (blocks.size() == 1) {
       if (blocks[0].prefix == 0)
-        rules_ += "any";
+        line_ += "any";
       else
-        append_block(rules_, f, blocks[0]);
+        append_block(line_, f, blocks[0]);
       return;
     }
     if (blocks.size() <= kTableThreshold) {  // `{ a b c }`, written in place
-      rules_ += "{ ";
+      line_ += "{ ";
       for (const auto& b : blocks) {
-        append_block(rules_, f, b);
-        rules_ += ' ';
+        append_block(line_, f, b);
+        line_ += ' ';
       }
-      rules_ += '}';
+      line_ += '}';
       return;
     }
     std::string contents;
@@ -369,7 +372,7 @@ class PfWriter {
       it->second = fmt::format("<rulec_{}>", tables_by_contents_.size());
       tables_ += fmt::format("table {} const {{ {} }}\n", it->second, contents);
     }
-    rules_ += it->second;
+    line_ += std::string_view(it->second);
   }
 
   /// ` label "text"`, with the text reduced to what pf reads literally.
@@ -412,7 +415,8 @@ class PfWriter {
   bool ok_ = true;
   std::uint32_t last_label_warning_ = UINT32_MAX;
   std::string tables_, rules_;
-  std::string head_;            ///< of the rule being written
+  Line line_;                   ///< the lines of the IR rule being written
+  Line head_;                   ///< of the rule being written
   std::vector<Piece> pieces_;   ///< of the rule being written
   std::vector<AddressBlock> blocks_;  ///< of the address set being written
   std::vector<std::int8_t> interface_ok_;  ///< by interface index: 1 valid, 0 not, -1 not yet known
