@@ -183,9 +183,11 @@ class PortIndex {
   }
   void file(std::uint32_t i, const Filing& k) {
     if (!k.ports.empty()) {
+      if (by_port_.empty()) by_port_.resize(65536), ported_by_block_.resize(1024);
       for (auto p : k.ports) by_port_[p].push_back(i);
       for (auto b : k.blocks) ported_by_block_[b].push_back(i);
     } else if (!k.blocks.empty()) {
+      if (by_block_.empty()) by_block_.resize(1024);
       for (auto b : k.blocks) by_block_[b].push_back(i);
     } else if (k.protocol >= 0) {
       by_protocol_[k.protocol].push_back(i);
@@ -202,6 +204,7 @@ class PortIndex {
       auto it = f.find(key);
       return it != f.end() && each(it->second);
     };
+    auto at = [&](const Direct& d, std::uint64_t key) { return key < d.size() && !d[key].empty() && each(d[key]); };
     if (k.ports.empty() && k.blocks.empty()) {
       if (k.ported || k.protocols.empty()) return each(all_);
       // no ports, no port protocol: only entries filed by protocol may meet it
@@ -211,13 +214,13 @@ class PortIndex {
     }
     if (!k.ports.empty()) {
       for (auto p : k.ports)
-        if (in(by_port_, p)) return true;
+        if (at(by_port_, p)) return true;
     } else {
       for (auto b : k.blocks)
-        if (in(ported_by_block_, b)) return true;
+        if (at(ported_by_block_, b)) return true;
     }
     for (auto b : k.blocks)
-      if (in(by_block_, b)) return true;
+      if (at(by_block_, b)) return true;
     if (k.protocol >= 0) return in(by_protocol_, static_cast<std::uint64_t>(k.protocol)) || each(rest_);
     for (const auto& [p, list] : by_protocol_)
       if (each(list)) return true;
@@ -225,7 +228,10 @@ class PortIndex {
   }
 
  private:
-  Filed by_port_, ported_by_block_, by_block_, by_protocol_;
+  /// By port (65,536 lists) and by block of 64 ports (1,024), made on first use.
+  using Direct = std::vector<std::vector<std::uint32_t>>;
+  Direct by_port_, ported_by_block_, by_block_;
+  Filed by_protocol_;  // iterated: its order decides which entries a search reaches first
   std::vector<std::uint32_t> rest_, all_;
 };
 
