@@ -129,17 +129,28 @@ void port_options(const char* which, const ir::FieldSet<std::uint16_t>& set, Dim
   }
 }
 
+/// What one look at each rule finds: the rules this family's target writes,
+/// in first-match order (linux_fw::first_match_order) per direction, and
+/// whether any rule passes with state. A million IR rules are a third of a
+/// gigabyte; each look through them costs tens of milliseconds in cache
+/// misses, so the look that checks them (RC514) finds these too.
+struct RulesWritten {
+  std::vector<std::uint32_t> in, out;
+  bool stateful = false;
+};
+
 class IptablesWriter {
  public:
   IptablesWriter(const ir::Policy& policy, const EmitOptions& options, ir::Family family)
       : policy_(policy), options_(options), family_(family), text_(options, 29), interface_matches_(policy) {}
   IptablesWriter(const IptablesWriter&) = delete;  // out_ points into the object
   IptablesWriter& operator=(const IptablesWriter&) = delete;
-  std::string write();
+  /// `written` is what RulesWritten found.
+  std::string write(const RulesWritten& written);
 
  private:
   /// The three judgement chains: one thread, or two for a large policy.
-  void judgements();
+  void judgements(std::span<const std::uint32_t> in, std::span<const std::uint32_t> out);
   /// A judgement chain is its head, its rules (in parts, when two threads
   /// write it) and its tail (the default).
   void judgement_head(const Judgement& j);
@@ -466,9 +477,7 @@ void IptablesWriter::judgement_tail(const Judgement& j) {
   }
 }
 
-void IptablesWriter::judgements() {
-  const auto in = linux_fw::first_match_order(policy_, ir::Direction::In);
-  const auto out = linux_fw::first_match_order(policy_, ir::Direction::Out);
+void IptablesWriter::judgements(std::span<const std::uint32_t> in, std::span<const std::uint32_t> out) {
   const Judgement &input = kJudgements[0], &forward = kJudgements[1], &output = kJudgements[2];
   if (policy_.rules.size() < linux_fw::two_threads_from) {
     // Reserved, not touched: free until written. Forward is written beside
@@ -562,9 +571,9 @@ void IptablesWriter::fixed_chains() {
       v4 ? "icmp" : "ipv6-icmp");
 }
 
-std::string IptablesWriter::write() {
-  for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
-  judgements();
+std::string IptablesWriter::write(const RulesWritten& written) {
+  stateful_ = written.stateful;
+  judgements(written.in, written.out);
   fixed_chains();
   const char* tool = family_ == ir::Family::Inet ? "iptables-restore" : "ip6tables-restore";
   std::string out = fmt::format(
@@ -592,7 +601,19 @@ class IptablesBackend final : public Backend {
     if (!linux_fw::check_policy(policy, options, name, sink)) return false;
     bool ok = true;
     std::uint32_t last = UINT32_MAX;
-    for (const ir::Rule& r : policy.rules) {
+    RulesWritten written;
+    std::vector<std::uint32_t> in_rest, out_rest;  // rules without `done`, in source order
+    for (auto* v : {&written.in, &written.out, &in_rest, &out_rest}) v->reserve(policy.rules.size());
+    const auto fam = static_cast<int>(family_);
+    for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
+      const ir::Rule& r = policy.rules[i];
+      written.stateful = written.stateful || (r.action == ir::Action::Pass && r.state);
+      int rf = linux_fw::rule_family(r.match);
+      if (rf < 0 || rf == fam) {  // the other family's target carries the others
+        const auto& dirs = r.match.directions;
+        if (ir::field_contains(dirs, std::uint8_t{0})) (r.done ? written.in : in_rest).push_back(i);
+        if (ir::field_contains(dirs, std::uint8_t{1})) (r.done ? written.out : out_rest).push_back(i);
+      }
       if (r.match.protocols.empty() || r.match.protocols[0].lo != 0 || r.source_rule == last) continue;
       last = r.source_rule;
       diag::Diagnostic d{diag::Severity::Error, "RC514",
@@ -603,7 +624,10 @@ class IptablesBackend final : public Backend {
       ok = false;
     }
     if (!ok) return false;
-    out = IptablesWriter(policy, options, family_).write();
+    // first match: the `done` rules in order, then the others last to first
+    written.in.insert(written.in.end(), in_rest.rbegin(), in_rest.rend());
+    written.out.insert(written.out.end(), out_rest.rbegin(), out_rest.rend());
+    out = IptablesWriter(policy, options, family_).write(written);
     return true;
   }
 
