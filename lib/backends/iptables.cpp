@@ -213,6 +213,7 @@ class IptablesWriter {
   std::string log_text_;                 ///< its log prefix (the same in every judgement)
   std::string log_chain_;
   std::string opts_;
+  Line line_;  ///< the line being written
   std::vector<Dimension> dims_;
   std::size_t ndims_ = 0;
   Dimension sports_, dports_;
@@ -320,20 +321,23 @@ void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t i
   linux_fw::append_number(chain, index);
   chain += j.tag;
   declare(chain);
-  out_->rules += "-A "sv;
-  out_->rules += chain;
-  out_->rules += " -j LOG --log-prefix \""sv;
   if (log_rule_ != index) {
     log_text_.clear();
     text_.log_prefix(log_text_, r);
     log_rule_ = index;
   }
-  out_->rules += log_text_;
-  out_->rules += "\"\n-A "sv;
-  out_->rules += chain;
-  out_->rules += ' ';
-  out_->rules += out_->leaf;
-  out_->rules += '\n';
+  Line& line = line_;  // the two lines of the log chain, appended to the output at once
+  line.clear();
+  line += "-A "sv;
+  line += chain;
+  line += " -j LOG --log-prefix \""sv;
+  line += log_text_;
+  line += "\"\n-A "sv;
+  line += chain;
+  line += ' ';
+  line += out_->leaf;
+  line += '\n';
+  out_->rules.append(line.data(), line.size());
   out_->leaf = "-j ";
   out_->leaf += chain;
 }
@@ -342,10 +346,13 @@ void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t i
 /// chain per field. `opts` holds the options so far; it is restored on return.
 void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter) {
   if (i == ndims_) {
-    out_->rules += "-A "sv;
-    out_->rules += chain;
-    out_->rules += opts;
-    out_->rules += out_->tail;
+    Line& line = line_;  // one append to the output a line, not four
+    line.clear();
+    line += "-A "sv;
+    line += chain;
+    line += opts;
+    line += out_->tail;
+    out_->rules.append(line.data(), line.size());
     return;
   }
   const Dimension& d = dims_[i];
