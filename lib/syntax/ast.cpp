@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <cstring>
+
 namespace rulec::ast {
 
 Symbols::Symbols() : slots_(64, 0) { intern(""); }
@@ -16,6 +18,16 @@ std::uint32_t Symbols::hash(std::string_view s) {
 }
 
 std::uint32_t Symbols::intern(std::string_view s) {
+  if (s.empty() || s.size() > 8) return intern_in_table(s);
+  std::uint64_t bytes = 0;
+  std::memcpy(&bytes, s.data(), s.size());
+  Recent& r = recent_[(bytes * 0x9e3779b97f4a7c15ull) >> 56];
+  if (r.length == s.size() && r.bytes == bytes) return r.id;
+  r = {bytes, static_cast<std::uint32_t>(s.size()), intern_in_table(s)};
+  return r.id;
+}
+
+std::uint32_t Symbols::intern_in_table(std::string_view s) {
   std::uint32_t h = hash(s);
   std::size_t mask = slots_.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
