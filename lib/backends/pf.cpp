@@ -94,6 +94,30 @@ void pieces_of(const ir::Match& m, std::vector<Piece>& out) {
   }
 }
 
+/// One piece as rule_body() reads it: the protocols by reference.
+struct PieceRef {
+  const ProtoSet& protocols;
+  bool ports, icmp;
+  std::optional<ir::Family> family;
+};
+
+/// When pieces_of(m) is one piece of m's own protocols, without ICMP types
+/// or a family (nearly every IR rule: no ports or ICMP types, or ports and
+/// only TCP, UDP or SCTP), that piece; the rule is written without copying
+/// its protocols into a Piece. Otherwise nullopt.
+std::optional<PieceRef> one_piece(const ir::Match& m) {
+  bool ports = !m.sport.empty() || !m.dport.empty();
+  if (!m.icmp_types.empty()) return std::nullopt;
+  if (!ports) return PieceRef{m.protocols, false, false, std::nullopt};
+  if (m.protocols.empty() || (contains_zero(m.sport) && contains_zero(m.dport))) return std::nullopt;
+  unsigned after = 0;  // restrict() keeps single TCP/UDP/SCTP values in ascending order as they are
+  for (const auto& r : m.protocols) {
+    if (r.lo != r.hi || !ir::proto::has_ports(r.lo) || r.lo < after) return std::nullopt;
+    after = r.lo + 1u;
+  }
+  return PieceRef{m.protocols, true, false, std::nullopt};
+}
+
 const char* pf_protocol_name(unsigned p) {
   switch (p) {
     case ir::proto::icmp: return "icmp";
@@ -220,22 +244,27 @@ class PfWriter {
     Line& head = head_;
     if (!rule_head(r, head)) return false;
     std::string tail = rule_tail_label(r);
+    if (auto p = one_piece(r.match)) return write_piece(r, head, tail, *p);
     pieces_of(r.match, pieces_);
-    for (const Piece& p : pieces_) {
-      if (p.family && !r.match.families.empty() &&
-          !ir::field_contains(r.match.families, static_cast<std::uint8_t>(*p.family)))
-        continue;
-      line_ += head.view();
-      if (!rule_body(r, p)) return false;
-      if (r.action == ir::Action::Pass) {
-        bool tcp_only = p.protocols.size() == 1 && p.protocols[0].lo == ir::proto::tcp &&
-                        p.protocols[0].hi == ir::proto::tcp;
-        using namespace std::string_view_literals;  // lengths known: no strlen a rule
-        line_ += r.state ? (tcp_only ? " flags S/SA keep state"sv : " keep state"sv) : " no state"sv;
-      }
-      line_ += tail;
-      line_ += '\n';
+    for (const Piece& p : pieces_)
+      if (!write_piece(r, head, tail, {p.protocols, p.ports, p.icmp, p.family})) return false;
+    return true;
+  }
+
+  bool write_piece(const ir::Rule& r, const Line& head, const std::string& tail, const PieceRef& p) {
+    if (p.family && !r.match.families.empty() &&
+        !ir::field_contains(r.match.families, static_cast<std::uint8_t>(*p.family)))
+      return true;
+    line_ += head.view();
+    if (!rule_body(r, p)) return false;
+    if (r.action == ir::Action::Pass) {
+      bool tcp_only = p.protocols.size() == 1 && p.protocols[0].lo == ir::proto::tcp &&
+                      p.protocols[0].hi == ir::proto::tcp;
+      using namespace std::string_view_literals;  // lengths known: no strlen a rule
+      line_ += r.state ? (tcp_only ? " flags S/SA keep state"sv : " keep state"sv) : " no state"sv;
     }
+    line_ += tail;
+    line_ += '\n';
     return true;
   }
 
@@ -291,7 +320,7 @@ class PfWriter {
   }
 
   /// family, protocols, addresses, ports, ICMP types.
-  bool rule_body(const ir::Rule& r, const Piece& p) {
+  bool rule_body(const ir::Rule& r, const PieceRef& p) {
     const ir::Match& m = r.match;
     std::optional<ir::Family> fam = p.family;
     if (!fam && m.families.size() == 1 && m.families[0].lo == m.families[0].hi)
