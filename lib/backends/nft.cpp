@@ -47,9 +47,12 @@ class NftWriter {
   void merged(ir::Direction dir, std::span<const std::uint32_t> members);
   /// Appends to elements_ the set elements of one member of a merged group.
   void elements(const nft_merge::Entry& e, ir::Family f, bool l4proto, bool icmp, std::string_view comment);
-  /// Appends what entries of one class share besides their effect: interfaces,
-  /// families, the fields they match. False when the entry never joins others.
-  bool shape(std::string& out, const nft_merge::Entry& e);
+  /// What entries of one class share besides their effect: interfaces,
+  /// families, the fields they match, as one number (see shape()). False when
+  /// the entry never joins others.
+  bool shape(std::uint64_t& out, const nft_merge::Entry& e);
+  /// The number of an interface set among those met (0: any interface).
+  std::uint32_t interface_set(const ir::FieldSet<std::uint32_t>& s);
   void verdict_text(std::string& out, ir::Direction dir, const ir::Rule& r);
   /// Notes a rule that needs no kernel rule, for covered_notes().
   void covered(const ir::Rule& r);
@@ -91,6 +94,8 @@ class NftWriter {
   std::vector<Alternative> alternatives_;  ///< of the rule being written
   std::string elements_, key_;             ///< scratch for named sets
   std::vector<nft_merge::Entry> entries_[2];
+  std::vector<ir::FieldSet<std::uint32_t>> interface_sets_;  ///< interface_set() k is [k - 1]
+  std::unordered_map<std::string, std::uint32_t> interface_set_ids_;
   std::string covered_;             ///< the rules of covered(), "; " between
   std::size_t covered_count_ = 0;   ///< how many
   const ir::Rule* last_covered_ = nullptr;
@@ -252,35 +257,46 @@ void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& al
   if (!collecting_) verdict(dir, r);
 }
 
-bool NftWriter::shape(std::string& s, const nft_merge::Entry& e) {
+std::uint32_t NftWriter::interface_set(const ir::FieldSet<std::uint32_t>& s) {
+  if (s.empty()) return 0;
+  for (std::size_t k = 0; k < interface_sets_.size() && k < 16; ++k)  // a policy has few
+    if (interface_sets_[k] == s) return static_cast<std::uint32_t>(k + 1);
+  key_.assign(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(s[0]));
+  auto [it, fresh] = interface_set_ids_.try_emplace(key_, static_cast<std::uint32_t>(interface_sets_.size() + 1));
+  if (fresh) interface_sets_.push_back(s);
+  return it->second;
+}
+
+bool NftWriter::shape(std::uint64_t& out, const nft_merge::Entry& e) {
   const ir::Rule& r = *e.rule;
   const Alternative& alt = e.alt;
   if (alt.negate_protocols) return false;
-  auto bytes = [&s](const auto& set) {
-    s.append(reinterpret_cast<const char*>(set.data()), set.size() * sizeof(set[0]));
-    s += '|';
-  };
-  bytes(r.match.interfaces);
-  bytes(r.match.families);
+  std::uint64_t families = r.match.families.empty() ? 4 : 0;  // bit 0 IPv4, bit 1 IPv6, 4: either
+  for (const auto& f : r.match.families) {
+    if (f.hi > 1) return false;
+    for (unsigned v = f.lo; v <= f.hi; ++v) families |= 1u << v;
+  }
+  const std::uint32_t interfaces = interface_set(r.match.interfaces);
+  if (interfaces >= 4096) return false;  // past 4,095 interface sets, no merging
   std::size_t product = std::max<std::size_t>(r.match.src.size(), 1) * std::max<std::size_t>(r.match.dst.size(), 1);
   const bool ports = !alt.sport.empty() || !alt.dport.empty();
-  char form = 'n';  // the protocol's part: none, icmp, icmpv6, th of one protocol, meta l4proto
+  // the protocol's part: th of one protocol (6, 17, 132), or none, icmp, icmpv6, meta l4proto
+  std::uint64_t form = 250;
   if (!alt.icmp_types.empty()) {
-    form = alt.protocols[0].lo == ir::proto::icmp ? '4' : '6';
+    form = alt.protocols[0].lo == ir::proto::icmp ? 251 : 252;
     product *= alt.icmp_types.size();
   } else if (ports && is_single(alt.protocols)) {
-    form = static_cast<char>(alt.protocols[0].lo);
+    form = alt.protocols[0].lo;
   } else if (!alt.protocols.empty()) {
-    form = 'l';
+    form = 253;
     product *= alt.protocols.size();
   }
   product *= std::max<std::size_t>(alt.sport.size(), 1) * std::max<std::size_t>(alt.dport.size(), 1);
-  if (product > 64 || (form == 'n' && r.match.src.empty() && r.match.dst.empty())) return false;  // no values
-  s += form;
-  s += r.match.src.empty() ? '-' : 's';
-  s += r.match.dst.empty() ? '-' : 'd';
-  s += alt.sport.empty() ? '-' : 'p';
-  s += alt.dport.empty() ? '-' : 'q';
+  if (product > 64 || (form == 250 && r.match.src.empty() && r.match.dst.empty())) return false;  // no values
+  std::uint64_t fields = (r.match.src.empty() ? 0 : 1) | (r.match.dst.empty() ? 0 : 2) | (alt.sport.empty() ? 0 : 4) |
+                         (alt.dport.empty() ? 0 : 8);
+  // effect: 32 bits, interfaces 12, families 3, form 8, fields 4
+  out = std::uint64_t{e.effect} | std::uint64_t{interfaces} << 32 | families << 44 | form << 47 | fields << 55;
   return true;
 }
 
@@ -316,14 +332,12 @@ void NftWriter::plan(ir::Direction dir) {
   // Classes: the effect and the shape. An entry whose effect no other entry
   // has is in a class of its own, which is the same as none (most labels
   // name one rule: no class table entry for each).
-  std::unordered_map<std::string, std::uint32_t> classes;
-  std::string key;
+  std::unordered_map<std::uint64_t, std::uint32_t> classes;
+  std::uint64_t key = 0;
   for (nft_merge::Entry& e : entries) {
     if (e.effect & 0x80000000u || (e.effect >= 16 && uses[e.effect - 16] == 1)) continue;
-    key.assign(reinterpret_cast<const char*>(&e.effect), sizeof e.effect);
     if (!shape(key, e)) continue;
-    auto it = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first;
-    e.klass = it->second;
+    e.klass = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first->second;
   }
   plans_[static_cast<int>(dir)] = nft_merge::plan(entries);
 }
