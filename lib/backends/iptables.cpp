@@ -593,8 +593,8 @@ std::string IptablesWriter::write(const RulesWritten& written) {
         "-A PREROUTING -p tcp --dport 1723 -j CT --helper pptp\n"
         "-A OUTPUT -p tcp --dport 1723 -j CT --helper pptp\n";
   out += "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
-  out += out_->decl;
-  out_->rules.insert(0, out);  // in place: the output is never held twice
+  out_->decl.insert(0, out);        // the declarations (25 MB at a million rules) are not copied
+  out_->rules.insert(0, out_->decl);  // in place: the output is never held twice
   out_->rules += "COMMIT\n";
   return std::move(out_->rules);
 }
