@@ -79,6 +79,7 @@ bool warn_lost_in_state(const ir::Policy& policy, const EmitOptions& options, st
     if (r.action == ir::Action::Pass && r.state && !in_state && contains_value(r.match.directions, std::uint8_t{0}))
       in_state = &r;
     if (r.action != ir::Action::Pass && contains_value(r.match.directions, std::uint8_t{1})) out_can_drop = true;
+    if (in_state && out_can_drop) break;  // nothing later changes either (a million rules need not be read again)
   }
   if (!in_state || !out_can_drop) return false;
   warn_once(sink, *in_state, options.strict, "RC515",
