@@ -468,11 +468,19 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
   RuleLowering rules(p, names, sink, out, options.keep_rules, options.sources);
   std::array<const Statement*, 2> defaults{};
   std::uint32_t source_rule = 0;
-  std::size_t n = 0;
-  for (const Statement& s : p.statements) n += s.kind == Statement::Kind::Rule;
-  if (options.keep_rules) {  // most rules lower to one IR rule: no regrowth of a million-rule vector
-    out.rules.reserve(n + n / 4);
-    out.source_rules.reserve(n);
+  // Room by the number of statements, nearly all rules in a large policy:
+  // reserved and not written is free, and counting the rules would read a
+  // million statements once more. Most rules lower to one IR rule: no
+  // regrowth of a million-rule vector.
+  const std::size_t most = p.statements.size();
+  if (options.keep_rules) {
+    out.rules.reserve(most + most / 4);
+    out.source_rules.reserve(most);
+  }
+  std::size_t n = most;  // the rules, counted when two threads may share them
+  if (most >= options.two_threads_from) {
+    n = 0;
+    for (const Statement& s : p.statements) n += s.kind == Statement::Kind::Rule;
   }
   // A large policy: the rules from statement `split` on go to a second thread.
   std::size_t split = p.statements.size();
