@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <array>
 #include <string>
-#include <unordered_map>
 
 #include "backends/windows_internal.hpp"
 
@@ -62,17 +61,24 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   return h * 0xbf58476d1ce4e5b9ULL;
 }
 
-/// A hash of a covering box's kind and of every field but `skip`.
-std::uint64_t key_hash(const Cover& c, std::size_t skip) {
-  std::uint64_t h = mix(c.allow ? 1 : 2, c.any_interface ? 3 : 4);
-  for (std::size_t g = 0; g < kFields; ++g) {
-    h = mix(h, g);
-    if (g == skip) continue;
-    for (const Interval& i : c.box[static_cast<Field>(g)]) {
-      h = mix(h, static_cast<std::uint64_t>(i.lo) ^ static_cast<std::uint64_t>(i.lo >> 64) * 31);
-      h = mix(h, static_cast<std::uint64_t>(i.hi) ^ static_cast<std::uint64_t>(i.hi >> 64) * 31);
-    }
+/// A hash of one field of a box.
+std::uint64_t field_hash(const Box& b, std::size_t g) {
+  std::uint64_t h = mix(0x51, g);
+  for (const Interval& i : b[static_cast<Field>(g)]) {
+    h = mix(h, static_cast<std::uint64_t>(i.lo) ^ static_cast<std::uint64_t>(i.lo >> 64) * 31);
+    h = mix(h, static_cast<std::uint64_t>(i.hi) ^ static_cast<std::uint64_t>(i.hi >> 64) * 31);
   }
+  return h;
+}
+
+/// Per covering box, the hash of each field, kept so that a box's key is
+/// worked out from them without going over its values again.
+using FieldHashes = std::array<std::uint64_t, kFields>;
+
+/// A hash of a covering box's kind and of every field but `skip`.
+std::uint64_t key_hash(const Cover& c, const FieldHashes& fields, std::size_t skip) {
+  std::uint64_t h = mix(c.allow ? 1 : 2, c.any_interface ? 3 : 4);
+  for (std::size_t g = 0; g < kFields; ++g) h = mix(h, g == skip ? g : fields[g]);
   return h;
 }
 
@@ -97,28 +103,66 @@ void coalesce(std::vector<Cover>& covers, U128 unnamed) {
   const std::vector<Interval> every{{0, unnamed}};
   for (Cover& c : covers)
     if (c.any_interface) c.box = *with_field(c.box, Field::Interface, every);
-  std::unordered_multimap<std::uint64_t, std::size_t> index;
+  std::vector<FieldHashes> hashes(covers.size());
+  for (std::size_t i = 0; i < covers.size(); ++i)
+    for (std::size_t g = 0; g < kFields; ++g) hashes[i][g] = field_hash(covers[i].box, g);
+  // Per pass over field f: boxes in order of their key (ties in their own
+  // order); each joins the first earlier box of its key it agrees with.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed;
+  std::vector<std::uint32_t> into, leaders, at;
+  // Per kept box, the values of field f of the boxes merged into it: united
+  // once per pass, not once per box (a box may take in thousands).
+  std::vector<std::vector<Interval>> merged;
   for (bool changed = true; changed;) {
     changed = false;
     for (std::size_t f = 0; f < kFields; ++f) {
-      index.clear();
+      const auto field = static_cast<Field>(f);
+      const std::size_t n = covers.size();
+      keyed.resize(n);
+      for (std::size_t i = 0; i < n; ++i) keyed[i] = {key_hash(covers[i], hashes[i], f), static_cast<std::uint32_t>(i)};
+      std::sort(keyed.begin(), keyed.end());
+      into.assign(n, 0);
+      for (std::size_t r = 0; r < n;) {
+        std::size_t end = r;
+        while (end < n && keyed[end].first == keyed[r].first) ++end;
+        leaders.clear();
+        for (std::size_t j = r; j < end; ++j) {
+          std::uint32_t i = keyed[j].second;
+          auto it = std::find_if(leaders.begin(), leaders.end(),
+                                 [&](std::uint32_t l) { return same_but(covers[l], covers[i], f); });
+          into[i] = it == leaders.end() ? i : *it;
+          if (it == leaders.end()) leaders.push_back(i);
+        }
+        r = end;
+      }
       std::vector<Cover> out;
-      out.reserve(covers.size());
-      for (Cover& c : covers) {
-        std::uint64_t h = key_hash(c, f);
-        auto [lo, hi] = index.equal_range(h);
-        auto it = std::find_if(lo, hi, [&](const auto& e) { return same_but(out[e.second], c, f); });
-        if (it == hi) {
-          index.emplace(h, out.size());
-          out.push_back(std::move(c));
+      std::vector<FieldHashes> out_hashes;
+      out.reserve(n);
+      out_hashes.reserve(n);
+      merged.clear();
+      at.assign(n, 0);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (into[i] == i) {
+          at[i] = static_cast<std::uint32_t>(out.size());
+          out.push_back(std::move(covers[i]));
+          out_hashes.push_back(hashes[i]);
+          merged.emplace_back();
           continue;
         }
-        Cover& t = out[it->second];
-        t.box = *with_field(t.box, static_cast<Field>(f), values::unite(t.box[static_cast<Field>(f)], c.box[static_cast<Field>(f)]));
-        if (t.rule != c.rule) t.rule = kSeveralRules;
+        Cover& t = out[at[into[i]]];
+        auto& values = merged[at[into[i]]];
+        if (values.empty()) values.assign(t.box[field].begin(), t.box[field].end());
+        values.insert(values.end(), covers[i].box[field].begin(), covers[i].box[field].end());
+        if (t.rule != covers[i].rule) t.rule = kSeveralRules;
         changed = true;
       }
+      for (std::size_t k = 0; k < out.size(); ++k)
+        if (!merged[k].empty()) {
+          out[k].box = *with_field(out[k].box, field, values::unite(merged[k], {}));
+          out_hashes[k][f] = field_hash(out[k].box, f);
+        }
       covers = std::move(out);
+      hashes = std::move(out_hashes);
     }
   }
 }

@@ -64,13 +64,19 @@ std::optional<Built> build(const ir::Policy& p, ir::Direction d, const std::opti
 
 // ---- large policies (windows_local.cpp) ----------------------------------
 
-/// Each rule's region (its match minus the matches of the rules before it in
-/// `order`), without the default's region; nullopt beyond `max_pieces`, or
-/// (with `budget` then 0) when the pairs of a match and an earlier match
-/// that may overlap it would exceed `budget` (which is spent by that many).
-std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
-                                                const std::vector<std::uint32_t>& order, std::size_t max_pieces,
-                                                std::size_t& budget);
+/// Each rule's region per direction (the packets it decides: its match
+/// minus the matches that take precedence, analysis::Decisions::decided_by),
+/// without the defaults' regions, in precedence order.
+struct RuleRegions {
+  std::array<std::vector<Region>, 2> regions;  ///< [In], [Out]
+  /// Left unfinished: a rule's region split into more than
+  /// `max_rule_pieces` boxes, or needed a look at more than its share of
+  /// `max_looks` rules of the index (Overlap); or the regions split into
+  /// more than `max_pieces` boxes in all (Pieces).
+  enum class Refused { No, Overlap, Pieces } refused = Refused::No;
+};
+RuleRegions decide_rules(const ir::Policy& p, std::size_t max_pieces, std::size_t max_rule_pieces,
+                         std::size_t max_looks);
 
 /// Boxes binned by protocol and by destination port (each port range at
 /// the finest of a few granularities that holds it whole), with their

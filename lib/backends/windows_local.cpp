@@ -7,13 +7,18 @@
 // and covers only the verdict opposite to the default, which is exactly
 // what the rules decide: allow rules under a default of Block, block rules
 // under a default of Allow. Questions about the other verdict become
-// subtractions from the covered side. Earlier matches and covering boxes
-// are indexed by protocol, destination port and address hulls
-// (BoxIndex), so a rule only meets the boxes near it.
+// subtractions from the covered side. The regions come from
+// analysis::Decisions (the rules one rule holds whole set aside first, an
+// index of the rules, what the broad rules take worked out once per
+// shape); the covering boxes are indexed by protocol, destination port and
+// address hulls (BoxIndex), so a question meets only the boxes near it.
 #include <algorithm>
 #include <array>
+#include <atomic>
 
+#include "analysis/decisions.hpp"
 #include "analysis/packetset.hpp"
+#include "analysis/side_by_side.hpp"
 #include "backends/windows_internal.hpp"
 
 namespace rulec::backends::windows::detail {
@@ -28,113 +33,106 @@ bool within(const Box& inner, const Box& outer) {
   return true;
 }
 
-/// `m` minus the boxes of `ids` that cover it in every field but one: each
-/// such box only narrows that field, and they narrow it together (a policy
-/// of many hosts blocked before a wide pass would otherwise cut the pass
-/// once per host, each cut copying the hosts left). Removes those ids;
-/// nullopt when nothing is left (or one box covers m whole).
-std::optional<Box> narrow(const Box& m, const std::vector<Box>& boxes, std::vector<std::uint32_t>& ids,
-                          std::array<std::vector<Interval>, kFields>& apart) {
-  for (auto& a : apart) a.clear();
-  bool narrowed = false, gone = false;
-  std::erase_if(ids, [&](std::uint32_t id) {
-    const Box& e = boxes[id];
-    std::size_t outside = kFields, count = 0;
-    for (std::size_t f = 0; f < kFields && count < 2; ++f)
-      if (!values::covers(e[static_cast<Field>(f)], m[static_cast<Field>(f)])) {
-        outside = f;
-        ++count;
-      }
-    if (count == 0) gone = true;
-    if (count != 1) return count == 0;
-    auto v = e[static_cast<Field>(outside)];
-    apart[outside].insert(apart[outside].end(), v.begin(), v.end());
-    narrowed = true;
-    return true;
-  });
-  if (gone) return std::nullopt;
-  if (!narrowed) return m;
-  Box::Builder out;
-  for (std::size_t f = 0; f < kFields; ++f) {
-    auto& a = apart[f];
-    if (a.empty()) {
-      out.add(m[static_cast<Field>(f)]);
-      continue;
+constexpr std::size_t kMaxProbedBoxes = 256;
+
+/// One packet of `set` that rule `r` decides, among a few probed ones
+/// (corners and middles of its first boxes), as a one-packet set.
+std::optional<analysis::PacketSet> probe(const analysis::Decisions& decisions, std::uint32_t r,
+                                         const analysis::PacketSet& set) {
+  for (const analysis::Packet& packet : decisions.probes(set))
+    if (decisions.decider(packet) == r) {
+      analysis::PacketSet one = analysis::PacketSet::of(packet, decisions.policy());
+      if (!one.empty() && decisions.match(r).contains(one)) return one;
     }
-    if (!out.add(values::subtract(m[static_cast<Field>(f)], values::unite(a, {})))) return std::nullopt;
-  }
-  return out.take();
+  return std::nullopt;
 }
 
-/// Appends to `out` the parts of `m` outside the boxes of `ids` (ascending).
-/// Each part first drops the boxes it misses and narrows by those that
-/// differ from it in one field only, then the first remaining box splits it
-/// and each piece goes on with the rest. False beyond `max_pieces` pieces.
-bool cut(const Box& m, const std::vector<Box>& boxes, std::vector<std::uint32_t> ids, std::vector<Box>& out,
-         std::size_t max_pieces) {
-  struct Work {
-    Box piece;
-    std::vector<std::uint32_t> ids;
-  };
-  std::array<std::vector<Interval>, kFields> apart;
-  std::vector<Work> work;
-  work.push_back({m, std::move(ids)});
-  std::vector<Box> split;
-  while (!work.empty()) {
-    Work w = std::move(work.back());
-    work.pop_back();
-    std::erase_if(w.ids, [&](std::uint32_t id) { return !overlaps(w.piece, boxes[id]); });
-    auto a = narrow(w.piece, boxes, w.ids, apart);
-    if (!a) continue;  // nothing of it is left
-    std::erase_if(w.ids, [&](std::uint32_t id) { return !overlaps(*a, boxes[id]); });
-    if (w.ids.empty()) {
-      out.push_back(std::move(*a));
-      continue;
-    }
-    split.clear();
-    subtract(*a, boxes[w.ids.front()], split);
-    if (out.size() + work.size() + split.size() > max_pieces) return false;
-    std::vector<std::uint32_t> rest(w.ids.begin() + 1, w.ids.end());
-    for (Box& p : split) work.push_back({std::move(p), rest});
+/// Some packets rule `r` decides (none when it decides none), for a rule
+/// whose packets are not covered: a probed packet when one proves that it
+/// decides some, else what it decides; its whole match when that splits
+/// into more than `max_pieces` boxes (it may then decide none: only its
+/// reject and log findings can be wrong, and only by being reported).
+analysis::PacketSet some_decided(const analysis::Decisions& decisions, std::uint32_t r, std::size_t max_pieces,
+                                 std::size_t looks) {
+  const analysis::PacketSet& match = decisions.match(r);
+  if (auto one = probe(decisions, r, match)) return *one;
+  constexpr std::size_t kQuick = 64;  // most rules: settled before they split into more pieces
+  std::vector<std::uint32_t> takers;
+  if (auto quick = decisions.decided_by(r, &takers, kQuick, nullptr, looks)) return *quick;
+  // The rules that took packets before it split too much leave pieces whose
+  // middles often lie between the addresses the others name.
+  analysis::PacketSet rest = match;
+  for (std::uint32_t k : takers) {
+    analysis::PacketSet next = rest;
+    next.subtract(decisions.match(k));
+    if (next.empty() || next.boxes().size() > kMaxProbedBoxes) break;
+    rest = std::move(next);
   }
-  return true;
+  for (std::size_t first = 0; first < rest.boxes().size(); first += 4) {
+    analysis::PacketSet few;
+    for (std::size_t b = first; b < std::min(first + 4, rest.boxes().size()); ++b) few.add_disjoint(rest.boxes()[b]);
+    if (auto one = probe(decisions, r, few)) return *one;
+  }
+  auto all = decisions.decided_by(r, nullptr, max_pieces, nullptr, looks);
+  return all ? *all : match;
 }
 
 }  // namespace
 
-std::optional<std::vector<Region>> decide_rules(const ir::Policy& p, ir::Direction d,
-                                                const std::vector<std::uint32_t>& order, std::size_t max_pieces,
-                                                std::size_t& budget) {
-  const std::vector<Interval> dir{{static_cast<U128>(d), static_cast<U128>(d)}};
-  BoxIndex earlier;  // the matches before this rule's, in `matches`
-  std::vector<Box> matches;
-  std::vector<std::uint32_t> ids;
-  std::vector<Region> out;
-  std::vector<Box> pieces;
-  for (std::uint32_t i : order) {
-    const ir::Rule& r = p.rules[i];
-    if (!ir::field_contains(r.match.directions, static_cast<std::uint8_t>(d))) continue;
-    std::vector<Box> match;
-    analysis::PacketSet set = analysis::PacketSet::of(r.match, p);
-    for (const Box& b : set.boxes())
-      if (auto own = with_field(b, Field::Direction, values::intersect(b[Field::Direction], dir)))
-        match.push_back(std::move(*own));
-    for (const Box& m : match) {
-      earlier.near(m, ids);
-      if (ids.size() > budget) {
-        budget = 0;
-        return std::nullopt;
+RuleRegions decide_rules(const ir::Policy& p, std::size_t max_pieces, std::size_t max_rule_pieces,
+                         std::size_t max_looks) {
+  analysis::Decisions decisions(p);
+  decisions.remove_covered();  // the rules one rule of higher precedence holds whole decide nothing
+  std::vector<std::uint32_t> live;  // in precedence order, so regions come out in that order
+  for (std::uint32_t r = 0; r < p.rules.size(); ++r)
+    if (!decisions.dead(r) && !decisions.match(r).empty()) live.push_back(r);
+  std::sort(live.begin(), live.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return decisions.rank(a) < decisions.rank(b); });
+  // Each rule may look at its share of max_looks rules of the index: the
+  // whole stays within max_looks, whatever the rules.
+  const std::size_t looks = std::max<std::size_t>(max_looks / std::max<std::size_t>(live.size(), 1), 1);
+  // The packets each rule decides are needed exactly where its verdict is
+  // not the default's (they are covered), and for a pass without state
+  // (its replies are followed); elsewhere only whether it decides any.
+  std::vector<bool> exact(live.size());
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    const ir::Rule& r = p.rules[live[i]];
+    bool pass = r.action == ir::Action::Pass;
+    exact[i] = pass && !r.state;
+    for (auto d : {ir::Direction::In, ir::Direction::Out})
+      if (ir::field_contains(r.match.directions, static_cast<std::uint8_t>(d)) &&
+          pass != (p.default_for(d).action == ir::Action::Pass))
+        exact[i] = true;
+  }
+  std::vector<std::optional<analysis::PacketSet>> decided(live.size());
+  std::atomic<bool> failed{false};
+  std::atomic<std::size_t> pieces{0};
+  auto work = [&](std::size_t first, std::size_t step) {
+    for (std::size_t i = first; i < live.size() && !failed.load(std::memory_order_relaxed); i += step) {
+      decided[i] = exact[i] ? decisions.decided_by(live[i], nullptr, max_rule_pieces, nullptr, looks)
+                            : some_decided(decisions, live[i], max_rule_pieces, looks);
+      if (!decided[i] || (pieces += decided[i]->boxes().size()) > max_pieces) failed = true;
+    }
+  };
+  if (live.size() < analysis::Decisions::kTwoThreads) work(0, 1);
+  else analysis::side_by_side([&] { work(1, 2); }, [&] { work(0, 2); });
+  RuleRegions out;
+  if (failed) {
+    out.refused = pieces > max_pieces ? RuleRegions::Refused::Pieces : RuleRegions::Refused::Overlap;
+    return out;
+  }
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    const ir::Rule& r = p.rules[live[i]];
+    for (const Box& b : decided[i]->boxes()) {
+      auto dirs = b[Field::Direction];
+      for (int d = 0; d < 2; ++d) {
+        const std::vector<Interval> dir{{static_cast<U128>(d), static_cast<U128>(d)}};
+        if (!values::overlap(dirs, dir)) continue;
+        auto own = dirs.size() == 1 && dirs[0].lo == dirs[0].hi ? b : *with_field(b, Field::Direction, dir);
+        out.regions[d].push_back({std::move(own), live[i], r.action == ir::Action::Pass});
       }
-      budget -= ids.size();
-      pieces.clear();
-      if (!cut(m, matches, ids, pieces, max_pieces)) return std::nullopt;
-      for (Box& a : pieces) out.push_back({std::move(a), i, r.action == ir::Action::Pass});
     }
-    for (Box& m : match) {
-      earlier.add(m);
-      matches.push_back(std::move(m));
-    }
-    if (out.size() > max_pieces) return std::nullopt;
+    decided[i].reset();
   }
   return out;
 }

@@ -39,11 +39,15 @@ constexpr std::size_t kMaxRegions = 200'000;
 /// its pieces grow faster than the rule-by-rule method's.
 constexpr std::size_t kWholeMethodRules = 2'000;
 constexpr std::size_t kMaxRulePieces = 2'000'000;
-/// Above this many IR rules neither method is tried: the rule-by-rule
-/// method's time grows with the square of the rules (the generated 40,000
-/// rules, 45,781 after expansion, take about 20 s; 100,000 would take two
-/// minutes), so a larger policy is refused at once (RC554).
-constexpr std::size_t kMaxPolicyRules = 50'000;
+/// Above this many pieces of one rule's region the rule-by-rule method
+/// refuses (RC554): cutting a region grows with its pieces times the rules
+/// that cut it (the generated 100,000 rules reach about 6,000).
+constexpr std::size_t kMaxOneRulePieces = 20'000;
+/// Above this many IR rules neither method is tried and the policy is
+/// refused at once (RC554): the analysis index alone would need gigabytes
+/// (the generated 100,000 rules, 114,000 after expansion, peak at about
+/// 650 MB).
+constexpr std::size_t kMaxPolicyRules = 200'000;
 /// Packets still undecided, kept apart by protocol so that a rule for one
 /// protocol only looks at that protocol's pieces.
 struct Bucket {
@@ -561,27 +565,23 @@ bool plan_whole(const ir::Policy& policy, const PlanOptions& options, std::array
 /// The rule-by-rule method for large policies: each direction covers the
 /// verdict opposite to its default, which is what the rules decide.
 bool plan_by_rule(const ir::Policy& policy, const PlanOptions& options, diag::Sink& sink, Plan& out) {
-  std::array<std::vector<Region>, 2> regions;
   std::array<std::vector<Cover>, 2> pass, blocked;
   std::array<Approximations::Drops, 2> drops;
-  const auto order = precedence(policy);
-  std::size_t budget = options.max_overlap_pairs;
-  for (int d = 0; d < 2; ++d) {
-    auto r = decide_rules(policy, static_cast<ir::Direction>(d), order, kMaxRulePieces, budget);
-    if (!r && budget == 0) {
-      too_large(sink, fmt::format("the policy's rules overlap too much: more than {} pairs of rules to compare; "
-                                  "an order-free Windows rule set for it would take too long to compute",
-                                  options.max_overlap_pairs));
-      return false;
-    }
-    if (!r) {
-      too_large(sink, fmt::format("the policy's rules split into more than {} pieces; an order-free Windows rule "
-                                  "set for it would be far too large", kMaxRulePieces));
-      return false;
-    }
-    regions[d] = std::move(*r);
-    sides(policy, regions[d], pass[d], blocked[d]);
+  RuleRegions decided = decide_rules(policy, kMaxRulePieces, kMaxOneRulePieces, options.max_looks);
+  if (decided.refused == RuleRegions::Refused::Overlap) {
+    too_large(sink, fmt::format("the policy's rules overlap too much: the packets one rule decides split into more "
+                                "than {} pieces, or finding them would look at more than {} rules in all; an "
+                                "order-free Windows rule set for it would take too long to compute",
+                                kMaxOneRulePieces, options.max_looks));
+    return false;
   }
+  if (decided.refused == RuleRegions::Refused::Pieces) {
+    too_large(sink, fmt::format("the policy's rules split into more than {} pieces; an order-free Windows rule "
+                                "set for it would be far too large", kMaxRulePieces));
+    return false;
+  }
+  std::array<std::vector<Region>, 2>& regions = decided.regions;
+  for (int d = 0; d < 2; ++d) sides(policy, regions[d], pass[d], blocked[d]);
   std::array<CoverIndex, 2> blocked_index, pass_index;
   for (int d = 0; d < 2; ++d) {
     blocked_index[d] = CoverIndex(blocked[d]);

@@ -68,10 +68,10 @@ struct PlanOptions {
   /// Skip the whole-direction method and compute regions rule by rule, as
   /// for policies too large for it (tests use this to check that method).
   bool by_rule = false;
-  /// Refuse (RC554) when the rule-by-rule method would compare more pairs of
-  /// a rule's match and an earlier match that may overlap it (about 0.5 us
-  /// each): a bound on its time, whatever the rules.
-  std::size_t max_overlap_pairs = 50'000'000;
+  /// Refuse (RC554) when the rule-by-rule method would look at more rules
+  /// of the analysis index than this to find the packets each rule decides
+  /// (each rule gets an equal share): a bound on its time, whatever the rules.
+  std::size_t max_looks = 1'000'000'000;
 };
 
 /// Computes the order-free rule set. Adds RC55x diagnostics to `sink`;

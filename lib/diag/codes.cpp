@@ -56,7 +56,7 @@ constexpr CodeInfo kCodes[] = {
     {"RC551", "windows-no-reject", "Windows Firewall cannot reject; a reject rule or default drops silently there"},
     {"RC552", "windows-log-per-profile", "Windows Firewall logs per profile, not per rule; the profile log is turned on instead"},
     {"RC553", "windows-sctp-ports", "Windows Firewall matches ports only for TCP and UDP; SCTP packets a rule with ports decides are blocked there"},
-    {"RC554", "windows-too-many-rules", "the order-free Windows rule set would be too large (over 200,000 rules, or over a million pieces to compute it from)"},
+    {"RC554", "windows-too-many-rules", "the order-free Windows rule set would be too large or take too long to compute (over 200,000 rules before or after, one rule's packets in over 20,000 pieces, or over two million pieces in all)"},
     {"RC555", "netsh-named-interface", "netsh advfirewall cannot name an interface, and the rule set needs one"},
     {"RC556", "windows-unnamed-interfaces", "under a default of Allow, Windows cannot block on interfaces the policy never names while passing on a named one"},
 };
