@@ -187,6 +187,19 @@ class RuleIndex {
   };
   /// Starts a query: every rule counts as not yet handed out.
   Marks& start_query() const;
+  /// A list's next rule in a merge, keyed so that the best comes first.
+  struct Head {
+    std::uint32_t key, c;
+  };
+  /// Per-thread room for in_rank_order's lists and merge.
+  struct Scratch {
+    std::vector<List> lists, cursors;
+    std::vector<Head> heap;
+  };
+  static Scratch& scratch() {
+    thread_local Scratch room;
+    return room;
+  }
 
   const std::vector<std::uint32_t>& rank_;
   std::vector<Hull> hulls_;  ///< per rule
@@ -227,27 +240,38 @@ template <typename Visit>
 bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi, bool ascending, Visit visit,
                               std::size_t max_looks, Which which, std::size_t* looked) const {
   if (lo > hi || hulls_.empty()) return true;
-  std::vector<List> lists;
+  Scratch& room = scratch();  // one query at a time per thread, as with the marks
+  std::vector<List>& lists = room.lists;
+  lists.clear();
   for (Kind kind : {ByDst, BySrc, Broad})
     if (which == Which::All || (which == Which::Broad) == (kind == Broad)) sources(q, kind, lists);
-  // Each list cut to the ranks wanted, then merged best first.
-  std::vector<List> cursors;
+  // Each list cut to the ranks wanted, then merged best first: a heap of
+  // the lists' heads, keyed so that the best head is the smallest key.
+  std::vector<List>& cursors = room.cursors;
+  cursors.clear();
   for (List list : lists) {
     auto first = std::lower_bound(list.begin(), list.end(), lo, [&](std::uint32_t k, std::uint32_t r) { return entries_[k].rank < r; });
     auto last = std::upper_bound(first, list.end(), hi, [&](std::uint32_t r, std::uint32_t k) { return r < entries_[k].rank; });
     if (first != last) cursors.push_back(list.subspan(static_cast<std::size_t>(first - list.begin()), static_cast<std::size_t>(last - first)));
   }
-  // A cursor's head is its front (its back when descending); taking it
-  // drops it from the span.
-  auto head_rule = [&](std::uint32_t c) { return ascending ? cursors[c].front() : cursors[c].back(); };
-  auto head = [&](std::uint32_t c) -> const IndexEntry& { return entries_[head_rule(c)]; };
-  auto later = [&](std::uint32_t a, std::uint32_t b) {  // heap order: the best head on top
-    std::uint32_t ra = head(a).rank, rb = head(b).rank;
-    return ascending ? ra > rb : ra < rb;
+  auto key_of = [&](const List& cur) {
+    std::uint32_t rank = entries_[ascending ? cur.front() : cur.back()].rank;
+    return ascending ? rank : UINT32_MAX - rank;
   };
-  std::vector<std::uint32_t> heap;
-  for (std::uint32_t i = 0; i < cursors.size(); ++i) heap.push_back(i);
-  std::make_heap(heap.begin(), heap.end(), later);
+  std::vector<Head>& heap = room.heap;
+  heap.clear();
+  for (std::uint32_t i = 0; i < cursors.size(); ++i) heap.push_back({key_of(cursors[i]), i});
+  auto sift_down = [&](std::size_t i) {
+    const std::size_t n = heap.size();
+    Head moving = heap[i];
+    for (std::size_t child; (child = 2 * i + 1) < n; i = child) {
+      if (child + 1 < n && heap[child + 1].key < heap[child].key) ++child;
+      if (moving.key <= heap[child].key) break;
+      heap[i] = heap[child];
+    }
+    heap[i] = moving;
+  };
+  for (std::size_t i = heap.size() / 2; i-- > 0;) sift_down(i);
   const IndexEntry asked = entry_of(0, q.hull);
   Marks& marks = start_query();
   std::size_t looks = 0;
@@ -259,14 +283,17 @@ bool RuleIndex::in_rank_order(const Query& q, std::uint32_t lo, std::uint32_t hi
     }
   } count{looked, looks};
   while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    std::uint32_t c = heap.back();
-    std::uint32_t k = head_rule(c);
+    List& cur = cursors[heap.front().c];
+    std::uint32_t k = ascending ? cur.front() : cur.back();
     bool meets = may_meet(entries_[k], asked);
-    List& cur = cursors[c];
     cur = ascending ? cur.subspan(1) : cur.first(cur.size() - 1);
-    if (!cur.empty()) std::push_heap(heap.begin(), heap.end(), later);
-    else heap.pop_back();
+    if (!cur.empty()) {
+      heap.front().key = key_of(cur);
+    } else {
+      heap.front() = heap.back();
+      heap.pop_back();
+    }
+    if (!heap.empty()) sift_down(0);
     if (marks.seen[k] == marks.epoch) continue;
     marks.seen[k] = marks.epoch;
     if (looks++ == max_looks) return false;
