@@ -50,6 +50,18 @@ void subtract_into(std::span<const Interval> a, std::span<const Interval> b, std
 
 bool overlap(std::span<const Interval> a, std::span<const Interval> b) {
   if (a.empty() || b.empty() || a.back().hi < b.front().lo || b.back().hi < a.front().lo) return false;
+  if (a.size() > b.size()) std::swap(a, b);
+  if (b.size() > 8 * a.size()) {
+    // Lopsided (a rule's few ports against the many holes a carve leaves):
+    // look each of a's intervals up in b.
+    auto from = b.begin();
+    for (const Interval& x : a) {
+      from = std::lower_bound(from, b.end(), x.lo, [](const Interval& y, U128 v) { return y.hi < v; });
+      if (from == b.end()) return false;
+      if (from->lo <= x.hi) return true;
+    }
+    return false;
+  }
   std::size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
     if (std::max(a[i].lo, b[j].lo) <= std::min(a[i].hi, b[j].hi)) return true;
@@ -183,9 +195,9 @@ void simple_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
 
 /// a \ b as disjoint boxes appended to `out`: one piece per field where a
 /// reaches outside b, with the fields before it narrowed to the overlap.
-void box_subtract(const Box& a, const Box& b, std::vector<Box>& out) {
+void box_subtract(Box&& a, const Box& b, std::vector<Box>& out) {
   if (!boxes_overlap(a, b)) {
-    out.push_back(a);
+    out.push_back(std::move(a));  // untouched: moved on, its intervals not copied
     return;
   }
   if (simple(a) && simple(b)) {
@@ -344,7 +356,7 @@ PacketSet& PacketSet::subtract(const PacketSet& other) {
     if (boxes_.empty()) break;
     std::vector<Box> next;
     next.reserve(boxes_.size());
-    for (const Box& a : boxes_) box_subtract(a, b, next);
+    for (Box& a : boxes_) box_subtract(std::move(a), b, next);
     boxes_ = std::move(next);
   }
   return *this;

@@ -132,3 +132,40 @@ TEST_CASE("packet sets: in_universe agrees with the universe set on points at it
   CHECK(inside > 100);  // both answers occur
   CHECK(inside < checked);
 }
+
+TEST_CASE("packet sets: values::overlap agrees with a value-by-value look, short lists against long ones") {
+  // Lists of intervals over 0..199, random but fixed; a long list against a
+  // short one takes overlap()'s look-up path, lists of like length its walk.
+  std::uint64_t state = 12345;
+  auto next = [&](std::uint64_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % n;
+  };
+  auto make = [&](std::size_t pieces) {
+    std::vector<analysis::Interval> out;
+    ir::U128 at = next(6);
+    for (std::size_t i = 0; i < pieces && at < 200; ++i) {
+      ir::U128 hi = std::min<ir::U128>(at + next(3), 199);
+      out.push_back({at, hi});
+      at = hi + 2 + next(8);
+    }
+    return out;
+  };
+  auto holds = [](const std::vector<analysis::Interval>& v, ir::U128 x) {
+    return std::any_of(v.begin(), v.end(), [&](const analysis::Interval& r) { return r.lo <= x && x <= r.hi; });
+  };
+  int lopsided = 0, met = 0;
+  for (int round = 0; round < 3000; ++round) {
+    auto a = make(1 + next(3)), b = make(1 + next(60));
+    if (a.empty() || b.empty()) continue;
+    bool expect = false;
+    for (ir::U128 x = 0; x < 200 && !expect; ++x) expect = holds(a, x) && holds(b, x);
+    CHECK(analysis::values::overlap(a, b) == expect);
+    CHECK(analysis::values::overlap(b, a) == expect);
+    lopsided += b.size() > 8 * a.size();
+    met += expect;
+  }
+  CHECK(lopsided > 500);  // both paths were taken, with both answers
+  CHECK(met > 500);
+  CHECK(met < 2500);
+}
