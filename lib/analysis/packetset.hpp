@@ -48,13 +48,12 @@ class BoxIntervals {
  public:
   static constexpr std::size_t kInPlace = 9;  // one interval per field: most boxes
   BoxIntervals() = default;
-  BoxIntervals(const BoxIntervals& o) { append(o.data(), o.data() + o.size_); }
+  BoxIntervals(const BoxIntervals& o) { *this = o; }
   BoxIntervals& operator=(const BoxIntervals& o) {
-    if (this != &o) {
-      size_ = 0;
-      heap_.clear();
-      append(o.data(), o.data() + o.size_);
-    }
+    if (this == &o) return *this;
+    size_ = o.size_;
+    if (o.size_ > kInPlace) heap_ = o.heap_;  // a copy holds no spare room
+    else std::copy(o.place_.begin(), o.place_.begin() + o.size_, place_.begin());
     return *this;
   }
   BoxIntervals(BoxIntervals&& o) noexcept { *this = std::move(o); }
@@ -70,7 +69,10 @@ class BoxIntervals {
   void append(const Interval* first, const Interval* last) {
     auto n = static_cast<std::size_t>(last - first);
     if (size_ + n > kInPlace) {
-      if (size_ <= kInPlace) heap_.assign(place_.begin(), place_.begin() + size_);
+      if (size_ <= kInPlace) {  // room for the fields still to come too: one block per box
+        heap_.reserve(size_ + n + kFieldCount);
+        heap_.assign(place_.begin(), place_.begin() + size_);
+      }
       heap_.insert(heap_.end(), first, last);
     } else {
       std::copy(first, last, place_.begin() + size_);
