@@ -46,23 +46,22 @@ class Decisions {
   /// `done` from the last to the first. The matching rule of lowest rank
   /// decides a packet.
   std::uint32_t rank(std::uint32_t r) const { return rank_[r]; }
-  /// Up to `want` live IR rules with a rank in [lo, hi] that `usable`
-  /// accepts and that share packets with `set`, nearest to `lo` first (to
-  /// `hi` when `from_lo` is false). Looks at no more than kMaxNearest rules,
-  /// so it may miss some, never names a wrong one.
-  template <typename Usable>
-  std::vector<std::uint32_t> nearest(const PacketSet& set, std::uint32_t lo, std::uint32_t hi, bool from_lo,
-                                     std::size_t want, Usable usable) const {
-    std::vector<std::uint32_t> out;
-    if (want == 0 || set.empty()) return out;
+  /// Calls `take(k)` for up to `want` live IR rules k with a rank in
+  /// [lo, hi] that `usable` accepts and that share packets with `set`,
+  /// nearest to `lo` first (to `hi` when `from_lo` is false), until `take`
+  /// returns false. Looks at no more than kMaxNearest rules, so it may miss
+  /// some, never names a wrong one.
+  template <typename Usable, typename Take>
+  void nearest(const PacketSet& set, std::uint32_t lo, std::uint32_t hi, bool from_lo, std::size_t want,
+               Usable usable, Take take) const {
+    if (want == 0 || set.empty()) return;
     index_->in_rank_order(
         RuleIndex::query_of(set), lo, hi, from_lo,
         [&](std::uint32_t k) {
-          if (!dead(k) && usable(k) && set.intersects(matches_[k])) out.push_back(k);
-          return out.size() < want;
+          if (dead(k) || !usable(k) || !set.intersects(matches_[k])) return true;
+          return take(k) && --want > 0;
         },
         kMaxNearest);
-    return out;
   }
   static constexpr std::size_t kMaxNearest = 4096;
 

@@ -391,27 +391,30 @@ std::optional<diag::Diagnostic> correlate(const Context& cx, std::uint32_t s) {
   std::vector<std::uint32_t> partners;
   const auto last = static_cast<std::uint32_t>(cx.policy.rules.size() - 1);
   for (std::uint32_t j : cx.decisions.rules_of(s)) {
+    if (partners.size() == kMaxNotes) break;
     const ir::Rule& b = cx.policy.rules[j];
     // The nearest earlier rules with the same `done` are the next ranks:
-    // upwards without `done`, downwards with it.
+    // upwards without `done`, downwards with it. Each is tested as it is
+    // found, until kMaxNotes partners are.
     std::uint32_t rank = cx.decisions.rank(j);
     if (b.done ? rank == 0 : rank == last) continue;
-    std::vector<std::uint32_t> looks = cx.decisions.nearest(
+    cx.decisions.nearest(
         cx.decisions.match(j), b.done ? 0 : rank + 1, b.done ? rank - 1 : last, !b.done, kNearest,
         [&](std::uint32_t k) {
           const ir::Rule& a = cx.policy.rules[k];
           return a.source_rule < s && a.action != b.action && a.done == b.done && !cx.reported[a.source_rule];
+        },
+        [&](std::uint32_t k) {
+          std::uint32_t t = cx.policy.rules[k].source_rule;
+          if (std::find(partners.begin(), partners.end(), t) != partners.end()) return true;
+          auto w = order_matters(cx, k, j);
+          if (!w) return true;
+          if (partners.empty()) diag.witness = format_packet(*w);
+          partners.push_back(t);
+          diag.notes.push_back({cx.policy.source_rules[t],
+                                fmt::format("this earlier rule {} some of the same packets", verb(cx.policy.rules[k].action))});
+          return partners.size() < kMaxNotes;
         });
-    for (auto it = looks.begin(); it != looks.end() && partners.size() < kMaxNotes; ++it) {
-      std::uint32_t t = cx.policy.rules[*it].source_rule;
-      if (std::find(partners.begin(), partners.end(), t) != partners.end()) continue;
-      auto w = order_matters(cx, *it, j);
-      if (!w) continue;
-      if (partners.empty()) diag.witness = format_packet(*w);
-      partners.push_back(t);
-      diag.notes.push_back({cx.policy.source_rules[t],
-                            fmt::format("this earlier rule {} some of the same packets", verb(cx.policy.rules[*it].action))});
-    }
   }
   if (partners.empty()) return std::nullopt;
   std::sort(diag.notes.begin(), diag.notes.end(), [](const diag::Label& x, const diag::Label& y) {
