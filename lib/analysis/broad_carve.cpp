@@ -117,8 +117,7 @@ Decisions::BroadSteps& Decisions::broad_steps(const Box& shape, std::string key,
       RuleIndex::query_of(steps.snapshots.front()), steps.through, last_rank, true,
       [&](std::uint32_t k) {
         last_seen = rank_[k];
-        if (dead(k) || !steps.rest.intersects(matches_[k])) return true;
-        steps.rest.subtract(matches_[k]);
+        if (dead(k) || !steps.rest.take_away(matches_[k])) return true;
         std::size_t peak = std::max(steps.rest.boxes().size(), steps.peak.empty() ? 0 : steps.peak.back());
         if (peak > kMaxBroadSplit) {  // questions from this rank on get no answer
           steps.fails_from = rank_[k];

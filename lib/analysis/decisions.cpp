@@ -189,8 +189,7 @@ std::optional<PacketSet> Decisions::carve(const PacketSet& set, std::uint32_t la
   bool over = false;
   if (set.empty()) return rest;
   bool complete = index_->in_rank_order(RuleIndex::query_of(set), 0, last_rank, true, [&](std::uint32_t k) {
-    if (dead(k) || !rest.intersects(matches_[k])) return true;
-    rest.subtract(matches_[k]);
+    if (dead(k) || !rest.take_away(matches_[k])) return true;
     if (takers) takers->push_back(k);
     over = rest.boxes().size() > budget;
     return !over && !rest.empty();

@@ -351,14 +351,31 @@ Interval PacketSet::hull(Field f) const {
   return h;
 }
 
-PacketSet& PacketSet::subtract(const PacketSet& other) {
+bool PacketSet::cut(const Box& b) {
+  // The boxes before the first that b meets stay where they are; the rest
+  // are cut into per-thread room and moved back behind them, in order.
+  std::size_t first = 0;
+  while (first < boxes_.size() && !boxes_overlap(boxes_[first], b)) ++first;
+  if (first == boxes_.size()) return false;
+  thread_local std::vector<Box> tail;
+  tail.clear();
+  for (std::size_t i = first; i < boxes_.size(); ++i) box_subtract(std::move(boxes_[i]), b, tail);
+  boxes_.erase(boxes_.begin() + static_cast<std::ptrdiff_t>(first), boxes_.end());
+  for (Box& piece : tail) boxes_.push_back(std::move(piece));
+  return true;
+}
+
+bool PacketSet::take_away(const PacketSet& other) {
+  bool met = false;
   for (const Box& b : other.boxes_) {
     if (boxes_.empty()) break;
-    std::vector<Box> next;
-    next.reserve(boxes_.size());
-    for (Box& a : boxes_) box_subtract(std::move(a), b, next);
-    boxes_ = std::move(next);
+    met |= cut(b);
   }
+  return met;
+}
+
+PacketSet& PacketSet::subtract(const PacketSet& other) {
+  take_away(other);
   return *this;
 }
 
