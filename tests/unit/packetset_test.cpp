@@ -76,6 +76,25 @@ TEST_CASE("packet sets: subtract, unite, intersect and witness agree") {
   PacketSet all = PacketSet::all(ir);
   CHECK(((all - tcp) | tcp).contains(all));
   CHECK_FALSE((all - tcp).intersects(tcp));
+  // take_away: subtract, and whether anything was taken; the boxes it
+  // leaves are those of subtract, in the same order.
+  for (const PacketSet* from : {&all, &tcp, &rest}) {
+    for (const PacketSet* what : {&tcp, &ssh, &lan, &rest}) {
+      PacketSet left = *from;
+      CHECK(left.take_away(*what) == from->intersects(*what));
+      PacketSet cut = *from - *what;
+      REQUIRE(left.boxes().size() == cut.boxes().size());
+      for (std::size_t i = 0; i < cut.boxes().size(); ++i)
+        for (std::size_t f = 0; f < analysis::kFieldCount; ++f) {
+          auto x = left.boxes()[i][static_cast<analysis::Field>(f)], y = cut.boxes()[i][static_cast<analysis::Field>(f)];
+          CHECK(std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                           [](const analysis::Interval& a, const analysis::Interval& b) { return a.lo == b.lo && a.hi == b.hi; }));
+        }
+      CHECK(left.contains(cut));
+      CHECK(cut.contains(left));
+      CHECK_FALSE(left.take_away(*what));  // nothing left to take
+    }
+  }
 }
 
 TEST_CASE("packet sets: replies swap ends and turn echo-requests into echo-replies") {
