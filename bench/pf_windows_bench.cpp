@@ -5,7 +5,9 @@
 // compute the order-free rule set and write it, and the size of that set (Windows rules
 // written), or the refusal's code and how long it took; once with the
 // generator's defaults (block in, pass out) and once with `default block`
-// both ways (`windows-block`). Each size runs
+// both ways (`windows-block`); and `windows-netsh` (netsh advfirewall
+// commands) at 1k, 10k and 100k on the `default block` policies with their
+// interface names dropped (netsh cannot name interfaces: RC555). Each size runs
 // in a child process of its own (so peak memory belongs to it alone) with a
 // time limit (RULEC_BENCH_LIMIT seconds, default 300). Prints a human line
 // and one `BENCH` line per measurement (bench/README.md).
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "backends/backend.hpp"
@@ -36,11 +39,19 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 int run_one(const std::string& name, std::size_t rules) {
   std::string text = rulec::bench::generate_policy(rules);
   std::string target = name;
-  if (name == "windows-block") {
-    target = "windows";
+  if (name == "windows-block" || name == "windows-netsh") {
+    target = name == "windows-block" ? "windows" : "windows-netsh";
     auto at = text.find("default pass out\n");
     if (at != std::string::npos) text.replace(at, 17, "default block out\n");
   }
+  if (name == "windows-netsh")
+    for (const char* on : {" on lan", " on wan", " on dmz", " on eth0.100"}) {
+      std::string kept;
+      std::size_t from = 0, n = std::strlen(on);
+      for (std::size_t at; (at = text.find(on, from)) != std::string::npos; from = at + n) kept.append(text, from, at - from);
+      kept.append(text, from);
+      text = std::move(kept);
+    }
   auto t0 = Clock::now();
   auto doc = rulec::load_text(std::move(text), "generated.rules");
   double load_s = since(t0);
@@ -70,9 +81,10 @@ int run_one(const std::string& name, std::size_t rules) {
   }
   std::size_t lines = 0, commands = 0;
   for (char c : out) lines += c == '\n';
-  for (std::size_t pos = 0; (pos = out.find("New-NetFirewallRule ", pos)) != std::string::npos; ++pos) ++commands;
+  const char* command = target == "windows" ? "New-NetFirewallRule " : "advfirewall firewall add rule ";
+  for (std::size_t pos = 0; (pos = out.find(command, pos)) != std::string::npos; ++pos) ++commands;
   double mb = peak_rss_mb();
-  std::string size = target == "windows" ? std::to_string(commands) + " Windows rules, " : std::string();
+  std::string size = target != "pf" ? std::to_string(commands) + " Windows rules, " : std::string();
   std::printf("%-13s %8zu rules  IR %8zu  load %7.3f s  emit %7.3f s  total %7.3f s  %10.0f rules/s end to end  "
               "output %s%.1f MB, %zu lines  peak %7.1f MB\n",
               label, rules, doc->ir.rules.size(), load_s, emit_s, total_s, rules / total_s, size.c_str(),
@@ -81,7 +93,7 @@ int run_one(const std::string& name, std::size_t rules) {
               emit_s, rules / emit_s, mb);
   std::printf("BENCH stage=end-to-end:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n", label, rules,
               total_s, rules / total_s, mb);
-  if (target == "windows")
+  if (target != "pf")
     std::printf("BENCH stage=rule-set:%s rules=%zu windows_rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f\n",
                 label, rules, commands, emit_s, rules / emit_s, mb);
   return 0;
@@ -114,5 +126,6 @@ int main(int argc, char** argv) {
   for (const char* n : {"100000", "1000000"}) ok = run_child(argv[0], "pf", n, limit) && ok;
   for (const char* t : {"windows", "windows-block"})
     for (const char* n : {"1000", "10000", "40000", "100000"}) ok = run_child(argv[0], t, n, limit) && ok;
+  for (const char* n : {"1000", "10000", "100000"}) ok = run_child(argv[0], "windows-netsh", n, limit) && ok;
   return ok ? 0 : 1;
 }
