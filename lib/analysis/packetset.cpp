@@ -421,6 +421,16 @@ bool PacketSet::contains(const PacketSet& other) const {
     }
     if (!holds(lo) || !holds(hi)) return false;
   }
+  // Each box of `other` inside one box of this set settles it without a
+  // subtraction: the common case of two sets cut apart by the universe alike.
+  auto within_one = [&](const Box& b) {
+    return std::any_of(boxes_.begin(), boxes_.end(), [&](const Box& a) {
+      for (Field f : kTellingOrder)
+        if (!values::covers(a[f], b[f])) return false;
+      return true;
+    });
+  };
+  if (std::all_of(other.boxes_.begin(), other.boxes_.end(), within_one)) return true;
   return (other - *this).empty();
 }
 

@@ -188,3 +188,30 @@ TEST_CASE("packet sets: values::overlap agrees with a value-by-value look, short
   CHECK(met > 500);
   CHECK(met < 2500);
 }
+
+TEST_CASE("packet sets: contains, for sets of several boxes, box by box and across boxes") {
+  auto doc = policy(
+      "pass in\n"
+      "pass in protocol tcp, to port 22\n"
+      "pass in protocol { tcp, udp }, to port 22\n"
+      "pass in protocol tcp, to port 20-21\n"
+      "pass in protocol tcp, to port 23-24\n"
+      "pass out protocol tcp, to port 22\n");
+  const ir::Policy& ir = doc->ir;
+  auto set = [&](std::size_t i) { return PacketSet::of(ir.rules[i].match, ir); };
+  PacketSet in = set(0), ssh = set(1), ssh_both = set(2), out_ssh = set(5);
+  REQUIRE(in.boxes().size() > 1);  // clipped to the universe: several boxes
+  CHECK(in.contains(ssh));
+  CHECK(in.contains(ssh_both));
+  CHECK_FALSE(in.contains(out_ssh));
+  CHECK_FALSE(ssh.contains(ssh_both));
+  // 20-24 lies in no one box of the three, but in their union.
+  PacketSet pieces = set(3) | ssh | set(4);
+  REQUIRE(pieces.boxes().size() >= 3);
+  ir::Match span = ir.rules[1].match;
+  span.dport = {{20, 24}};
+  PacketSet wide = PacketSet::of(span, ir);
+  CHECK(pieces.contains(wide));
+  span.dport = {{20, 25}};
+  CHECK_FALSE(pieces.contains(PacketSet::of(span, ir)));
+}
