@@ -1,6 +1,8 @@
 // The rule index: rules filed by address and by port, handed out by rank.
 #include "analysis/rule_index.hpp"
 
+#include <stdexcept>
+
 namespace rulec::analysis {
 
 namespace {
@@ -131,6 +133,25 @@ RuleIndex::Query RuleIndex::query_of(const Point& point) {
   return q;
 }
 
+RuleIndex::RuleHull RuleIndex::RuleHull::of(const Hull& h) {
+  RuleHull out{};
+  out.addr[0] = h[kSrc].lo, out.addr[1] = h[kSrc].hi, out.addr[2] = h[kDst].lo, out.addr[3] = h[kDst].hi;
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    if (f == kSrc || f == kDst) continue;
+    if (h[f].hi > UINT32_MAX) throw std::logic_error("rule index: a field other than an address beyond 32 bits");
+    out.small[slot(f)][0] = static_cast<std::uint32_t>(h[f].lo);
+    out.small[slot(f)][1] = static_cast<std::uint32_t>(h[f].hi);
+  }
+  return out;
+}
+
+bool RuleIndex::overlap(const RuleHull& a, const Hull& b) {
+  constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};  // the fields that differ most often first
+  for (std::size_t f : order)
+    if (a.hi(f) < b[f].lo || b[f].hi < a.lo(f)) return false;
+  return true;
+}
+
 bool RuleIndex::overlap(const Hull& a, const Hull& b) {
   constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};  // the fields that differ most often first
   for (std::size_t f : order)
@@ -164,8 +185,9 @@ RuleIndex::RuleIndex(const ir::Policy& policy, const std::vector<PacketSet>& mat
   for (std::uint32_t k : order) {
     const PacketSet& m = matches[k];
     if (m.empty() || (leave_out && (*leave_out)[k])) continue;
-    hulls_[k] = query_of(m).hull;
-    entries_[k] = entry_of(rank_[k], hulls_[k]);
+    Hull hull = query_of(m).hull;
+    hulls_[k] = RuleHull::of(hull);
+    entries_[k] = entry_of(rank_[k], hull);
     const ir::Match& raw = policy.rules[k].match;
     Kind kind = kinds[k] = !raw.dst.empty() ? ByDst : !raw.src.empty() ? BySrc : Broad;
     if (kind == ByDst)
