@@ -20,9 +20,6 @@ namespace rulec::analysis {
 
 namespace {
 
-constexpr std::size_t kSrc = static_cast<std::size_t>(Field::Src);
-constexpr std::size_t kDst = static_cast<std::size_t>(Field::Dst);
-
 /// The box with its addresses replaced.
 Box with_addresses(const Box& b, std::span<const Interval> src, std::span<const Interval> dst) {
   Box::Builder out;

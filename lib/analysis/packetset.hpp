@@ -33,6 +33,8 @@ namespace rulec::analysis {
 /// The packet fields, in the order a box stores them.
 enum class Field : std::uint8_t { Direction, Interface, Family, Protocol, Src, Dst, Sport, Dport, IcmpType };
 inline constexpr std::size_t kFieldCount = 9;
+/// The places of the two address fields in a box or a point.
+inline constexpr std::size_t kSrc = static_cast<std::size_t>(Field::Src), kDst = static_cast<std::size_t>(Field::Dst);
 
 /// An inclusive range of one field's values (every field widened to 128 bits).
 using Interval = ir::Range<ir::U128>;

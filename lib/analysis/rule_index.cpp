@@ -7,9 +7,6 @@ namespace rulec::analysis {
 
 namespace {
 
-constexpr auto kDst = static_cast<std::size_t>(Field::Dst);
-constexpr auto kSrc = static_cast<std::size_t>(Field::Src);
-
 /// The destination ports of a set as sorted, disjoint intervals.
 std::vector<Interval> ports_of(const PacketSet& set) {
   std::vector<Interval> ports;
@@ -149,13 +146,6 @@ bool RuleIndex::overlap(const RuleHull& a, const Hull& b) {
   constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};  // the fields that differ most often first
   for (std::size_t f : order)
     if (a.hi(f) < b[f].lo || b[f].hi < a.lo(f)) return false;
-  return true;
-}
-
-bool RuleIndex::overlap(const Hull& a, const Hull& b) {
-  constexpr std::size_t order[] = {5, 4, 7, 3, 0, 1, 6, 2, 8};  // the fields that differ most often first
-  for (std::size_t f : order)
-    if (a[f].hi < b[f].lo || b[f].hi < a[f].lo) return false;
   return true;
 }
 

@@ -178,7 +178,6 @@ class RuleIndex {
   /// Lists of rules sorted by rank that together hold every rule of kind
   /// `kind` whose hull may meet `q`.
   void sources(const Query& q, Kind kind, std::vector<List>& lists) const;
-  static bool overlap(const Hull& a, const Hull& b);
   /// Per rule, the query that last handed it out. Kept per thread, so lint's
   /// passes can ask from two threads at once.
   struct Marks {
@@ -212,7 +211,6 @@ class RuleIndex {
     ir::U128 hi(std::size_t f) const { return f == kSrc ? addr[1] : f == kDst ? addr[3] : ir::U128(small[slot(f)][1]); }
     static RuleHull of(const Hull& h);
   };
-  static constexpr std::size_t kSrc = static_cast<std::size_t>(Field::Src), kDst = static_cast<std::size_t>(Field::Dst);
   /// True when a rule's hull and a query's share a value in every field.
   static bool overlap(const RuleHull& a, const Hull& b);
 
