@@ -272,6 +272,12 @@ bool Box::holds(const Point& v) const {
   return true;
 }
 
+bool Box::covers(const Box& inner) const {
+  for (Field f : kTellingOrder)
+    if (!values::covers((*this)[f], inner[f])) return false;
+  return true;
+}
+
 bool in_universe(const Point& v, const ir::Policy& policy) {
   auto at = [&](Field f) { return v[static_cast<std::size_t>(f)]; };
   if (at(Field::Direction) > 1 || at(Field::Interface) > policy.interfaces.size() || at(Field::Family) > 1) return false;
@@ -403,14 +409,13 @@ bool PacketSet::intersects(const PacketSet& other) const {
 }
 
 bool PacketSet::contains(const PacketSet& other) const {
-  if (boxes_.size() == 1) {  // one box holds a set when it holds each of its boxes, field by field
-    const Box& a = boxes_.front();
-    return std::all_of(other.boxes_.begin(), other.boxes_.end(), [&](const Box& b) {
-      for (std::size_t f = 0; f < kFieldCount; ++f)
-        if (!values::covers(a[static_cast<Field>(f)], b[static_cast<Field>(f)])) return false;
-      return true;
-    });
-  }
+  // Each box of `other` inside one box of this set settles it without a
+  // subtraction: the common case of two sets cut apart by the universe alike
+  // (and the only case when this set is one box).
+  auto within_one = [&](const Box& b) {
+    return std::any_of(boxes_.begin(), boxes_.end(), [&](const Box& a) { return a.covers(b); });
+  };
+  if (boxes_.size() == 1) return std::all_of(other.boxes_.begin(), other.boxes_.end(), within_one);
   // A corner of `other` outside this set settles it cheaply.
   for (const Box& b : other.boxes_) {
     Point lo, hi;
@@ -421,15 +426,6 @@ bool PacketSet::contains(const PacketSet& other) const {
     }
     if (!holds(lo) || !holds(hi)) return false;
   }
-  // Each box of `other` inside one box of this set settles it without a
-  // subtraction: the common case of two sets cut apart by the universe alike.
-  auto within_one = [&](const Box& b) {
-    return std::any_of(boxes_.begin(), boxes_.end(), [&](const Box& a) {
-      for (Field f : kTellingOrder)
-        if (!values::covers(a[f], b[f])) return false;
-      return true;
-    });
-  };
   if (std::all_of(other.boxes_.begin(), other.boxes_.end(), within_one)) return true;
   return (other - *this).empty();
 }

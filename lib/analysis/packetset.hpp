@@ -105,6 +105,8 @@ class Box {
   bool contains(const Packet& p, std::uint32_t iface) const;
   /// True when the point lies in the box.
   bool holds(const Point& v) const;
+  /// True when every packet of `inner` lies in the box.
+  bool covers(const Box& inner) const;
 
   /// Builds a box field by field: call add() for each field in Field order.
   /// Returns false (and leaves the box unusable) when a field is empty.

@@ -26,13 +26,6 @@ namespace values = analysis::values;
 
 namespace {
 
-/// True when every packet of `inner` is in `outer`.
-bool within(const Box& inner, const Box& outer) {
-  for (std::size_t f = 0; f < kFields; ++f)
-    if (!values::covers(outer[static_cast<Field>(f)], inner[static_cast<Field>(f)])) return false;
-  return true;
-}
-
 constexpr std::size_t kMaxProbedBoxes = 256;
 
 /// One packet of `set` that rule `r` decides, among a few probed ones
@@ -249,7 +242,7 @@ std::optional<std::vector<Box>> outside(const Box& box, const CoverIndex& side, 
   side.near(box, ids);
   std::erase_if(ids, [&](std::uint32_t id) { return !overlaps(box, side.covers()[id].box); });
   for (std::uint32_t id : ids)
-    if (within(box, side.covers()[id].box)) return std::vector<Box>{};
+    if (side.covers()[id].box.covers(box)) return std::vector<Box>{};
   std::vector<Box> rest{box}, next;
   for (std::uint32_t id : ids) {
     const Box& c = side.covers()[id].box;
