@@ -98,7 +98,7 @@ bool Names::each_value(const Statement& s, std::span<const Value> vs, Each&& eac
   bool ok = true;
   for (const Value& v : vs) {
     if (v.kind != Value::Kind::Ref) {
-      each(s, v);
+      each(&s, &v);
       continue;
     }
     auto it = lists_.find(v.sym);
@@ -131,9 +131,7 @@ bool Names::each_value(const Statement& s, std::span<const Value> vs, Each&& eac
 bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet& out) {
   bool ok = true;
   // Values as they come, lists expanded in place: no list of them is built.
-  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
-    const Statement* st = &st_ref;
-    const Value* v = &v_ref;
+  ok = each_value(s, vs, [&](const Statement* st, const Value* v) {
     if (v->kind == Value::Kind::Any) {
       out.any = true;
       return;
@@ -159,8 +157,7 @@ bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet&
     }
     auto& set = v->family == 4 ? out.v4 : out.v6;
     set.push_back({a, a | host_mask});
-  });
-  ok = refs_ok && ok;
+  }) && ok;  // after the values: they may have set it
   ir::normalise(out.v4);
   ir::normalise(out.v6);
   return ok;
@@ -169,9 +166,7 @@ bool Names::addresses(const Statement& s, std::span<const Value> vs, AddressSet&
 bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<std::uint16_t>& out) {
   bool ok = true;
   // Values as they come, lists expanded in place: no list of them is built.
-  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
-    const Statement* st = &st_ref;
-    const Value* v = &v_ref;
+  ok = each_value(s, vs, [&](const Statement* st, const Value* v) {
     if (v->kind == Value::Kind::Number) {
       if (v->lo > 65535 || v->hi > 65535) {
         sink_.add({Severity::Error, "RC204",
@@ -201,8 +196,7 @@ bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<st
       wrong_kind(*st, *v, Context::Port);
       ok = false;
     }
-  });
-  ok = refs_ok && ok;
+  }) && ok;  // after the values: they may have set it
   ir::normalise(out);
   return ok;
 }
@@ -210,9 +204,7 @@ bool Names::ports(const Statement& s, std::span<const Value> vs, ir::FieldSet<st
 bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSet<std::uint8_t>& out) {
   bool ok = true;
   // Values as they come, lists expanded in place: no list of them is built.
-  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
-    const Statement* st = &st_ref;
-    const Value* v = &v_ref;
+  ok = each_value(s, vs, [&](const Statement* st, const Value* v) {
     if (v->kind == Value::Kind::Number) {
       if (v->lo > 255 || v->hi > 255 || v->lo > v->hi) {
         sink_.add({Severity::Error, "RC211",
@@ -236,8 +228,7 @@ bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSe
       wrong_kind(*st, *v, Context::Protocol);
       ok = false;
     }
-  });
-  ok = refs_ok && ok;
+  }) && ok;  // after the values: they may have set it
   ir::normalise(out);
   return ok;
 }
@@ -245,9 +236,7 @@ bool Names::protocols(const Statement& s, std::span<const Value> vs, ir::FieldSe
 bool Names::icmp_types(const Statement& s, std::span<const Value> vs, bool v6, ir::FieldSet<std::uint8_t>& out) {
   bool ok = true;
   // Values as they come, lists expanded in place: no list of them is built.
-  bool refs_ok = each_value(s, vs, [&](const Statement& st_ref, const Value& v_ref) {
-    const Statement* st = &st_ref;
-    const Value* v = &v_ref;
+  ok = each_value(s, vs, [&](const Statement* st, const Value* v) {
     if (v->kind == Value::Kind::Number && v->lo <= 255 && v->hi <= 255 && v->lo <= v->hi) {
       out.push_back({static_cast<std::uint8_t>(v->lo), static_cast<std::uint8_t>(v->hi)});
     } else if (v->kind == Value::Kind::Number) {
@@ -266,8 +255,7 @@ bool Names::icmp_types(const Statement& s, std::span<const Value> vs, bool v6, i
       wrong_kind(*st, *v, Context::IcmpType);
       ok = false;
     }
-  });
-  ok = refs_ok && ok;
+  }) && ok;  // after the values: they may have set it
   ir::normalise(out);
   return ok;
 }

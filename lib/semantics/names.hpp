@@ -49,7 +49,7 @@ class Names {
 
  private:
   enum class Context { Address, Port, Protocol, IcmpType };
-  /// Calls each(statement, value) for every value of `vs`, `$name` references
+  /// Calls each(&statement, &value) for every value of `vs`, `$name` references
   /// expanded (lists may refer to lists); false after reporting an undefined
   /// or self-referring name.
   template <typename Each>
