@@ -36,12 +36,6 @@ char* write_number(char* end, std::uint64_t v) {
   return p;
 }
 
-void append_number(std::string& out, std::uint64_t v) {
-  char buf[20];
-  char* p = write_number(buf + sizeof buf, v);
-  out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
-}
-
 namespace {
 
 /// The decimal text of each octet, as 4 bytes (digits, padding) and a length.
@@ -115,11 +109,6 @@ char* write_ipv6(char* p, ir::U128 a) {
 std::size_t write_address(char* buf, ir::Family f, ir::U128 a) {
   char* end = f == ir::Family::Inet ? write_ipv4(buf, static_cast<std::uint32_t>(a)) : write_ipv6(buf, a);
   return static_cast<std::size_t>(end - buf);
-}
-
-void append_address(std::string& out, ir::Family f, ir::U128 a) {
-  char buf[kAddressTextMax];
-  out.append(buf, write_address(buf, f, a));
 }
 
 namespace {
@@ -206,11 +195,6 @@ std::optional<AddressBlock> single_block(ir::Family f, const ir::Range<ir::U128>
   ir::U128 n = r.hi - r.lo + 1;  // no overflow: the whole space was handled above
   if ((n & (n - 1)) != 0 || (r.lo & (n - 1)) != 0) return std::nullopt;
   return AddressBlock{r.lo, bits - ir::trailing_zeros(n)};  // n is a power of two
-}
-
-void append_block(std::string& out, ir::Family f, const AddressBlock& b) {
-  char buf[kBlockTextMax];
-  out.append(buf, write_block(buf, f, b));
 }
 
 std::size_t write_block(char* buf, ir::Family f, const AddressBlock& b) {

@@ -60,9 +60,9 @@ class Line {
 /// Writes a number in decimal so that it ends at `end` (20 bytes of room
 /// before it); returns where it starts.
 char* write_number(char* end, std::uint64_t v);
-/// Appends a number in decimal.
-void append_number(std::string& out, std::uint64_t v);
-inline void append_number(Line& out, std::uint64_t v) {
+/// Appends a number in decimal to a std::string or a Line.
+template <typename Out>
+void append_number(Out& out, std::uint64_t v) {
   char buf[20];
   char* p = write_number(buf + sizeof buf, v);
   out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
@@ -73,9 +73,9 @@ constexpr std::size_t kAddressTextMax = 64;
 /// Writes ir::format_address(f, a) (inet_ntop's text) to `buf`, without
 /// inet_ntop's sprintf or a temporary string; returns its length.
 std::size_t write_address(char* buf, ir::Family f, ir::U128 a);
-/// Appends ir::format_address(f, a).
-void append_address(std::string& out, ir::Family f, ir::U128 a);
-inline void append_address(Line& out, ir::Family f, ir::U128 a) {
+/// Appends ir::format_address(f, a) to a std::string or a Line.
+template <typename Out>
+void append_address(Out& out, ir::Family f, ir::U128 a) {
   char buf[kAddressTextMax];
   out.append(buf, write_address(buf, f, a));
 }
@@ -151,9 +151,9 @@ std::optional<AddressBlock> single_block(ir::Family f, const ir::Range<ir::U128>
 constexpr std::size_t kBlockTextMax = kAddressTextMax + 8;
 /// Writes format_block(f, b) to `buf`; returns its length.
 std::size_t write_block(char* buf, ir::Family f, const AddressBlock& b);
-/// Appends format_block(f, b).
-void append_block(std::string& out, ir::Family f, const AddressBlock& b);
-inline void append_block(Line& out, ir::Family f, const AddressBlock& b) {
+/// Appends format_block(f, b) to a std::string or a Line.
+template <typename Out>
+void append_block(Out& out, ir::Family f, const AddressBlock& b) {
   char buf[kBlockTextMax];
   out.append(buf, write_block(buf, f, b));
 }
