@@ -130,7 +130,7 @@ void port_options(const char* which, const ir::FieldSet<std::uint16_t>& set, Dim
 }
 
 /// What one look at each rule finds: the rules this family's target writes,
-/// in first-match order (linux_fw::first_match_order) per direction, and
+/// in first-match order (linux_fw::FirstMatchOrder) per direction, and
 /// whether any rule passes with state. A million IR rules are a third of a
 /// gigabyte; each look through them costs tens of milliseconds in cache
 /// misses, so the look that checks them (RC514) finds these too.
@@ -159,8 +159,9 @@ class IptablesWriter {
   /// pass: a rule's comment and fields are worked out once and written twice,
   /// the second judgement's text into second_out_.
   void judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order);
-  /// Calls `write(rule, index)` for each rule of `order` this family's
-  /// target carries, with alternatives_ set to the rule's alternatives.
+  /// Calls `write(rule, index)` for each rule of `order` (this family's
+  /// rules, as RulesWritten lists them) that matches anything, with
+  /// alternatives_ set to the rule's alternatives.
   template <typename Write>
   void for_each_written(std::span<const std::uint32_t> order, Write write);
   /// Sets the tail of the rule's lines from comment_ and the verdict.
@@ -433,11 +434,8 @@ void IptablesWriter::judgement_head(const Judgement& j) {
 
 template <typename Write>
 void IptablesWriter::for_each_written(std::span<const std::uint32_t> order, Write write) {
-  const auto fam = static_cast<int>(family_);
   for (std::uint32_t i : order) {
     const ir::Rule& r = policy_.rules[i];
-    int rf = linux_fw::rule_family(r.match);
-    if (rf >= 0 && rf != fam) continue;  // the other family's target carries this rule
     linux_fw::alternatives(r.match, alternatives_);
     if (!alternatives_.empty()) write(r, i);
   }
@@ -609,18 +607,14 @@ class IptablesBackend final : public Backend {
     bool ok = true;
     std::uint32_t last = UINT32_MAX;
     RulesWritten written;
-    std::vector<std::uint32_t> in_rest, out_rest;  // rules without `done`, in source order
-    for (auto* v : {&written.in, &written.out, &in_rest, &out_rest}) v->reserve(policy.rules.size());
+    linux_fw::FirstMatchOrder first_match;
+    first_match.reserve(policy.rules.size());
     const auto fam = static_cast<int>(family_);
     for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
       const ir::Rule& r = policy.rules[i];
       written.stateful = written.stateful || (r.action == ir::Action::Pass && r.state);
       int rf = linux_fw::rule_family(r.match);
-      if (rf < 0 || rf == fam) {  // the other family's target carries the others
-        const auto& dirs = r.match.directions;
-        if (ir::field_contains(dirs, std::uint8_t{0})) (r.done ? written.in : in_rest).push_back(i);
-        if (ir::field_contains(dirs, std::uint8_t{1})) (r.done ? written.out : out_rest).push_back(i);
-      }
+      if (rf < 0 || rf == fam) first_match.add(i, r);  // the other family's target carries the others
       if (r.match.protocols.empty() || r.match.protocols[0].lo != 0 || r.source_rule == last) continue;
       last = r.source_rule;
       diag::Diagnostic d{diag::Severity::Error, "RC514",
@@ -631,9 +625,8 @@ class IptablesBackend final : public Backend {
       ok = false;
     }
     if (!ok) return false;
-    // first match: the `done` rules in order, then the others last to first
-    written.in.insert(written.in.end(), in_rest.rbegin(), in_rest.rend());
-    written.out.insert(written.out.end(), out_rest.rbegin(), out_rest.rend());
+    written.in = first_match.take(ir::Direction::In);
+    written.out = first_match.take(ir::Direction::Out);
     out = IptablesWriter(policy, options, family_).write(written);
     return true;
   }

@@ -102,15 +102,27 @@ std::uint32_t state_match_bits(ir::Direction dir, bool original) {
   return state_bit(dir, original) | state_bit(other, !original);
 }
 
+void FirstMatchOrder::reserve(std::size_t rules) {
+  for (auto* lists : {&done_, &rest_})
+    for (auto& v : *lists) v.reserve(rules);
+}
+
+void FirstMatchOrder::add(std::uint32_t i, const ir::Rule& r) {
+  for (std::uint8_t d = 0; d < 2; ++d)
+    if (contains_value(r.match.directions, d)) (r.done ? done_[d] : rest_[d]).push_back(i);
+}
+
 std::vector<std::uint32_t> first_match_order(const ir::Policy& policy, ir::Direction dir) {
-  std::vector<std::uint32_t> order, rest;
-  auto d = static_cast<std::uint8_t>(dir);
-  for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
-    const ir::Rule& r = policy.rules[i];
-    if (!contains_value(r.match.directions, d)) continue;
-    (r.done ? order : rest).push_back(i);
-  }
-  order.insert(order.end(), rest.rbegin(), rest.rend());
+  FirstMatchOrder order;
+  for (std::uint32_t i = 0; i < policy.rules.size(); ++i) order.add(i, policy.rules[i]);
+  return order.take(dir);
+}
+
+std::vector<std::uint32_t> FirstMatchOrder::take(ir::Direction dir) {
+  auto d = static_cast<std::size_t>(dir);
+  std::vector<std::uint32_t> order = std::move(done_[d]);
+  order.insert(order.end(), rest_[d].rbegin(), rest_[d].rend());
+  rest_[d] = {};
   return order;
 }
 

@@ -15,6 +15,7 @@
 // and reversed 5-tuple".
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstddef>
 #include <functional>
@@ -40,7 +41,22 @@ std::uint32_t state_bit(ir::Direction dir, bool original);
 /// The bits that let a packet pass by state in judgement `dir`.
 std::uint32_t state_match_bits(ir::Direction dir, bool original);
 
-/// IR rule indices that apply to direction `dir`, in first-match order.
+/// The IR rules that apply to each direction, in first-match order (the
+/// `done` rules in order, then the others from the last to the first),
+/// built one rule at a time, so that the one look a backend takes at a
+/// million rules finds what else it needs too.
+class FirstMatchOrder {
+ public:
+  void reserve(std::size_t rules);
+  /// Takes IR rule `i`; the rules are taken in index order.
+  void add(std::uint32_t i, const ir::Rule& r);
+  /// The first-match order of direction `dir`, once every rule was taken.
+  std::vector<std::uint32_t> take(ir::Direction dir);
+
+ private:
+  std::array<std::vector<std::uint32_t>, 2> done_, rest_;  ///< per direction
+};
+/// FirstMatchOrder's order of direction `dir`, by a look of its own.
 std::vector<std::uint32_t> first_match_order(const ir::Policy& policy, ir::Direction dir);
 
 /// An interface condition: any interface, one of `names`, or none of `names`.

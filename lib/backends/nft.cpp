@@ -41,7 +41,8 @@ class NftWriter {
  private:
   void judgement(ir::Direction dir);
   /// The kernel rules of `dir` (nft_merge.hpp): entries_[dir] grouped by plans_[dir].
-  void plan(ir::Direction dir);
+  /// Plans judgement `dir` from its rules in first-match order.
+  void plan(ir::Direction dir, std::span<const std::uint32_t> order);
   /// Writes one group: its entry's rule alone, or one rule with a set of its members' values.
   void group(ir::Direction dir, std::span<const std::uint32_t> members);
   void merged(ir::Direction dir, std::span<const std::uint32_t> members);
@@ -300,13 +301,12 @@ bool NftWriter::shape(std::uint64_t& out, const nft_merge::Entry& e) {
   return true;
 }
 
-void NftWriter::plan(ir::Direction dir) {
+void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   auto& entries = entries_[static_cast<int>(dir)];
   // Labelled effects: per action (and state), the label's id. The labels are
   // the rules' own strings, which outlive the plan.
   std::unordered_map<std::string_view, std::uint32_t> labelled[6];
   std::vector<std::uint32_t> uses;  // per labelled effect, its entries
-  const auto order = linux_fw::first_match_order(policy_, dir);
   entries.reserve(order.size() + order.size() / 4);
   for (std::uint32_t i : order) {
     const ir::Rule& r = policy_.rules[i];
@@ -566,19 +566,27 @@ void NftWriter::base_chains() {
 }
 
 std::string NftWriter::write() {
-  for (const ir::Rule& r : policy_.rules) stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
+  linux_fw::FirstMatchOrder first_match;  // found in the one look that finds stateful_
+  for (std::uint32_t i = 0; i < policy_.rules.size(); ++i) {
+    const ir::Rule& r = policy_.rules[i];
+    stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
+    first_match.add(i, r);
+  }
+  std::array<std::vector<std::uint32_t>, 2> orders{first_match.take(ir::Direction::In),
+                                                  first_match.take(ir::Direction::Out)};
   if (policy_.rules.size() < linux_fw::two_threads_from) {
     chains_.reserve(policy_.rules.size() * 200 + 4096);
     // one judgement at a time, its kernel rules dropped once written: at 1M
     // rules each judgement's entries are ~150 MB
     for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) {
-      plan(dir);
+      plan(dir, orders[static_cast<int>(dir)]);
+      orders[static_cast<int>(dir)] = {};
       judgement(dir);
       entries_[static_cast<int>(dir)] = {};
       plans_[static_cast<int>(dir)] = {};
     }
   } else {  // the sets first, as one thread would define them; then one judgement a thread
-    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) plan(dir);
+    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) plan(dir, orders[static_cast<int>(dir)]);
     for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) collect_sets(dir);
     NftWriter out(policy_, options_);
     out.stateful_ = stateful_;
