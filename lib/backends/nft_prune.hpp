@@ -9,7 +9,7 @@
 // same verdict, state and log prefix. A compiled policy without them loads
 // faster (nft: each kernel rule costs load time) and behaves the same.
 //
-// It costs a lint run (100k generated rules: about 5-6 s), so compiling does
+// It costs a lint run (100k generated rules: about 4-5 s), so compiling does
 // it only when asked. Redundant rules (RC301) stay: they decide packets
 // (with the verdict the rules beneath would give), so their log prefixes
 // and labels still show. A finding suppressed in the policy
