@@ -214,4 +214,11 @@ TEST_CASE("packet sets: contains, for sets of several boxes, box by box and acro
   CHECK(pieces.contains(wide));
   span.dport = {{20, 25}};
   CHECK_FALSE(pieces.contains(PacketSet::of(span, ir)));
+  // Both corners inside, the middle not: only the box-by-box test and the
+  // subtraction can tell, and a box that merely meets another must not count.
+  PacketSet ends = set(3) | set(4);  // ports 20-21 and 23-24: 22 is missing
+  span.dport = {{20, 24}};
+  CHECK_FALSE(ends.contains(PacketSet::of(span, ir)));
+  span.dport = {{23, 24}};
+  CHECK(ends.contains(PacketSet::of(span, ir)));
 }
