@@ -13,8 +13,15 @@
 //   that is small, or else as a cascade of per-rule chains, one field a chain
 //   (a chain returns when no alternative matches);
 // - `log`, `state` and `reject` are short chains (LOG, CONNMARK, then the verdict).
+//
+// The output (hundreds of megabytes at a million rules) is written once, in
+// place: the chain declarations, which come first, are counted in the look
+// at the rules that finds the first-match orders, so the rules are written
+// behind a gap of the right size and the declarations fill it at the end.
 #include <fmt/format.h>
 
+#include <array>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -26,47 +33,52 @@ namespace {
 
 using namespace std::string_view_literals;
 
-using linux_fw::Alternative;
+using linux_fw::AlternativeView;
 
-/// One field of a rule: the packet must match one of its alternatives, or,
-/// when `negated`, none of them. The strings are reused from rule to rule
-/// (the first `count` are in use), so writing a rule allocates nothing.
-struct Dimension {
-  std::vector<std::string> alternatives;
-  std::size_t count = 0;
-  bool negated = false;
-
+/// One field of a rule: the packet must match one of its pieces, or, when
+/// negated, none of them. Each piece starts with a space (" -i lan"); the
+/// pieces lie back to back in one buffer kept from rule to rule, so building
+/// a rule's fields allocates nothing.
+class Dimension {
+ public:
   void reset(bool negate) {
-    count = 0;
-    negated = negate;
+    text_.clear();
+    ends_.clear();
+    negated_ = negate;
   }
-  /// A new, empty alternative.
-  std::string& add() {
-    if (count == alternatives.size()) alternatives.emplace_back();
-    std::string& a = alternatives[count++];
-    a.clear();
-    return a;
+  /// Where the next piece is written; end_piece() ends it.
+  Line& text() { return text_; }
+  void end_piece() { ends_.push_back(static_cast<std::uint32_t>(text_.size())); }
+  std::size_t size() const { return ends_.size(); }
+  bool negated() const { return negated_; }
+  std::string_view operator[](std::size_t k) const {
+    std::size_t from = k == 0 ? 0 : ends_[k - 1];
+    return text_.view().substr(from, ends_[k] - from);
   }
-  std::size_t size() const { return count; }
-  const std::string& operator[](std::size_t i) const { return alternatives[i]; }
+
+ private:
+  Line text_;
+  std::vector<std::uint32_t> ends_;
+  bool negated_ = false;
 };
 
 /// A judgement chain and what a pass does in it.
 struct Judgement {
   ir::Direction dir;
-  const char* chain;      ///< "rulec-input"
-  const char* tag;        ///< short name used in the names of its helper chains
-  const char* pass;       ///< target of a pass without state
-  const char* keep;       ///< target of a pass with state
+  std::string_view chain;  ///< "rulec-input"
+  char tag;                ///< short name used in the names of its helper chains
+  std::string_view pass;   ///< target of a pass without state
+  std::string_view keep;   ///< target of a pass with state
 };
 
 constexpr Judgement kJudgements[] = {
-    {ir::Direction::In, "rulec-input", "i", "-j ACCEPT", "-g rulec-keep-input"},
-    {ir::Direction::In, "rulec-forward", "f", "-g rulec-output", "-g rulec-keep-forward"},
-    {ir::Direction::Out, "rulec-output", "o", "-j ACCEPT", "-g rulec-keep-output"},
+    {ir::Direction::In, "rulec-input", 'i', "-j ACCEPT", "-g rulec-keep-input"},
+    {ir::Direction::In, "rulec-forward", 'f', "-g rulec-output", "-g rulec-keep-forward"},
+    {ir::Direction::Out, "rulec-output", 'o', "-j ACCEPT", "-g rulec-keep-output"},
 };
 
 constexpr std::size_t kMaxProduct = 8;
+constexpr std::string_view kDeclEnd = " - [0:0]\n";
 
 const char* protocol_name(unsigned p, ir::Family f) {
   switch (p) {
@@ -79,200 +91,226 @@ const char* protocol_name(unsigned p, ir::Family f) {
   }
 }
 
-/// Appends `-p NAME` or `-p NUMBER`.
-void append_protocol_option(std::string& out, unsigned p, ir::Family f) {
-  out += "-p "sv;
+/// Appends ` -p NAME` or ` -p NUMBER`.
+void append_protocol_option(Line& out, unsigned p, ir::Family f) {
+  out += " -p "sv;
   if (const char* name = protocol_name(p, f))
-    out += name;
+    out += std::string_view(name);
   else
-    linux_fw::append_number(out, p);
+    append_number(out, p);
 }
 
 /// Appends `lo` or `lo:hi`.
-void append_port_range(std::string& out, const ir::Range<std::uint16_t>& r) {
-  linux_fw::append_number(out, r.lo);
+void append_port_range(Line& out, const ir::Range<std::uint16_t>& r) {
+  append_number(out, r.lo);
   if (r.lo == r.hi) return;
   out += ':';
-  linux_fw::append_number(out, r.hi);
+  append_number(out, r.hi);
 }
 
-/// Port options for one protocol, split into multiport matches of at most 15 slots.
-void port_options(const char* which, const ir::FieldSet<std::uint16_t>& set, Dimension& out) {
+/// Port options for one protocol, split into multiport matches of at most
+/// 15 slots; one empty piece for an empty set.
+void port_options(std::string_view which, const ir::FieldSet<std::uint16_t>& set, Dimension& out) {
   out.reset(false);
-  if (set.empty()) {
-    out.add();
-    return;
-  }
+  Line& o = out.text();
   if (set.size() == 1) {
-    std::string& o = out.add();
     o += " --"sv;
     o += which;
     o += ' ';
     append_port_range(o, set[0]);
-    return;
+  } else if (!set.empty()) {
+    unsigned slots = 0;
+    bool open = false;
+    for (const auto& r : set) {
+      unsigned need = r.lo == r.hi ? 1 : 2;
+      if (!open || slots + need > 15) {
+        if (open) out.end_piece();
+        o += " -m multiport --"sv;
+        o += which;
+        o += "s "sv;
+        slots = 0;
+        open = true;
+      } else {
+        o += ',';
+      }
+      append_port_range(o, r);
+      slots += need;
+    }
   }
-  std::string* o = nullptr;
+  out.end_piece();
+}
+
+/// The multiport matches port_options writes for `set` (1 for none or one range).
+std::size_t port_option_count(const ir::FieldSet<std::uint16_t>& set) {
+  if (set.size() <= 1) return 1;
+  std::size_t n = 0;
   unsigned slots = 0;
   for (const auto& r : set) {
     unsigned need = r.lo == r.hi ? 1 : 2;
-    if (!o || slots + need > 15) {
-      o = &out.add();
-      *o += " -m multiport --"sv;
-      *o += which;
-      *o += "s "sv;
+    if (n == 0 || slots + need > 15) {
+      ++n;
       slots = 0;
-    } else {
-      *o += ',';
     }
-    append_port_range(*o, r);
     slots += need;
   }
+  return n;
+}
+
+std::size_t decimal_digits(std::uint64_t v) {
+  std::size_t n = 1;
+  for (; v >= 10; v /= 10) ++n;
+  return n;
 }
 
 /// What one look at each rule finds: the rules this family's target writes,
-/// in first-match order (linux_fw::FirstMatchOrder) per direction, and
-/// whether any rule passes with state. A million IR rules are a third of a
-/// gigabyte; each look through them costs tens of milliseconds in cache
-/// misses, so the look that checks them (RC514) finds these too.
+/// in first-match order (linux_fw::FirstMatchOrder) per direction, whether
+/// any rule passes with state, whether GRE with state needs the PPTP
+/// helper, and the bytes of the rules' chain declarations. A million IR
+/// rules are a third of a gigabyte; each look through them costs tens of
+/// milliseconds in cache misses, so the look that checks them (RC514) finds
+/// these too.
 struct RulesWritten {
   std::vector<std::uint32_t> in, out;
   bool stateful = false;
+  bool pptp_helper = false;
+  std::size_t decl_bytes = 0;  ///< of the helper chains of the rules, in all three judgements
+};
+
+/// A judgement chain being written: where its rules and declarations go,
+/// and the end of every line of the rule being written.
+struct Chain {
+  const Judgement* j = nullptr;
+  std::string* rules = nullptr;
+  std::string decl;
+  Line tail;  ///< comment, verdict, line end
 };
 
 class IptablesWriter {
  public:
   IptablesWriter(const ir::Policy& policy, const EmitOptions& options, ir::Family family)
-      : policy_(policy), options_(options), family_(family), text_(options, 29), interface_matches_(policy) {}
-  IptablesWriter(const IptablesWriter&) = delete;  // out_ points into the object
+      : policy_(policy), options_(options), family_(family), text_(options, 29), interface_matches_(policy) {
+    for (std::size_t k = 0; k < chains_.size(); ++k) chains_[k].j = &kJudgements[k];
+  }
+  IptablesWriter(const IptablesWriter&) = delete;
   IptablesWriter& operator=(const IptablesWriter&) = delete;
-  /// `written` is what RulesWritten found.
-  std::string write(const RulesWritten& written);
+  /// The bytes rule `index` adds to the declarations of each judgement
+  /// chain that writes it (its log chain and helper chains): for RulesWritten.
+  std::size_t decl_bytes(const ir::Rule& r, std::uint32_t index);
+  /// Writes the whole output to `out`; `written` is what RulesWritten found.
+  void write(const RulesWritten& written, std::string& out);
 
  private:
-  /// The three judgement chains: one thread, or two for a large policy.
-  void judgements(std::span<const std::uint32_t> in, std::span<const std::uint32_t> out);
-  /// A judgement chain is its head, its rules (in parts, when two threads
-  /// write it) and its tail (the default).
-  void judgement_head(const Judgement& j);
-  void judgement_rules(const Judgement& j, std::span<const std::uint32_t> order);
-  /// The rules of two judgements of one direction (input and forward) in one
-  /// pass: a rule's comment and fields are worked out once and written twice,
-  /// the second judgement's text into second_out_.
-  void judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order);
-  /// Calls `write(rule, index)` for each rule of `order` (this family's
-  /// rules, as RulesWritten lists them) that matches anything, with
-  /// alternatives_ set to the rule's alternatives.
-  template <typename Write>
-  void for_each_written(std::span<const std::uint32_t> order, Write write);
-  /// Sets the tail of the rule's lines from comment_ and the verdict.
-  void set_tail() {
-    std::string& t = out_->tail;
-    t = comment_;
-    t += ' ';
-    t += out_->leaf;
-    t += '\n';
-  }
-  /// Writes to second_out_ from now on, or back to main_out_.
-  void swap_output() { out_ = out_ == &main_out_ ? &second_out_ : &main_out_; }
-  /// Writes dims_ (the fields of alternative `alt_no` of rule `index`) for `j`.
-  void write_alternative(const Judgement& j, std::uint32_t index, unsigned alt_no);
-  void judgement_tail(const Judgement& j);
-  void rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no);
+  /// The rules of `order` into each of `chains` (judgements of one
+  /// direction): a rule's fields are worked out once for all of them.
+  void rules(std::span<Chain* const> chains, std::span<const std::uint32_t> order);
+  /// Sets c.tail for rule `index`, writing its log chain first when it logs.
+  void leaf(Chain& c, const ir::Rule& r, std::uint32_t index);
   /// Fills dims_ (the first ndims_) with the rule's fields.
-  void dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt);
+  void dimensions(ir::Direction dir, const ir::Rule& r, const AlternativeView& alt);
   Dimension& next_dimension(bool negated);
-  void protocol_dimension(const Alternative& alt);
-  void address_dimension(const char* flag, const char* range_flag, const ir::FieldSet<ir::U128>& set);
-  void cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter);
-  /// Sets out_->leaf to the rule's verdict, writing its log chain first when it logs.
-  void leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index);
-  void declare(std::string_view chain) {
-    out_->decl += ':';
-    out_->decl += chain;
-    out_->decl += " - [0:0]\n"sv;
+  void protocol_dimension(const AlternativeView& alt);
+  void address_dimension(std::string_view flag, std::string_view range_flag, const ir::FieldSet<ir::U128>& set);
+  /// The helper chains cascade() makes for dims_ from field `i` on.
+  std::size_t cascade_chains(std::size_t i) const;
+  /// Writes dims_ for alternative `alt_no` of rule `index` into `c`.
+  void write_alternative(Chain& c, std::uint32_t index, unsigned alt_no);
+  /// The lines of the product of dims_[k..], each behind line_ (restored on return).
+  void product(Chain& c, std::size_t k);
+  /// Writes dims_[i..] under `chain`: small products inline, bigger ones as a
+  /// chain per field. `opts` holds the options so far; it is restored on return.
+  void cascade(Chain& c, std::string_view chain, std::size_t i, std::string& opts, unsigned& counter);
+  void declare(Chain& c, std::string_view chain) {
+    c.decl += ':';
+    c.decl += chain;
+    c.decl += kDeclEnd;
   }
-  void fixed_chains();
+  void judgement_head(Chain& c);
+  void judgement_tail(Chain& c);
+  /// The chains every output has (keep chains, reject) and the base chains' jumps.
+  void fixed_chains(std::string& rules, std::string& decl);
+  std::string head(bool pptp_helper) const;
+  /// Writes the output with one thread, or with two for a large policy.
+  void one_thread(const RulesWritten& written, std::string& out);
+  void two_threads(const RulesWritten& written, std::string& out);
 
   const ir::Policy& policy_;
   const EmitOptions& options_;
   ir::Family family_;
   bool stateful_ = false;
-  /// What is written: rules, chain declarations and the verdict of the rule being written.
-  struct Output {
-    std::string rules, decl, leaf;
-    std::string tail;  ///< what ends each line of the rule: comment, verdict, line end
-  };
-  Output main_out_;
-  Output second_out_;  ///< forward, while judgement_rules_twice writes it beside input
-  Output* out_ = &main_out_;
-  std::string comment_;  ///< `-m comment` of the rule being written
-  std::string base_;     ///< the prefix of its helper chains' names ("" until one is needed)
-  const Judgement* base_judgement_ = nullptr;  ///< what base_ is made of
+  std::array<Chain, 3> chains_;  ///< input, forward, output
+  std::string comment_;          ///< `-m comment` of the rule being written
+  std::string base_;             ///< the prefix of its helper chains' names ("" until one is needed)
   std::uint32_t base_index_ = 0;
   unsigned base_alt_ = 0;
   std::uint32_t log_rule_ = UINT32_MAX;  ///< the rule log_text_ was written for
   std::string log_text_;                 ///< its log prefix (the same in every judgement)
-  std::string log_chain_;
-  std::string opts_;
-  Line line_;  ///< the line being written
-  std::vector<Dimension> dims_;
+  Line log_chain_;
+  Line line_;   ///< the line being written
+  Line lines_;  ///< the lines of the alternative being written
+  std::array<Dimension, 4> dims_;  ///< interface, protocol, source, destination
   std::size_t ndims_ = 0;
   Dimension sports_, dports_;
-  std::vector<Alternative> alternatives_;
+  linux_fw::AlternativeViews views_;
   linux_fw::RuleText text_;
   linux_fw::InterfaceMatches interface_matches_;
 };
 
 Dimension& IptablesWriter::next_dimension(bool negated) {
-  if (ndims_ == dims_.size()) dims_.emplace_back();
   Dimension& d = dims_[ndims_++];
   d.reset(negated);
   return d;
 }
 
-void IptablesWriter::protocol_dimension(const Alternative& alt) {
+void IptablesWriter::protocol_dimension(const AlternativeView& alt) {
   Dimension& d = next_dimension(alt.negate_protocols);
-  bool ports = !alt.sport.empty() || !alt.dport.empty();
+  Line& a = d.text();
+  const bool ports = !alt.sport->empty() || !alt.dport->empty();
   if (ports) {
-    port_options("sport", alt.sport, sports_);
-    port_options("dport", alt.dport, dports_);
+    port_options("sport", *alt.sport, sports_);
+    port_options("dport", *alt.dport, dports_);
   }
-  for (const auto& r : alt.protocols) {
+  for (const auto& r : *alt.protocols) {
     for (unsigned p = r.lo; p <= r.hi; ++p) {
-      if (!alt.icmp_types.empty()) {
+      if (!alt.icmp_types->empty()) {
         if (!protocol_name(p, family_)) continue;  // ICMPv6 types in IPv4 (or back): no such packet
-        const char* type = family_ == ir::Family::Inet ? " --icmp-type " : " --icmpv6-type ";
-        for (const auto& t : alt.icmp_types)
+        const std::string_view type = family_ == ir::Family::Inet ? " --icmp-type "sv : " --icmpv6-type "sv;
+        for (const auto& t : *alt.icmp_types)
           for (unsigned v = t.lo; v <= t.hi; ++v) {
-            std::string& a = d.add();
             append_protocol_option(a, p, family_);
             a += type;
-            linux_fw::append_number(a, v);
+            append_number(a, v);
+            d.end_piece();
           }
         continue;
       }
       if (!ports) {
-        append_protocol_option(d.add(), p, family_);
+        append_protocol_option(a, p, family_);
+        d.end_piece();
         continue;
       }
       for (std::size_t s = 0; s < sports_.size(); ++s)
         for (std::size_t dp = 0; dp < dports_.size(); ++dp) {
-          std::string& a = d.add();
           append_protocol_option(a, p, family_);
           a += sports_[s];
           a += dports_[dp];
+          d.end_piece();
         }
     }
   }
 }
 
-void IptablesWriter::address_dimension(const char* flag, const char* range_flag, const ir::FieldSet<ir::U128>& set) {
+void IptablesWriter::address_dimension(std::string_view flag, std::string_view range_flag,
+                                       const ir::FieldSet<ir::U128>& set) {
   Dimension& d = next_dimension(false);
+  Line& a = d.text();
   auto block = [&](const linux_fw::Cidr& c) {
-    std::string& a = d.add();
     a += flag;
-    a += ' ';
-    linux_fw::append_cidr(a, c, family_);
+    append_address(a, family_, c.base);
+    if (c.prefix != (family_ == ir::Family::Inet ? 32 : 128)) {
+      a += '/';
+      append_number(a, static_cast<unsigned>(c.prefix));
+    }
+    d.end_piece();
   };
   for (const auto& r : set) {
     if (auto one = linux_fw::single_cidr(r.lo, r.hi, family_)) {
@@ -283,45 +321,107 @@ void IptablesWriter::address_dimension(const char* flag, const char* range_flag,
     if (cidrs.size() <= 2) {
       for (const auto& c : cidrs) block(c);
     } else {
-      std::string& a = d.add();
-      a += "-m iprange "sv;
+      a += " -m iprange "sv;
       a += range_flag;
       a += ' ';
-      linux_fw::append_address(a, family_, r.lo);
+      append_address(a, family_, r.lo);
       a += '-';
-      linux_fw::append_address(a, family_, r.hi);
+      append_address(a, family_, r.hi);
+      d.end_piece();
     }
   }
 }
 
-void IptablesWriter::dimensions(const Judgement& j, const ir::Rule& r, const Alternative& alt) {
+void IptablesWriter::dimensions(ir::Direction dir, const ir::Rule& r, const AlternativeView& alt) {
   ndims_ = 0;
   const auto& iface = interface_matches_(r.match.interfaces);
   if (!iface.any) {
     Dimension& d = next_dimension(iface.negate);
     for (const auto& n : iface.names) {
-      std::string& a = d.add();
-      a += j.dir == ir::Direction::In ? "-i " : "-o ";
-      a += n;
+      d.text() += dir == ir::Direction::In ? " -i "sv : " -o "sv;
+      d.text() += std::string_view(n);
+      d.end_piece();
     }
   }
-  if (!alt.protocols.empty()) protocol_dimension(alt);
-  if (!r.match.src.empty()) address_dimension("-s", "--src-range", r.match.src);
-  if (!r.match.dst.empty()) address_dimension("-d", "--dst-range", r.match.dst);
+  if (!alt.protocols->empty()) protocol_dimension(alt);
+  if (!r.match.src.empty()) address_dimension(" -s "sv, "--src-range"sv, r.match.src);
+  if (!r.match.dst.empty()) address_dimension(" -d "sv, "--dst-range"sv, r.match.dst);
 }
 
-void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t index) {
-  switch (r.action) {
-    case ir::Action::Pass: out_->leaf = r.state ? j.keep : j.pass; break;
-    case ir::Action::Block: out_->leaf = "-j DROP"; break;
-    case ir::Action::Reject: out_->leaf = "-j rulec-reject"; break;
+std::size_t IptablesWriter::cascade_chains(std::size_t i) const {
+  if (i == ndims_) return 0;
+  const Dimension& d = dims_[i];
+  if (d.negated() && d.size() == 1) return cascade_chains(i + 1);
+  std::size_t product = 1;
+  bool simple = true;
+  for (std::size_t k = i; k < ndims_; ++k) {
+    product *= dims_[k].size();
+    simple = simple && !dims_[k].negated() && product <= kMaxProduct;
   }
-  if (!r.log) return;
-  std::string& chain = log_chain_;
-  chain = "rulec-log-";
-  linux_fw::append_number(chain, index);
+  if (simple) return 0;
+  return 1 + (d.negated() ? 1 : d.size()) * cascade_chains(i + 1);
+}
+
+std::size_t IptablesWriter::decl_bytes(const ir::Rule& r, std::uint32_t index) {
+  auto views = views_.of(r.match);
+  if (views.empty()) return 0;
+  const std::size_t index_digits = decimal_digits(index);
+  std::size_t n = r.log ? 1 + "rulec-log-"sv.size() + index_digits + 1 + kDeclEnd.size() : 0;
+  const auto& iface = interface_matches_(r.match.interfaces);
+  unsigned alt_no = 0;
+  for (const AlternativeView& alt : views) {
+    // At most kMaxProduct lines and no negated list: no helper chain, for
+    // almost every rule, found without writing its fields.
+    std::size_t bound = iface.any || iface.negate ? 1 : iface.names.size();
+    bool sure = !(iface.negate && iface.names.size() > 1) && !alt.negate_protocols;
+    if (!alt.protocols->empty()) {
+      std::size_t values = 0;
+      for (const auto& p : *alt.protocols) values += p.hi - p.lo + 1u;
+      if (!alt.icmp_types->empty()) {
+        std::size_t types = 0;
+        for (const auto& t : *alt.icmp_types) types += t.hi - t.lo + 1u;
+        values *= types;
+      } else if (!alt.sport->empty() || !alt.dport->empty()) {
+        values *= port_option_count(*alt.sport) * port_option_count(*alt.dport);
+      }
+      bound *= values;
+    }
+    bound *= std::max<std::size_t>(1, 2 * r.match.src.size()) * std::max<std::size_t>(1, 2 * r.match.dst.size());
+    if (!sure || bound > kMaxProduct) {
+      dimensions(ir::Direction::In, r, alt);
+      std::size_t chains = cascade_chains(0);
+      for (std::size_t k = 1; k <= chains; ++k)
+        n += 1 + "rulec-r"sv.size() + index_digits + 1 + decimal_digits(alt_no) + 1 + decimal_digits(k) +
+             kDeclEnd.size();
+    }
+    ++alt_no;
+  }
+  return n;
+}
+
+void IptablesWriter::leaf(Chain& c, const ir::Rule& r, std::uint32_t index) {
+  const Judgement& j = *c.j;
+  std::string_view verdict;
+  switch (r.action) {
+    case ir::Action::Pass: verdict = r.state ? j.keep : j.pass; break;
+    case ir::Action::Block: verdict = "-j DROP"sv; break;
+    case ir::Action::Reject: verdict = "-j rulec-reject"sv; break;
+  }
+  Line& tail = c.tail;
+  tail.clear();
+  tail += std::string_view(comment_);
+  tail += ' ';
+  if (!r.log) {
+    tail += verdict;
+    tail += '\n';
+    return;
+  }
+  Line& chain = log_chain_;
+  chain.clear();
+  chain += "rulec-log-"sv;
+  append_number(chain, index);
   chain += j.tag;
-  declare(chain);
+  declare(c, chain.view());
   if (log_rule_ != index) {
     log_text_.clear();
     text_.log_prefix(log_text_, r);
@@ -330,38 +430,81 @@ void IptablesWriter::leaf(const Judgement& j, const ir::Rule& r, std::uint32_t i
   Line& line = line_;  // the two lines of the log chain, appended to the output at once
   line.clear();
   line += "-A "sv;
-  line += chain;
+  line += chain.view();
   line += " -j LOG --log-prefix \""sv;
-  line += log_text_;
+  line += std::string_view(log_text_);
   line += "\"\n-A "sv;
-  line += chain;
+  line += chain.view();
   line += ' ';
-  line += out_->leaf;
+  line += verdict;
   line += '\n';
-  out_->rules.append(line.data(), line.size());
-  out_->leaf = "-j ";
-  out_->leaf += chain;
+  c.rules->append(line.data(), line.size());
+  tail += "-j "sv;
+  tail += chain.view();
+  tail += '\n';
 }
 
-/// Writes dims_[i..] under `chain`: small products inline, bigger ones as a
-/// chain per field. `opts` holds the options so far; it is restored on return.
-void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string& opts, unsigned& counter) {
+void IptablesWriter::product(Chain& c, std::size_t k) {
+  if (k == ndims_) {
+    lines_ += line_.view();
+    lines_ += c.tail.view();
+    return;
+  }
+  const Dimension& d = dims_[k];
+  const std::size_t mark = line_.size();
+  for (std::size_t a = 0; a < d.size(); ++a) {
+    line_ += d[a];
+    product(c, k + 1);
+    line_.shrink(mark);
+  }
+}
+
+void IptablesWriter::write_alternative(Chain& c, std::uint32_t index, unsigned alt_no) {
+  // The usual rule: a few lines, none of them a helper chain's (what
+  // cascade() writes then, without its strings).
+  std::size_t k = 0;
+  line_.clear();
+  line_ += "-A "sv;
+  line_ += c.j->chain;
+  for (; k < ndims_ && dims_[k].negated() && dims_[k].size() == 1; ++k) {
+    line_ += " !"sv;
+    line_ += dims_[k][0];
+  }
+  std::size_t product_size = 1;
+  bool simple = true;
+  for (std::size_t m = k; m < ndims_; ++m) {
+    product_size *= dims_[m].size();
+    simple = simple && !dims_[m].negated() && product_size <= kMaxProduct;
+  }
+  if (simple) {
+    lines_.clear();
+    product(c, k);
+    c.rules->append(lines_.data(), lines_.size());
+    return;
+  }
+  base_.clear();  // named when the first helper chain needs it
+  base_index_ = index;
+  base_alt_ = alt_no;
+  unsigned counter = 0;
+  std::string opts;
+  cascade(c, c.j->chain, 0, opts, counter);
+}
+
+void IptablesWriter::cascade(Chain& c, std::string_view chain, std::size_t i, std::string& opts, unsigned& counter) {
+  std::string& out = *c.rules;
   if (i == ndims_) {
-    Line& line = line_;  // one append to the output a line, not four
-    line.clear();
-    line += "-A "sv;
-    line += chain;
-    line += opts;
-    line += out_->tail;
-    out_->rules.append(line.data(), line.size());
+    out += "-A "sv;
+    out += chain;
+    out += opts;
+    out += c.tail.view();
     return;
   }
   const Dimension& d = dims_[i];
   const std::size_t mark = opts.size();
-  if (d.negated && d.size() == 1) {
-    opts += " ! "sv;
+  if (d.negated() && d.size() == 1) {
+    opts += " !"sv;
     opts += d[0];
-    cascade(chain, i + 1, opts, counter);
+    cascade(c, chain, i + 1, opts, counter);
     opts.resize(mark);
     return;
   }
@@ -369,13 +512,12 @@ void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string&
   bool simple = true;
   for (std::size_t k = i; k < ndims_; ++k) {
     product *= dims_[k].size();
-    simple = simple && !dims_[k].negated && product <= kMaxProduct;
+    simple = simple && !dims_[k].negated() && product <= kMaxProduct;
   }
   if (simple) {
     for (std::size_t a = 0; a < d.size(); ++a) {
-      opts += ' ';
       opts += d[a];
-      cascade(chain, i + 1, opts, counter);
+      cascade(c, chain, i + 1, opts, counter);
       opts.resize(mark);
     }
     return;
@@ -383,161 +525,64 @@ void IptablesWriter::cascade(std::string_view chain, std::size_t i, std::string&
   if (base_.empty()) {
     base_ = "rulec-r";
     linux_fw::append_number(base_, base_index_);
-    base_ += base_judgement_->tag;
+    base_ += c.j->tag;
     linux_fw::append_number(base_, base_alt_);
   }
   std::string sub = base_;
   sub += '-';
   linux_fw::append_number(sub, ++counter);
-  declare(sub);
-  fmt::format_to(std::back_inserter(out_->rules), "-A {}{} -j {}\n", chain, opts, sub);
+  declare(c, sub);
+  fmt::format_to(std::back_inserter(out), "-A {}{} -j {}\n", chain, opts, sub);
   std::string sub_opts;
-  if (d.negated) {
-    for (std::size_t a = 0; a < d.size(); ++a) fmt::format_to(std::back_inserter(out_->rules), "-A {} {} -j RETURN\n", sub, d[a]);
-    return cascade(sub, i + 1, sub_opts, counter);
+  if (d.negated()) {
+    for (std::size_t a = 0; a < d.size(); ++a) fmt::format_to(std::back_inserter(out), "-A {}{} -j RETURN\n", sub, d[a]);
+    return cascade(c, sub, i + 1, sub_opts, counter);
   }
   for (std::size_t a = 0; a < d.size(); ++a) {
-    sub_opts.assign(" ");
-    sub_opts += d[a];
-    cascade(sub, i + 1, sub_opts, counter);
+    sub_opts.assign(d[a]);
+    cascade(c, sub, i + 1, sub_opts, counter);
   }
 }
 
-void IptablesWriter::rule(const Judgement& j, std::uint32_t index, const Alternative& alt, unsigned alt_no) {
-  const ir::Rule& r = policy_.rules[index];
-  comment_ = " -m comment --comment \"";
-  text_.comment(comment_, r);
-  comment_ += '"';
-  set_tail();
-  dimensions(j, r, alt);
-  write_alternative(j, index, alt_no);
+void IptablesWriter::rules(std::span<Chain* const> chains, std::span<const std::uint32_t> order) {
+  for (std::uint32_t i : order) {
+    const ir::Rule& r = policy_.rules[i];
+    auto views = views_.of(r.match);
+    if (views.empty()) continue;
+    comment_ = " -m comment --comment \"";
+    text_.comment(comment_, r);
+    comment_ += '"';
+    for (Chain* c : chains) leaf(*c, r, i);
+    unsigned n = 0;
+    for (const AlternativeView& alt : views) {
+      dimensions(chains[0]->j->dir, r, alt);  // the same for every chain: one direction
+      for (Chain* c : chains) write_alternative(*c, i, n);
+      ++n;
+    }
+  }
 }
 
-void IptablesWriter::write_alternative(const Judgement& j, std::uint32_t index, unsigned alt_no) {
-  base_.clear();  // named when the first helper chain needs it
-  base_judgement_ = &j;
-  base_index_ = index;
-  base_alt_ = alt_no;
-  unsigned counter = 0;
-  opts_.clear();
-  cascade(j.chain, 0, opts_, counter);
-}
-
-void IptablesWriter::judgement_head(const Judgement& j) {
-  declare(j.chain);
+void IptablesWriter::judgement_head(Chain& c) {
+  const Judgement& j = *c.j;
+  declare(c, j.chain);
   if (!stateful_) return;
   for (bool original : {true, false})
-    fmt::format_to(std::back_inserter(out_->rules),
+    fmt::format_to(std::back_inserter(*c.rules),
                    "-A {} -m conntrack --ctstate ESTABLISHED --ctdir {} -m connmark ! --mark 0/{:#x} {}\n", j.chain,
                    original ? "ORIGINAL" : "REPLY", linux_fw::state_match_bits(j.dir, original), j.pass);
 }
 
-template <typename Write>
-void IptablesWriter::for_each_written(std::span<const std::uint32_t> order, Write write) {
-  for (std::uint32_t i : order) {
-    const ir::Rule& r = policy_.rules[i];
-    linux_fw::alternatives(r.match, alternatives_);
-    if (!alternatives_.empty()) write(r, i);
-  }
-}
-
-void IptablesWriter::judgement_rules(const Judgement& j, std::span<const std::uint32_t> order) {
-  for_each_written(order, [&](const ir::Rule& r, std::uint32_t i) {
-    leaf(j, r, i);
-    unsigned n = 0;
-    for (const Alternative& alt : alternatives_) rule(j, i, alt, n++);
-  });
-}
-
-void IptablesWriter::judgement_rules_twice(const Judgement& a, const Judgement& b, std::span<const std::uint32_t> order) {
-  for_each_written(order, [&](const ir::Rule& r, std::uint32_t i) {
-    leaf(a, r, i);
-    swap_output();
-    leaf(b, r, i);
-    swap_output();
-    comment_ = " -m comment --comment \"";
-    text_.comment(comment_, r);
-    comment_ += '"';
-    set_tail();
-    swap_output();
-    set_tail();
-    swap_output();
-    unsigned n = 0;
-    for (const Alternative& alt : alternatives_) {
-      dimensions(a, r, alt);  // the same for b: one direction
-      write_alternative(a, i, n);
-      swap_output();
-      write_alternative(b, i, n);
-      swap_output();
-      ++n;
-    }
-  });
-}
-
-void IptablesWriter::judgement_tail(const Judgement& j) {
+void IptablesWriter::judgement_tail(Chain& c) {
+  const Judgement& j = *c.j;
+  std::string& out = *c.rules;
   switch (policy_.default_for(j.dir).action) {
-    case ir::Action::Pass: fmt::format_to(std::back_inserter(out_->rules), "-A {} {}\n", j.chain, j.pass); break;
-    case ir::Action::Block: fmt::format_to(std::back_inserter(out_->rules), "-A {} -j DROP\n", j.chain); break;
-    case ir::Action::Reject: fmt::format_to(std::back_inserter(out_->rules), "-A {} -j rulec-reject\n", j.chain); break;
+    case ir::Action::Pass: fmt::format_to(std::back_inserter(out), "-A {} {}\n", j.chain, j.pass); break;
+    case ir::Action::Block: fmt::format_to(std::back_inserter(out), "-A {} -j DROP\n", j.chain); break;
+    case ir::Action::Reject: fmt::format_to(std::back_inserter(out), "-A {} -j rulec-reject\n", j.chain); break;
   }
 }
 
-void IptablesWriter::judgements(std::span<const std::uint32_t> in, std::span<const std::uint32_t> out) {
-  const Judgement &input = kJudgements[0], &forward = kJudgements[1], &output = kJudgements[2];
-  if (policy_.rules.size() < linux_fw::two_threads_from) {
-    // Reserved, not touched: free until written. Forward is written beside
-    // input (the same rules) and joined to it after.
-    out_->rules.reserve(policy_.rules.size() * 500 + 4096);
-    second_out_.rules.reserve(policy_.rules.size() * 200 + 4096);
-    judgement_head(input);
-    swap_output();
-    judgement_head(forward);
-    swap_output();
-    judgement_rules_twice(input, forward, in);
-    judgement_tail(input);
-    swap_output();
-    judgement_tail(forward);
-    swap_output();
-    out_->rules += second_out_.rules;
-    out_->decl += second_out_.decl;
-    second_out_ = Output{};  // freed before output is written
-    judgement_head(output);
-    judgement_rules(output, out);
-    judgement_tail(output);
-    return;
-  }
-  // Two threads, each about half of the work: input and the start of
-  // forward here, the rest of forward and output there; the two halves of
-  // the text are joined in order.
-  const std::size_t split = std::min(in.size(), out.size() / 2);
-  const std::span<const std::uint32_t> forward_order(in);
-  IptablesWriter rest(policy_, options_, family_);
-  rest.stateful_ = stateful_;
-  // Reserved, not touched: pages that are never written cost no memory.
-  out_->rules.reserve(policy_.rules.size() * 500 + 4096);
-  rest.out_->rules.reserve(policy_.rules.size() * 250 + 4096);
-  linux_fw::run_both(
-      [&] {
-        judgement_head(input);
-        judgement_rules(input, in);
-        judgement_tail(input);
-        judgement_head(forward);
-        judgement_rules(forward, forward_order.first(split));
-      },
-      [&] {
-        rest.judgement_rules(forward, forward_order.subspan(split));
-        rest.judgement_tail(forward);
-        rest.judgement_head(output);
-        rest.judgement_rules(output, out);
-        rest.judgement_tail(output);
-      });
-  out_->decl += rest.out_->decl;
-  // room for the rest, the fixed chains and the head (inserted in place by write())
-  out_->rules.reserve(out_->rules.size() + rest.out_->rules.size() + out_->decl.size() + 65536);
-  out_->rules += rest.out_->rules;
-}
-
-void IptablesWriter::fixed_chains() {
+void IptablesWriter::fixed_chains(std::string& rules, std::string& decl) {
   const bool v4 = family_ == ir::Family::Inet;
   struct Keep {
     const char* chain;
@@ -548,25 +593,25 @@ void IptablesWriter::fixed_chains() {
                         Keep{"rulec-keep-forward", ir::Direction::In, "-g rulec-output"},
                         Keep{"rulec-keep-output", ir::Direction::Out, "-j ACCEPT"}}) {
     if (!stateful_) break;
-    declare(k.chain);
-    fmt::format_to(std::back_inserter(out_->rules),
+    fmt::format_to(std::back_inserter(decl), ":{}{}", k.chain, kDeclEnd);
+    fmt::format_to(std::back_inserter(rules),
                    "-A {0} -m conntrack --ctdir ORIGINAL -j CONNMARK --or-mark {1:#x}\n"
                    "-A {0} -m conntrack --ctdir REPLY -j CONNMARK --or-mark {2:#x}\n-A {0} {3}\n",
                    k.chain, linux_fw::state_bit(k.dir, true), linux_fw::state_bit(k.dir, false), k.then);
   }
-  declare("rulec-reject");
-  fmt::format_to(std::back_inserter(out_->rules),
+  fmt::format_to(std::back_inserter(decl), ":rulec-reject{}", kDeclEnd);
+  fmt::format_to(std::back_inserter(rules),
                  "-A rulec-reject -p tcp -j REJECT --reject-with tcp-reset\n-A rulec-reject -j REJECT --reject-with {}\n",
                  v4 ? "icmp-port-unreachable" : "icmp6-port-unreachable");
   // Connections conntrack creates from an expectation (PPTP's GRE) inherit
   // the control connection's mark: their state bits are cleared first.
-  std::string fresh = stateful_ ? fmt::format(" -m conntrack --ctstate RELATED --ctstatus EXPECTED ! -p {} -j CONNMARK "
-                                              "--and-mark 0xfffffff0\n",
-                                              v4 ? "icmp" : "ipv6-icmp")
-                                : "";
-  for (const char* base : {"INPUT", "FORWARD", "OUTPUT"})
-    if (!fresh.empty()) out_->rules += fmt::format("-A {}{}", base, fresh);
-  out_->rules += fmt::format(
+  if (stateful_)
+    for (const char* base : {"INPUT", "FORWARD", "OUTPUT"})
+      fmt::format_to(std::back_inserter(rules),
+                     "-A {} -m conntrack --ctstate RELATED --ctstatus EXPECTED ! -p {} -j CONNMARK "
+                     "--and-mark 0xfffffff0\n",
+                     base, v4 ? "icmp" : "ipv6-icmp");
+  fmt::format_to(std::back_inserter(rules),
       "-A INPUT -i lo -m conntrack --ctstate RELATED -p tcp --tcp-flags RST RST -m comment --comment \"resets this host sent itself\" -j ACCEPT\n"
       "-A INPUT -i lo -m conntrack --ctstate RELATED -p {0} -m comment --comment \"ICMP errors this host sent itself\" -j ACCEPT\n"
       "-A INPUT -j rulec-input\n-A FORWARD -j rulec-forward\n"
@@ -576,25 +621,115 @@ void IptablesWriter::fixed_chains() {
       v4 ? "icmp" : "ipv6-icmp");
 }
 
-std::string IptablesWriter::write(const RulesWritten& written) {
-  stateful_ = written.stateful;
-  judgements(written.in, written.out);
-  fixed_chains();
+std::string IptablesWriter::head(bool pptp_helper) const {
   const char* tool = family_ == ir::Family::Inet ? "iptables-restore" : "ip6tables-restore";
   std::string out = fmt::format(
       "# Generated by rulec. Load with `{} FILE`: it replaces the raw and filter\n"
       "# tables atomically; loading it again gives the same ruleset.\n*raw\n:PREROUTING ACCEPT [0:0]\n"
       ":OUTPUT ACCEPT [0:0]\n",
       tool);
-  if (family_ == ir::Family::Inet && linux_fw::needs_pptp_helper(policy_))
+  if (family_ == ir::Family::Inet && pptp_helper)
     out +=
         "-A PREROUTING -p tcp --dport 1723 -j CT --helper pptp\n"
         "-A OUTPUT -p tcp --dport 1723 -j CT --helper pptp\n";
   out += "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
-  out_->decl.insert(0, out);        // the declarations (25 MB at a million rules) are not copied
-  out_->rules.insert(0, out_->decl);  // in place: the output is never held twice
-  out_->rules += "COMMIT\n";
-  return std::move(out_->rules);
+  return out;
+}
+
+void IptablesWriter::one_thread(const RulesWritten& written, std::string& out) {
+  Chain &input = chains_[0], &forward = chains_[1], &output = chains_[2];
+  // Forward has the rules of input: it is written beside it, then joined to it.
+  std::string forward_rules;
+  forward_rules.reserve(written.in.size() * 220 + 4096);  // reserved, not touched: free until written
+  input.rules = &out;
+  forward.rules = &forward_rules;
+  output.rules = &out;
+  judgement_head(input);
+  judgement_head(forward);
+  Chain* both[] = {&input, &forward};
+  rules(both, written.in);
+  judgement_tail(input);
+  judgement_tail(forward);
+  out += forward_rules;
+  forward_rules = {};
+  judgement_head(output);
+  Chain* one[] = {&output};
+  rules(one, written.out);
+  judgement_tail(output);
+}
+
+void IptablesWriter::two_threads(const RulesWritten& written, std::string& out) {
+  // Here: input, and forward beside it up to `split`; there: the rest of
+  // forward, then output, into a text of its own joined after.
+  const std::size_t split = std::min(written.in.size(), written.out.size() / 3);
+  const std::span<const std::uint32_t> in(written.in);
+  IptablesWriter rest(policy_, options_, family_);
+  rest.stateful_ = stateful_;
+  Chain &input = chains_[0], &forward = chains_[1];
+  Chain &rest_forward = rest.chains_[1], &rest_output = rest.chains_[2];
+  std::string forward_rules, rest_rules;
+  forward_rules.reserve(split * 220 + 4096);
+  rest_rules.reserve((written.in.size() - split) * 220 + written.out.size() * 250 + 4096);
+  input.rules = &out;
+  forward.rules = &forward_rules;
+  rest_forward.rules = rest_output.rules = &rest_rules;
+  linux_fw::run_both(
+      [&] {
+        judgement_head(input);
+        judgement_head(forward);
+        Chain* both[] = {&input, &forward};
+        rules(both, in.first(split));
+        Chain* one[] = {&input};
+        rules(one, in.subspan(split));
+        judgement_tail(input);
+      },
+      [&] {
+        Chain* f[] = {&rest_forward};
+        rest.rules(f, in.subspan(split));
+        rest.judgement_tail(rest_forward);
+        rest.judgement_head(rest_output);
+        Chain* o[] = {&rest_output};
+        rest.rules(o, written.out);
+        rest.judgement_tail(rest_output);
+      });
+  out += forward_rules;
+  forward_rules = {};
+  out += rest_rules;
+  forward.decl += rest_forward.decl;
+  chains_[2].decl = std::move(rest_output.decl);
+}
+
+void IptablesWriter::write(const RulesWritten& written, std::string& out) {
+  stateful_ = written.stateful;
+  std::string fixed_rules, fixed_decl;
+  fixed_chains(fixed_rules, fixed_decl);
+  std::size_t counted = written.decl_bytes + fixed_decl.size();
+  for (const Judgement& j : kJudgements) counted += 1 + j.chain.size() + kDeclEnd.size();
+  out.clear();
+  // Reserved, not touched: pages that are never written cost no memory.
+  out.reserve(policy_.rules.size() * 500 + counted + 65536);
+  out += head(written.pptp_helper);
+  const std::size_t gap_at = out.size();
+  out.resize(gap_at + counted);  // the declarations, once they are known
+  if (policy_.rules.size() < linux_fw::two_threads_from)
+    one_thread(written, out);
+  else
+    two_threads(written, out);
+  out += fixed_rules;
+  out += "COMMIT\n";
+  std::size_t declared = fixed_decl.size();
+  for (const Chain& c : chains_) declared += c.decl.size();
+  if (declared == counted) {
+    char* at = out.data() + gap_at;
+    for (const std::string* d : {&chains_[0].decl, &chains_[1].decl, &chains_[2].decl, &fixed_decl}) {
+      std::memcpy(at, d->data(), d->size());
+      at += d->size();
+    }
+    return;
+  }
+  // Counted wrong (a bug): the output is still right, only moved once more.
+  linux_fw::declaration_misses.fetch_add(1);
+  out.replace(gap_at, counted, chains_[0].decl + chains_[1].decl + chains_[2].decl + fixed_decl);
 }
 
 class IptablesBackend final : public Backend {
@@ -603,31 +738,46 @@ class IptablesBackend final : public Backend {
   bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out,
             diag::Sink& sink) const override {
     const char* name = family_ == ir::Family::Inet ? "iptables" : "ip6tables";
-    if (!linux_fw::check_policy(policy, options, name, sink)) return false;
-    bool ok = true;
+    // One look at every rule: the checks, RC514 (reported after the checks,
+    // and only when they pass), and what RulesWritten holds.
+    linux_fw::PolicyCheck check(policy, options, name, sink);
+    std::vector<diag::Diagnostic> protocol_zero;
     std::uint32_t last = UINT32_MAX;
+    IptablesWriter writer(policy, options, family_);
     RulesWritten written;
     linux_fw::FirstMatchOrder first_match;
     first_match.reserve(policy.rules.size());
     const auto fam = static_cast<int>(family_);
     for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
       const ir::Rule& r = policy.rules[i];
-      written.stateful = written.stateful || (r.action == ir::Action::Pass && r.state);
+      check.rule(r);
+      if (r.action == ir::Action::Pass && r.state) {
+        written.stateful = true;
+        written.pptp_helper = written.pptp_helper || (ir::field_contains(r.match.protocols, ir::proto::gre) &&
+                                                      ir::field_contains(r.match.families, std::uint8_t{0}));
+      }
       int rf = linux_fw::rule_family(r.match);
-      if (rf < 0 || rf == fam) first_match.add(i, r);  // the other family's target carries the others
+      if (rf < 0 || rf == fam) {  // the other family's target carries the others
+        first_match.add(i, r);
+        // input and forward write the in-rules, output the out-rules
+        std::size_t chains = (ir::field_contains(r.match.directions, std::uint8_t{0}) ? 2 : 0) +
+                             (ir::field_contains(r.match.directions, std::uint8_t{1}) ? 1 : 0);
+        if (chains) written.decl_bytes += chains * writer.decl_bytes(r, i);
+      }
       if (r.match.protocols.empty() || r.match.protocols[0].lo != 0 || r.source_rule == last) continue;
       last = r.source_rule;
       diag::Diagnostic d{diag::Severity::Error, "RC514",
                          fmt::format("target '{}' cannot match IP protocol 0 (to iptables, -p 0 means any)", name),
                          r.origin};
       d.hint = "compile for nft, or leave protocol 0 out of the rule";
-      sink.add(std::move(d));
-      ok = false;
+      protocol_zero.push_back(std::move(d));
     }
-    if (!ok) return false;
+    if (!check.finish()) return false;
+    for (diag::Diagnostic& d : protocol_zero) sink.add(std::move(d));
+    if (!protocol_zero.empty()) return false;
     written.in = first_match.take(ir::Direction::In);
     written.out = first_match.take(ir::Direction::Out);
-    out = IptablesWriter(policy, options, family_).write(written);
+    writer.write(written, out);
     return true;
   }
 

@@ -174,6 +174,62 @@ void alternatives(const ir::Match& m, std::vector<Alternative>& out) {
   }
 }
 
+namespace {
+
+const FieldSet<std::uint8_t> kNoBytes;
+const FieldSet<std::uint16_t> kNoPorts;
+const FieldSet<std::uint8_t> kIcmpOnly = values({ir::proto::icmp});
+const FieldSet<std::uint8_t> kIcmpv6Only = values({ir::proto::icmpv6});
+const FieldSet<std::uint8_t> kPortOrTypeProtocols =
+    values({ir::proto::tcp, ir::proto::udp, ir::proto::sctp, ir::proto::icmp, ir::proto::icmpv6});
+
+bool port_or_type_protocol(unsigned v) {
+  using namespace ir::proto;
+  return v == tcp || v == udp || v == sctp || v == icmp || v == icmpv6;
+}
+
+}  // namespace
+
+std::span<const AlternativeView> AlternativeViews::of(const ir::Match& m) {
+  std::size_t n = 0;
+  if (m.sport.empty() && m.dport.empty() && m.icmp_types.empty()) {
+    views_[n++] = {&m.protocols, false, &kNoPorts, &kNoPorts, &kNoBytes};
+    return {views_.data(), n};
+  }
+  bool port_zero = contains_value(m.sport, std::uint16_t{0}) && contains_value(m.dport, std::uint16_t{0});
+  bool type_zero = contains_value(m.icmp_types, std::uint8_t{0});
+  using namespace ir::proto;
+  if (type_zero) {
+    port_protocols_.clear();
+    for (std::uint8_t v : {tcp, udp, sctp})
+      if (contains_value(m.protocols, v)) port_protocols_.push_back({v, v});
+    if (!port_protocols_.empty()) views_[n++] = {&port_protocols_, false, &m.sport, &m.dport, &kNoBytes};
+  }
+  if (port_zero) {
+    if (contains_value(m.protocols, icmp)) views_[n++] = {&kIcmpOnly, false, &kNoPorts, &kNoPorts, &m.icmp_types};
+    if (contains_value(m.protocols, icmpv6)) views_[n++] = {&kIcmpv6Only, false, &kNoPorts, &kNoPorts, &m.icmp_types};
+  }
+  if (port_zero && type_zero) {
+    if (m.protocols.empty()) {
+      views_[n++] = {&kPortOrTypeProtocols, true, &kNoPorts, &kNoPorts, &kNoBytes};
+    } else {  // the protocols outside the five, split around them
+      other_protocols_.clear();
+      for (const auto& r : m.protocols) {
+        unsigned lo = r.lo;
+        for (unsigned v = r.lo; v <= r.hi; ++v) {
+          if (!port_or_type_protocol(v)) continue;
+          if (v > lo) other_protocols_.push_back({static_cast<std::uint8_t>(lo), static_cast<std::uint8_t>(v - 1)});
+          lo = v + 1;
+        }
+        if (lo <= r.hi) other_protocols_.push_back({static_cast<std::uint8_t>(lo), r.hi});
+      }
+      ir::normalise(other_protocols_);
+      if (!other_protocols_.empty()) views_[n++] = {&other_protocols_, false, &kNoPorts, &kNoPorts, &kNoBytes};
+    }
+  }
+  return {views_.data(), n};
+}
+
 int rule_family(const ir::Match& m) {
   if (m.families.size() == 1 && m.families[0].lo == m.families[0].hi) return m.families[0].lo;
   return -1;
@@ -269,53 +325,60 @@ std::string safe_text(std::string_view text, std::size_t max) {
   return out;
 }
 
-bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::string_view target,
-                  diag::Sink& sink) {
-  bool ok = true;
-  std::set<std::uint32_t> reported_iface, seen_label, seen_icmp, seen_gre;
-  // A generated policy can have thousands of these: the texts are made once.
-  const std::string icmp_message = fmt::format(
+PolicyCheck::PolicyCheck(const ir::Policy& policy, const EmitOptions& options, std::string_view target,
+                         diag::Sink& sink)
+    : policy_(policy), options_(options), target_(target), sink_(sink) {
+  icmp_message_ = fmt::format(
       "target '{}': the kernel keeps ICMP state per echo request (by its id), not per pair of hosts as the "
       "reference does",
       target);
-  const std::string gre_message = fmt::format(
+  gre_message_ = fmt::format(
       "target '{}': the kernel tracks enhanced GRE (PPTP) only through the pptp helper on TCP port 1723 over "
       "IPv4; other GRE state holds for GRE version 0 only",
       target);
-  std::vector<bool> name_ok;
-  for (const std::string& name : policy.interfaces) name_ok.push_back(valid_interface_name(name));
-  for (const ir::Rule& r : policy.rules) {
-    bool bad_name = false;
-    for (const auto& range : r.match.interfaces)
-      for (std::uint32_t i = range.lo; i <= range.hi && i < name_ok.size(); ++i) bad_name = bad_name || !name_ok[i];
-    if (bad_name) for (const std::string& name : interface_match(policy, r.match.interfaces).names) {
-      if (valid_interface_name(name) || !reported_iface.insert(r.source_rule).second) continue;
-      diag::Diagnostic d{diag::Severity::Error, "RC510",
-                         fmt::format("target '{}' cannot use the interface name '{}'", target,
-                                     safe_text(name, 40)),
-                         r.origin};
-      d.hint = "Linux interface names are 1-15 letters, digits, '.', '_' or '-'";
-      sink.add(std::move(d));
-      ok = false;
-    }
-    if (!r.label.empty() && !seen_label.count(r.source_rule) && !already_safe(r.label, 64) &&
-        seen_label.insert(r.source_rule).second)
-      sink.add({diag::Severity::Warning, "RC511",
-                fmt::format("target '{}' writes this label with only letters, digits and ._-:/@+=,()# (others become "
-                            "'_'), at most 64 bytes",
-                            target),
-                r.origin});
-    if (r.action != ir::Action::Pass || !r.state) continue;
-    if ((names_value(r.match.protocols, ir::proto::icmp) || names_value(r.match.protocols, ir::proto::icmpv6)) &&
-        seen_icmp.insert(r.source_rule).second)
-      warn_once(sink, r, options.strict, "RC512", icmp_message,
-                "echo replies pass as in the reference; other ICMP between the same hosts needs its own pass rule");
-    if (names_value(r.match.protocols, ir::proto::gre) && seen_gre.insert(r.source_rule).second)
-      warn_once(sink, r, options.strict, "RC513", gre_message,
-                "for GRE outside an IPv4 PPTP session, pass GRE in both directions with rules");
+  for (const std::string& name : policy.interfaces) name_ok_.push_back(valid_interface_name(name));
+}
+
+void PolicyCheck::rule(const ir::Rule& r) {
+  bool bad_name = false;
+  for (const auto& range : r.match.interfaces)
+    for (std::uint32_t i = range.lo; i <= range.hi && i < name_ok_.size(); ++i) bad_name = bad_name || !name_ok_[i];
+  if (bad_name) for (const std::string& name : interface_match(policy_, r.match.interfaces).names) {
+    if (valid_interface_name(name) || !reported_iface_.insert(r.source_rule).second) continue;
+    diag::Diagnostic d{diag::Severity::Error, "RC510",
+                       fmt::format("target '{}' cannot use the interface name '{}'", target_, safe_text(name, 40)),
+                       r.origin};
+    d.hint = "Linux interface names are 1-15 letters, digits, '.', '_' or '-'";
+    sink_.add(std::move(d));
+    ok_ = false;
   }
-  bool lost_state = warn_lost_in_state(policy, options, target, sink);
-  return ok && !(options.strict && (!seen_icmp.empty() || !seen_gre.empty() || lost_state));
+  if (!r.label.empty() && !seen_label_.count(r.source_rule) && !already_safe(r.label, 64) &&
+      seen_label_.insert(r.source_rule).second)
+    sink_.add({diag::Severity::Warning, "RC511",
+               fmt::format("target '{}' writes this label with only letters, digits and ._-:/@+=,()# (others become "
+                           "'_'), at most 64 bytes",
+                           target_),
+               r.origin});
+  if (r.action != ir::Action::Pass || !r.state) return;
+  if ((names_value(r.match.protocols, ir::proto::icmp) || names_value(r.match.protocols, ir::proto::icmpv6)) &&
+      seen_icmp_.insert(r.source_rule).second)
+    warn_once(sink_, r, options_.strict, "RC512", icmp_message_,
+              "echo replies pass as in the reference; other ICMP between the same hosts needs its own pass rule");
+  if (names_value(r.match.protocols, ir::proto::gre) && seen_gre_.insert(r.source_rule).second)
+    warn_once(sink_, r, options_.strict, "RC513", gre_message_,
+              "for GRE outside an IPv4 PPTP session, pass GRE in both directions with rules");
+}
+
+bool PolicyCheck::finish() {
+  bool lost_state = warn_lost_in_state(policy_, options_, target_, sink_);
+  return ok_ && !(options_.strict && (!seen_icmp_.empty() || !seen_gre_.empty() || lost_state));
+}
+
+bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::string_view target,
+                  diag::Sink& sink) {
+  PolicyCheck check(policy, options, target, sink);
+  for (const ir::Rule& r : policy.rules) check.rule(r);
+  return check.finish();
 }
 
 std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_t max) {

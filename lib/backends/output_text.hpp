@@ -24,7 +24,11 @@ namespace rulec::backends {
 class Line {
  public:
   Line() { grow(256); }
+  Line(const Line&) = delete;  // data_ points into buf_: a copy would share it
+  Line& operator=(const Line&) = delete;
   void clear() { n_ = 0; }
+  /// Drops the bytes from `n` on (n <= size()).
+  void shrink(std::size_t n) { n_ = n; }
   std::size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
   const char* data() const { return data_; }
