@@ -11,6 +11,7 @@
 #include "semantics/catalog.hpp"
 #include "semantics/names.hpp"
 #include "semantics/semantics.hpp"
+#include "support/page_mapper.hpp"
 
 namespace rulec::semantics {
 
@@ -90,6 +91,10 @@ template <typename T>
 ir::FieldSet<T> one(T v) { return {{v, v}}; }
 
 const ir::FieldSet<std::uint8_t> kPortProtocols = {{6, 6}, {17, 17}, {132, 132}};
+
+/// How far ahead of the IR's end its pages are mapped, from how many statements on.
+constexpr std::size_t kMapWindow = std::size_t(8) << 20;
+constexpr std::size_t kMapFrom = 16384;
 
 class RuleLowering {
  public:
@@ -399,19 +404,32 @@ std::optional<std::uint16_t> single_port(const ast::Value& v) {
 /// what the first thread made, as one thread would have made them.
 class SecondHalf {
  public:
-  SecondHalf(const ast::Policy& p, std::size_t first_statement, std::uint32_t first_rule, bool keep,
-             const diag::SourceMap* sources)
-      : p_(p), first_statement_(first_statement), first_rule_(first_rule), keep_(keep), sources_(sources) {}
+  /// `into`: the first thread's rules, reserved for both halves; this half's
+  /// rules are moved there by merge().
+  /// `mapper`: maps this half's IR and its destination ahead (may be null).
+  SecondHalf(const ast::Policy& p, std::size_t first_statement, bool keep, const diag::SourceMap* sources,
+             const std::vector<ir::Rule>& into, support::PageMapper* mapper)
+      : p_(p), first_statement_(first_statement), keep_(keep), sources_(sources), into_(into.data()),
+        into_capacity_(into.capacity()), mapper_(mapper) {}
 
   void run() {
     try {
+      std::uint32_t source_rule = 0;  // the rules before this half, counted here rather than by the first thread
+      for (std::size_t i = 0; i < first_statement_; ++i) source_rule += p_.statements[i].kind == Statement::Kind::Rule;
+      const std::uint32_t rules_before = source_rule;
       Names names(p_, sink_);
       sink_.all().clear();  // duplicate names: the first thread's tables report them
       RuleLowering rules(p_, names, sink_, out_, keep_, sources_);
       if (keep_) out_.rules.reserve((p_.statements.size() - first_statement_) * 5 / 4);
-      std::uint32_t source_rule = first_rule_;
-      for (std::size_t i = first_statement_; i < p_.statements.size(); ++i)
+      support::MapAhead<ir::Rule> ahead(kMapWindow);
+      for (std::size_t i = first_statement_; i < p_.statements.size(); ++i) {
+        if (mapper_ && (i - first_statement_) % 1024 == 0) {
+          ahead.keep_up(*mapper_, out_.rules);
+          if ((i - first_statement_) % 8192 == 0) map_destination(rules_before, source_rule - rules_before);
+        }
         if (p_.statements[i].kind == Statement::Kind::Rule) rules.lower(p_.statements[i], source_rule++);
+      }
+      map_destination(rules_before, source_rule - rules_before);
       names.report_unused();  // into unused_: which names this half never used
       std::vector<diag::Diagnostic> all = std::move(sink_.all());
       sink_.all().clear();
@@ -450,11 +468,29 @@ class SecondHalf {
   }
 
  private:
+  /// Maps the pages merge() will move this half's rules to, as far as this
+  /// half has come: behind the first half's rules, whose number is estimated
+  /// from this half's (as many IR rules a source rule), give or take 4%. A
+  /// wrong guess costs page faults in merge() or a few pages mapped and not
+  /// used, never a wrong result.
+  void map_destination(std::uint32_t rules_before, std::uint32_t rules_here) {
+    if (!keep_ || !mapper_ || !into_ || rules_here == 0) return;
+    const double first = static_cast<double>(out_.rules.size()) / rules_here * rules_before;
+    auto from = std::max(mapped_, static_cast<std::size_t>(first * 0.96));
+    auto to = std::min(into_capacity_, static_cast<std::size_t>(first * 1.04) + out_.rules.size());
+    if (from >= to) return;
+    mapper_->map(into_ + from, into_ + to);
+    mapped_ = to;
+  }
+
   const ast::Policy& p_;
   std::size_t first_statement_;
-  std::uint32_t first_rule_;
   bool keep_;
   const diag::SourceMap* sources_;
+  const ir::Rule* into_;
+  std::size_t into_capacity_;
+  support::PageMapper* mapper_;
+  std::size_t mapped_ = 0;  ///< into_ is mapped up to here
   ir::Policy out_;
   diag::Sink sink_, unused_;
   std::exception_ptr failed_;
@@ -477,13 +513,12 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
     out.rules.reserve(most + most / 4);
     out.source_rules.reserve(most);
   }
-  std::size_t n = most;  // the rules, counted when two threads may share them
-  if (most >= options.two_threads_from) {
-    n = 0;
-    for (const Statement& s : p.statements) n += s.kind == Statement::Kind::Rule;
-  }
-  // A large policy: the rules from statement `split` on go to a second thread.
+  // A large policy: the rules from statement `split` on (half the
+  // statements, nearly all of them rules) go to a second thread.
   std::size_t split = p.statements.size();
+  // A large policy's IR is mapped ahead of its end by another thread.
+  std::optional<support::PageMapper> mapper;
+  if (options.keep_rules && most >= kMapFrom) mapper.emplace();
   std::optional<SecondHalf> second;
   std::thread thread;
   struct JoinOnExit {
@@ -492,15 +527,20 @@ ir::Policy lower(const ast::Policy& p, diag::Sink& sink, const LowerOptions& opt
       if (t.joinable()) t.join();
     }
   } join_on_exit{thread};
-  if (n >= options.two_threads_from && n >= 2) {
-    std::uint32_t before = 0;
-    for (split = 0; before < n / 2; ++split) before += p.statements[split].kind == Statement::Kind::Rule;
-    second.emplace(p, split, before, options.keep_rules, options.sources);
+  if (most >= options.two_threads_from && most >= 2) {
+    split = most / 2;
+    second.emplace(p, split, options.keep_rules, options.sources, out.rules, mapper ? &*mapper : nullptr);
     thread = std::thread([&] { second->run(); });
   }
   diag::Sink first_unused;  // RC202 of the first half, when there are two
+  support::MapAhead<ir::Rule> rules_ahead(kMapWindow);
+  support::MapAhead<diag::Location> sources_ahead(kMapWindow);
   for (std::size_t at = 0; at < p.statements.size(); ++at) {
     const Statement& s = p.statements[at];
+    if (mapper && at % 1024 == 0) {
+      rules_ahead.keep_up(*mapper, out.rules);
+      sources_ahead.keep_up(*mapper, out.source_rules);
+    }
     switch (s.kind) {
       case Statement::Kind::Rule:
         if (options.keep_rules) out.source_rules.push_back(p.loc(s));

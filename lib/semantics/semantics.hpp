@@ -16,9 +16,10 @@ struct LowerOptions {
   /// false: run every check but keep no IR rules (the parse-and-check
   /// benchmark and `rulec lint` before the analysis stage need no more).
   bool keep_rules = true;
-  /// Policies of at least this many rules are lowered by two threads, each
-  /// half of the rules; the IR and the diagnostics are those of one thread.
-  /// Off by default, as is writing with two threads (linux_rules.hpp says why).
+  /// Policies of at least this many statements (in a large policy nearly
+  /// all of them rules) are lowered by two threads, each half of the
+  /// statements; the IR and the diagnostics are those of one thread. Off by
+  /// default, as is writing with two threads (linux_rules.hpp says why).
   std::size_t two_threads_from = SIZE_MAX;
   /// The policy's text, to record each IR rule's line (ir::Rule::line);
   /// without it the lines are left 0.

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "../../grammar/rulec_grammar.hpp"
+#include "support/page_mapper.hpp"
 
 namespace rulec::syntax {
 namespace {
@@ -20,6 +22,10 @@ using ast::Value;
 
 constexpr std::uint32_t kNone = UINT32_MAX;
 constexpr std::size_t kMaxErrorsPerFile = 50;
+/// How far ahead of each array's end pages are mapped in a large file.
+constexpr std::size_t kMapWindow = std::size_t(4) << 20;
+/// Files from this size on have their arrays mapped ahead (a thread is not free).
+constexpr std::size_t kMapFrom = std::size_t(1) << 20;
 
 /// Everything the actions need while one file is parsed.
 struct Builder {
@@ -38,6 +44,22 @@ struct Builder {
   std::uint32_t clause_start = 0, addresses_end = kNone;
   ast::Requirement req;
   std::string scratch;
+
+  /// A large file's arrays are mapped ahead of their ends by another thread.
+  support::PageMapper* mapper = nullptr;
+  std::uint32_t until_mapping = 0;  ///< statements until the next look at the arrays
+  support::MapAhead<Statement> statements_ahead{kMapWindow};
+  support::MapAhead<Clause> clauses_ahead{kMapWindow};
+  support::MapAhead<Value> values_ahead{kMapWindow};
+  support::MapAhead<std::array<std::uint8_t, 16>> addresses_ahead{kMapWindow};
+
+  void map_ahead() {
+    statements_ahead.keep_up(*mapper, p.statements);
+    clauses_ahead.keep_up(*mapper, p.clauses);
+    values_ahead.keep_up(*mapper, p.values);
+    addresses_ahead.keep_up(*mapper, p.addresses);
+    until_mapping = 256;
+  }
 
   template <typename Input>
   std::uint32_t offset(const Input& in) const {
@@ -90,6 +112,7 @@ struct Builder {
     s.value_count = static_cast<std::uint32_t>(p.values.size()) - first_value;
     p.statements.push_back(s);
     stmt_begin = kNone;
+    if (mapper && --until_mapping == 0) map_ahead();
     return p.statements.back();
   }
 
@@ -526,6 +549,11 @@ void parse_text(ast::Policy& policy, const diag::SourceMap& sources, std::uint32
     policy.addresses.reserve(text.size() / 32 + 16);
   }
   Builder b{policy, file_id, text.data()};
+  std::optional<support::PageMapper> mapper;
+  if (text.size() >= kMapFrom) {
+    b.mapper = &mapper.emplace();
+    b.map_ahead();
+  }
   std::size_t cur = 0;
   std::size_t errors = 0;
   while (cur <= text.size()) {

@@ -133,6 +133,31 @@ TEST_CASE("two threads lower a policy as one thread does: IR, interfaces and dia
   }
 }
 
+TEST_CASE("a policy large enough to be mapped ahead parses and lowers as small ones do, with one or two threads") {
+  // Over 1 MB of text and 16,384 statements: the parser's arrays and the IR
+  // are mapped ahead by another thread (support/page_mapper.hpp).
+  std::string text = rulec::bench::generate_policy(30000, 7);
+  REQUIRE(text.size() > (std::size_t(1) << 20));
+  rulec::semantics::LowerOptions one, two;
+  one.two_threads_from = SIZE_MAX;
+  two.two_threads_from = 2;
+  auto a = rulec::load_text(text, "t.rules", "", one);
+  auto b = rulec::load_text(text, "t.rules", "", two);
+  REQUIRE(a->ok());
+  CHECK(a->ir.rules.size() > 30000);
+  CHECK(dump(*a) == dump(*b));
+  // The same statements read in pieces of under 1 MB, which are not mapped ahead.
+  std::string pieces;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', std::min(text.size() - 1, at + 200000));
+    end = end == std::string::npos ? text.size() : end + 1;
+    auto piece = rulec::load_text(text.substr(at, end - at), "t.rules");
+    pieces += rulec::ast::dump(piece->ast, 0);
+    at = end;
+  }
+  CHECK(pieces == rulec::ast::dump(a->ast, 0));
+}
+
 TEST_CASE("each IR rule records the line its source rule starts on, as the source map counts it") {
   // CRLF and LF line ends, indented rules, lists over several lines, blank
   // lines and comments between; with one thread and with two.
