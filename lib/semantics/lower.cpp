@@ -128,7 +128,7 @@ class RuleLowering {
   Dim<std::uint8_t> protos_, families_, leg_protos_, family_protos_;
   Dim<std::uint16_t> sport_, dport_, leg_dport_;
   AddressSet src_, dst_;
-  std::vector<Leg> legs_;
+  std::vector<Leg> legs_, service_legs_;
   std::vector<const Clause*> icmp_clauses_;
   int emitted_ = 0;
   std::vector<std::uint32_t> interface_of_symbol_;  ///< interface() remembered by symbol id
@@ -236,10 +236,11 @@ void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
       case Clause::Kind::Service:
         has_services = true;
         {
-          std::vector<Leg> these;
+          std::vector<Leg>& these = service_legs_;
+          these.clear();
           ok = names_.services(s, p_.values_of(c), these) && ok;
           if (legs.empty() && !these.empty()) {
-            legs = std::move(these);
+            legs.swap(these);  // both keep their room for the next rule
           } else {  // two service clauses: a packet must fit a leg of each
             std::vector<Leg> both;
             for (const Leg& a : legs)

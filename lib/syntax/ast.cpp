@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <bit>
 #include <cstring>
 
 namespace rulec::ast {
@@ -17,10 +18,33 @@ std::uint32_t Symbols::hash(std::string_view s) {
   return h;
 }
 
+namespace {
+
+/// The 1-8 bytes of `s` as memcpy would put them into a zeroed 64-bit
+/// number, with two loads that may overlap (no call to memcpy).
+std::uint64_t packed(std::string_view s) {
+  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  if (n >= 4) {
+    std::uint32_t head, tail;
+    std::memcpy(&head, b, 4);
+    std::memcpy(&tail, b + n - 4, 4);
+    if constexpr (std::endian::native == std::endian::little)
+      return head | (static_cast<std::uint64_t>(tail) << (8 * (n - 4)));  // the overlap holds the same bytes
+  } else if constexpr (std::endian::native == std::endian::little) {
+    return b[0] | (static_cast<std::uint64_t>(b[n / 2]) << (8 * (n / 2))) |
+           (static_cast<std::uint64_t>(b[n - 1]) << (8 * (n - 1)));
+  }
+  std::uint64_t bytes = 0;
+  std::memcpy(&bytes, b, n);
+  return bytes;
+}
+
+}  // namespace
+
 std::uint32_t Symbols::intern(std::string_view s) {
   if (s.empty() || s.size() > 8) return intern_in_table(s);
-  std::uint64_t bytes = 0;
-  std::memcpy(&bytes, s.data(), s.size());
+  const std::uint64_t bytes = packed(s);
   Recent& r = recent_[(bytes * 0x9e3779b97f4a7c15ull) >> 56];
   if (r.length == s.size() && r.bytes == bytes) return r.id;
   r = {bytes, static_cast<std::uint32_t>(s.size()), intern_in_table(s)};
