@@ -19,6 +19,8 @@
 // at the rules that finds the first-match orders, so the rules are written
 // behind a gap of the right size and the declarations fill it at the end.
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -66,19 +68,48 @@ class Dimension {
 struct Judgement {
   ir::Direction dir;
   std::string_view chain;  ///< "rulec-input"
+  std::string_view append;  ///< "-A rulec-input"
   char tag;                ///< short name used in the names of its helper chains
   std::string_view pass;   ///< target of a pass without state
   std::string_view keep;   ///< target of a pass with state
 };
 
 constexpr Judgement kJudgements[] = {
-    {ir::Direction::In, "rulec-input", 'i', "-j ACCEPT", "-g rulec-keep-input"},
-    {ir::Direction::In, "rulec-forward", 'f', "-g rulec-output", "-g rulec-keep-forward"},
-    {ir::Direction::Out, "rulec-output", 'o', "-j ACCEPT", "-g rulec-keep-output"},
+    {ir::Direction::In, "rulec-input", "-A rulec-input", 'i', "-j ACCEPT", "-g rulec-keep-input"},
+    {ir::Direction::In, "rulec-forward", "-A rulec-forward", 'f', "-g rulec-output", "-g rulec-keep-forward"},
+    {ir::Direction::Out, "rulec-output", "-A rulec-output", 'o', "-j ACCEPT", "-g rulec-keep-output"},
 };
 
 constexpr std::size_t kMaxProduct = 8;
 constexpr std::string_view kDeclEnd = " - [0:0]\n";
+
+/// Appends to a std::string through a pointer: the string is made longer
+/// ahead of the text in steps and cut back to it by flush(), so a piece
+/// costs a copy, not a call into the library.
+class Appender {
+ public:
+  explicit Appender(std::string& s) : s_(s), at_(s.size()) {}
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+  /// Where `n` more bytes go; done() takes their end.
+  char* room(std::size_t n) {
+    if (n > s_.size() - at_) [[unlikely]]
+      s_.resize(at_ + std::max<std::size_t>(n, std::size_t{1} << 16));
+    return s_.data() + at_;
+  }
+  void done(const char* end) { at_ = static_cast<std::size_t>(end - s_.data()); }
+  void append(std::string_view text) {
+    char* p = room(text.size());
+    std::memcpy(p, text.data(), text.size());
+    done(p + text.size());
+  }
+  /// Cuts the string to the text; appending may go on after.
+  void flush() { s_.resize(at_); }
+
+ private:
+  std::string& s_;
+  std::size_t at_;
+};
 
 const char* protocol_name(unsigned p, ir::Family f) {
   switch (p) {
@@ -162,15 +193,40 @@ std::size_t decimal_digits(std::uint64_t v) {
   return n;
 }
 
+/// An entry of RulesWritten::order: an IR rule's index and its directions.
+constexpr std::uint32_t kInRule = 1u << 31, kOutRule = 1u << 30, kRuleIndex = kOutRule - 1;
+
+/// Maps the pages of [from, to) (memory of this process) ahead of their first
+/// write, where the kernel supports it (Linux 5.14), so that two threads
+/// can take the page faults of one large text side by side. Changes no byte.
+void populate(const char* from, const char* to) {
+#ifdef MADV_POPULATE_WRITE
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto lo = (reinterpret_cast<std::uintptr_t>(from) + page - 1) & ~(page - 1);
+  auto hi = reinterpret_cast<std::uintptr_t>(to) & ~(page - 1);
+  if (lo < hi) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);  // best effort
+#else
+  (void)from;
+  (void)to;
+#endif
+}
+
 /// What one look at each rule finds: the rules this family's target writes,
-/// in first-match order (linux_fw::FirstMatchOrder) per direction, whether
-/// any rule passes with state, whether GRE with state needs the PPTP
-/// helper, and the bytes of the rules' chain declarations. A million IR
-/// rules are a third of a gigabyte; each look through them costs tens of
-/// milliseconds in cache misses, so the look that checks them (RC514) finds
-/// these too.
+/// in first-match order, whether any rule passes with state, whether GRE
+/// with state needs the PPTP helper, and the bytes of the rules' chain
+/// declarations. A million IR rules are a third of a gigabyte; each look
+/// through them costs tens of milliseconds in cache misses, so the look that
+/// checks them (RC514) finds these too.
+///
+/// The first-match orders of both directions are one order: the `done`
+/// rules in order, then the others from the last to the first (as
+/// linux_fw::FirstMatchOrder has them), each entry marked with the
+/// directions it applies to. Read in that order, each rule is read once,
+/// and its fields, comment and log prefix worked out once, for all three
+/// judgement chains.
 struct RulesWritten {
-  std::vector<std::uint32_t> in, out;
+  std::vector<std::uint32_t> order;  ///< index | kInRule | kOutRule
+  std::size_t in = 0, out = 0;       ///< entries marked kInRule, kOutRule
   bool stateful = false;
   bool pptp_helper = false;
   std::size_t decl_bytes = 0;  ///< of the helper chains of the rules, in all three judgements
@@ -180,7 +236,7 @@ struct RulesWritten {
 /// and the end of every line of the rule being written.
 struct Chain {
   const Judgement* j = nullptr;
-  std::string* rules = nullptr;
+  Appender* rules = nullptr;
   std::string decl;
   Line tail;  ///< comment, verdict, line end
 };
@@ -200,9 +256,10 @@ class IptablesWriter {
   void write(const RulesWritten& written, std::string& out);
 
  private:
-  /// The rules of `order` into each of `chains` (judgements of one
-  /// direction): a rule's fields are worked out once for all of them.
-  void rules(std::span<Chain* const> chains, std::span<const std::uint32_t> order);
+  /// The rules of `order` (RulesWritten::order) into the chains of their
+  /// directions: in-rules into each of `in`, out-rules into `out` (when not
+  /// null). A rule's fields are worked out once for all of them.
+  void rules(std::span<const std::uint32_t> order, std::span<Chain* const> in, Chain* out);
   /// Sets c.tail for rule `index`, writing its log chain first when it logs.
   void leaf(Chain& c, const ir::Rule& r, std::uint32_t index);
   /// Fills dims_ (the first ndims_) with the rule's fields.
@@ -212,10 +269,15 @@ class IptablesWriter {
   void address_dimension(std::string_view flag, std::string_view range_flag, const ir::FieldSet<ir::U128>& set);
   /// The helper chains cascade() makes for dims_ from field `i` on.
   std::size_t cascade_chains(std::size_t i) const;
-  /// Writes dims_ for alternative `alt_no` of rule `index` into `c`.
-  void write_alternative(Chain& c, std::uint32_t index, unsigned alt_no);
-  /// The lines of the product of dims_[k..], each behind line_ (restored on return).
-  void product(Chain& c, std::size_t k);
+  /// Works out the lines of dims_ when they are few and need no helper
+  /// chain (combos_: what follows the chain's name on each); false otherwise.
+  bool simple_alternative();
+  /// The product of dims_[k..] into combos_, each behind line_ (restored on return).
+  void product(std::size_t k);
+  /// Writes the lines simple_alternative() worked out into `c`.
+  void write_lines(Chain& c);
+  /// Writes dims_ for alternative `alt_no` of rule `index` into `c` with helper chains.
+  void write_cascade(Chain& c, std::uint32_t index, unsigned alt_no);
   /// Writes dims_[i..] under `chain`: small products inline, bigger ones as a
   /// chain per field. `opts` holds the options so far; it is restored on return.
   void cascade(Chain& c, std::string_view chain, std::size_t i, std::string& opts, unsigned& counter);
@@ -245,8 +307,10 @@ class IptablesWriter {
   std::uint32_t log_rule_ = UINT32_MAX;  ///< the rule log_text_ was written for
   std::string log_text_;                 ///< its log prefix (the same in every judgement)
   Line log_chain_;
-  Line line_;   ///< the line being written
-  Line lines_;  ///< the lines of the alternative being written
+  Line line_;    ///< the line being written
+  Line combos_;  ///< the options of each line of the alternative being written, back to back
+  std::vector<std::uint32_t> combo_ends_;
+  std::string cascade_text_;
   std::array<Dimension, 4> dims_;  ///< interface, protocol, source, destination
   std::size_t ndims_ = 0;
   Dimension sports_, dports_;
@@ -438,34 +502,32 @@ void IptablesWriter::leaf(Chain& c, const ir::Rule& r, std::uint32_t index) {
   line += ' ';
   line += verdict;
   line += '\n';
-  c.rules->append(line.data(), line.size());
+  c.rules->append(line.view());
   tail += "-j "sv;
   tail += chain.view();
   tail += '\n';
 }
 
-void IptablesWriter::product(Chain& c, std::size_t k) {
+void IptablesWriter::product(std::size_t k) {
   if (k == ndims_) {
-    lines_ += line_.view();
-    lines_ += c.tail.view();
+    combos_ += line_.view();
+    combo_ends_.push_back(static_cast<std::uint32_t>(combos_.size()));
     return;
   }
   const Dimension& d = dims_[k];
   const std::size_t mark = line_.size();
   for (std::size_t a = 0; a < d.size(); ++a) {
     line_ += d[a];
-    product(c, k + 1);
+    product(k + 1);
     line_.shrink(mark);
   }
 }
 
-void IptablesWriter::write_alternative(Chain& c, std::uint32_t index, unsigned alt_no) {
+bool IptablesWriter::simple_alternative() {
   // The usual rule: a few lines, none of them a helper chain's (what
   // cascade() writes then, without its strings).
   std::size_t k = 0;
   line_.clear();
-  line_ += "-A "sv;
-  line_ += c.j->chain;
   for (; k < ndims_ && dims_[k].negated() && dims_[k].size() == 1; ++k) {
     line_ += " !"sv;
     line_ += dims_[k][0];
@@ -476,22 +538,43 @@ void IptablesWriter::write_alternative(Chain& c, std::uint32_t index, unsigned a
     product_size *= dims_[m].size();
     simple = simple && !dims_[m].negated() && product_size <= kMaxProduct;
   }
-  if (simple) {
-    lines_.clear();
-    product(c, k);
-    c.rules->append(lines_.data(), lines_.size());
-    return;
+  if (!simple) return false;
+  combos_.clear();
+  combo_ends_.clear();
+  product(k);
+  return true;
+}
+
+void IptablesWriter::write_lines(Chain& c) {
+  const std::string_view start = c.j->append, tail = c.tail.view();
+  const std::size_t lines = combo_ends_.size();
+  char* p = c.rules->room(lines * (start.size() + tail.size()) + combos_.size());
+  std::size_t from = 0;
+  for (std::uint32_t end : combo_ends_) {
+    std::memcpy(p, start.data(), start.size());
+    p += start.size();
+    std::memcpy(p, combos_.data() + from, end - from);
+    p += end - from;
+    std::memcpy(p, tail.data(), tail.size());
+    p += tail.size();
+    from = end;
   }
+  c.rules->done(p);
+}
+
+void IptablesWriter::write_cascade(Chain& c, std::uint32_t index, unsigned alt_no) {
   base_.clear();  // named when the first helper chain needs it
   base_index_ = index;
   base_alt_ = alt_no;
   unsigned counter = 0;
   std::string opts;
+  cascade_text_.clear();
   cascade(c, c.j->chain, 0, opts, counter);
+  c.rules->append(cascade_text_);
 }
 
 void IptablesWriter::cascade(Chain& c, std::string_view chain, std::size_t i, std::string& opts, unsigned& counter) {
-  std::string& out = *c.rules;
+  std::string& out = cascade_text_;
   if (i == ndims_) {
     out += "-A "sv;
     out += chain;
@@ -544,19 +627,36 @@ void IptablesWriter::cascade(Chain& c, std::string_view chain, std::size_t i, st
   }
 }
 
-void IptablesWriter::rules(std::span<Chain* const> chains, std::span<const std::uint32_t> order) {
-  for (std::uint32_t i : order) {
+void IptablesWriter::rules(std::span<const std::uint32_t> order, std::span<Chain* const> in, Chain* out) {
+  for (std::uint32_t entry : order) {
+    const bool to_in = (entry & kInRule) && !in.empty(), to_out = (entry & kOutRule) && out;
+    if (!to_in && !to_out) continue;
+    const std::uint32_t i = entry & kRuleIndex;
     const ir::Rule& r = policy_.rules[i];
     auto views = views_.of(r.match);
     if (views.empty()) continue;
     comment_ = " -m comment --comment \"";
     text_.comment(comment_, r);
     comment_ += '"';
-    for (Chain* c : chains) leaf(*c, r, i);
+    if (to_in)
+      for (Chain* c : in) leaf(*c, r, i);
+    if (to_out) leaf(*out, r, i);
+    // The fields are the same in both directions but for the interface's
+    // flag (-i, -o): only a rule that names interfaces works them out twice.
+    const bool twice = to_in && to_out && !r.match.interfaces.empty();
     unsigned n = 0;
     for (const AlternativeView& alt : views) {
-      dimensions(chains[0]->j->dir, r, alt);  // the same for every chain: one direction
-      for (Chain* c : chains) write_alternative(*c, i, n);
+      dimensions(to_in ? ir::Direction::In : ir::Direction::Out, r, alt);
+      bool simple = simple_alternative();
+      if (to_in)
+        for (Chain* c : in) simple ? write_lines(*c) : write_cascade(*c, i, n);
+      if (to_out) {
+        if (twice) {
+          dimensions(ir::Direction::Out, r, alt);
+          simple = simple_alternative();
+        }
+        simple ? write_lines(*out) : write_cascade(*out, i, n);
+      }
       ++n;
     }
   }
@@ -567,18 +667,17 @@ void IptablesWriter::judgement_head(Chain& c) {
   declare(c, j.chain);
   if (!stateful_) return;
   for (bool original : {true, false})
-    fmt::format_to(std::back_inserter(*c.rules),
-                   "-A {} -m conntrack --ctstate ESTABLISHED --ctdir {} -m connmark ! --mark 0/{:#x} {}\n", j.chain,
-                   original ? "ORIGINAL" : "REPLY", linux_fw::state_match_bits(j.dir, original), j.pass);
+    c.rules->append(fmt::format("-A {} -m conntrack --ctstate ESTABLISHED --ctdir {} -m connmark ! --mark 0/{:#x} {}\n",
+                                j.chain, original ? "ORIGINAL" : "REPLY", linux_fw::state_match_bits(j.dir, original),
+                                j.pass));
 }
 
 void IptablesWriter::judgement_tail(Chain& c) {
   const Judgement& j = *c.j;
-  std::string& out = *c.rules;
   switch (policy_.default_for(j.dir).action) {
-    case ir::Action::Pass: fmt::format_to(std::back_inserter(out), "-A {} {}\n", j.chain, j.pass); break;
-    case ir::Action::Block: fmt::format_to(std::back_inserter(out), "-A {} -j DROP\n", j.chain); break;
-    case ir::Action::Reject: fmt::format_to(std::back_inserter(out), "-A {} -j rulec-reject\n", j.chain); break;
+    case ir::Action::Pass: c.rules->append(fmt::format("-A {} {}\n", j.chain, j.pass)); break;
+    case ir::Action::Block: c.rules->append(fmt::format("-A {} -j DROP\n", j.chain)); break;
+    case ir::Action::Reject: c.rules->append(fmt::format("-A {} -j rulec-reject\n", j.chain)); break;
   }
 }
 
@@ -638,65 +737,78 @@ std::string IptablesWriter::head(bool pptp_helper) const {
 
 void IptablesWriter::one_thread(const RulesWritten& written, std::string& out) {
   Chain &input = chains_[0], &forward = chains_[1], &output = chains_[2];
-  // Forward has the rules of input: it is written beside it, then joined to it.
-  std::string forward_rules;
-  forward_rules.reserve(written.in.size() * 220 + 4096);  // reserved, not touched: free until written
-  input.rules = &out;
-  forward.rules = &forward_rules;
-  output.rules = &out;
+  // Input is written in place; forward and output beside it, then joined to it.
+  std::string forward_rules, output_rules;
+  forward_rules.reserve(written.in * 220 + 4096);  // reserved, not touched: free until written
+  output_rules.reserve(written.out * 250 + 4096);
+  Appender main(out), side(forward_rules), other_side(output_rules);
+  input.rules = &main;
+  forward.rules = &side;
+  output.rules = &other_side;
   judgement_head(input);
   judgement_head(forward);
-  Chain* both[] = {&input, &forward};
-  rules(both, written.in);
+  judgement_head(output);
+  Chain* in[] = {&input, &forward};
+  rules(written.order, in, &output);
   judgement_tail(input);
   judgement_tail(forward);
-  out += forward_rules;
-  forward_rules = {};
-  judgement_head(output);
-  Chain* one[] = {&output};
-  rules(one, written.out);
   judgement_tail(output);
+  side.flush();
+  other_side.flush();
+  main.append(forward_rules);
+  forward_rules = {};
+  main.append(output_rules);
+  main.flush();
 }
 
 void IptablesWriter::two_threads(const RulesWritten& written, std::string& out) {
-  // Here: input, and forward beside it up to `split`; there: the rest of
-  // forward, then output, into a text of its own joined after.
-  const std::size_t split = std::min(written.in.size(), written.out.size() / 3);
-  const std::span<const std::uint32_t> in(written.in);
+  // Here the first part of the order, there the rest, each into the three
+  // chains; the parts are joined chain by chain. The split evens out the
+  // text: an in-rule is written twice (input, forward), an out-rule once.
+  const std::span<const std::uint32_t> order(written.order);
+  const std::size_t half = (2 * written.in + written.out) / 2;
+  std::size_t split = 0;
+  for (std::size_t weight = 0; split < order.size() && weight < half; ++split)
+    weight += (order[split] & kInRule ? 2 : 0) + (order[split] & kOutRule ? 1 : 0);
   IptablesWriter rest(policy_, options_, family_);
   rest.stateful_ = stateful_;
-  Chain &input = chains_[0], &forward = chains_[1];
-  Chain &rest_forward = rest.chains_[1], &rest_output = rest.chains_[2];
-  std::string forward_rules, rest_rules;
-  forward_rules.reserve(split * 220 + 4096);
-  rest_rules.reserve((written.in.size() - split) * 220 + written.out.size() * 250 + 4096);
-  input.rules = &out;
-  forward.rules = &forward_rules;
-  rest_forward.rules = rest_output.rules = &rest_rules;
+  std::array<std::string, 5> texts;  // forward and output here; input, forward and output there
+  for (std::string& t : texts) t.reserve(written.in * 220 / 2 + written.out * 250 / 2 + 4096);
+  Appender main(out), forward_here(texts[0]), output_here(texts[1]), input_there(texts[2]),
+      forward_there(texts[3]), output_there(texts[4]);
+  chains_[0].rules = &main;
+  chains_[1].rules = &forward_here;
+  chains_[2].rules = &output_here;
+  rest.chains_[0].rules = &input_there;
+  rest.chains_[1].rules = &forward_there;
+  rest.chains_[2].rules = &output_there;
   linux_fw::run_both(
       [&] {
-        judgement_head(input);
-        judgement_head(forward);
-        Chain* both[] = {&input, &forward};
-        rules(both, in.first(split));
-        Chain* one[] = {&input};
-        rules(one, in.subspan(split));
-        judgement_tail(input);
+        for (Chain& c : chains_) judgement_head(c);
+        Chain* in[] = {&chains_[0], &chains_[1]};
+        rules(order.first(split), in, &chains_[2]);
       },
       [&] {
-        Chain* f[] = {&rest_forward};
-        rest.rules(f, in.subspan(split));
-        rest.judgement_tail(rest_forward);
-        rest.judgement_head(rest_output);
-        Chain* o[] = {&rest_output};
-        rest.rules(o, written.out);
-        rest.judgement_tail(rest_output);
+        Chain* in[] = {&rest.chains_[0], &rest.chains_[1]};
+        rest.rules(order.subspan(split), in, &rest.chains_[2]);
+        for (Chain& c : rest.chains_) rest.judgement_tail(c);
       });
-  out += forward_rules;
-  forward_rules = {};
-  out += rest_rules;
-  forward.decl += rest_forward.decl;
-  chains_[2].decl = std::move(rest_output.decl);
+  for (Appender* a : {&forward_here, &output_here, &input_there, &forward_there, &output_there}) a->flush();
+  main.flush();
+  // The joined texts go behind input's first part: their pages are mapped
+  // by both threads at once, then the texts copied in.
+  std::size_t joined = out.size();
+  for (const std::string& t : texts) joined += t.size();
+  joined += 65536;  // the fixed chains and COMMIT
+  if (out.capacity() < joined) out.reserve(joined);
+  const char* from = out.data() + out.size();
+  const char* middle = from + (joined - out.size()) / 2;
+  linux_fw::run_both([&] { populate(from, middle); }, [&] { populate(middle, out.data() + joined); });
+  for (std::size_t k : {2, 0, 3, 1, 4}) {  // input there; forward here, there; output here, there
+    out += texts[k];
+    texts[k] = {};
+  }
+  for (std::size_t k = 0; k < chains_.size(); ++k) chains_[k].decl += rest.chains_[k].decl;
 }
 
 void IptablesWriter::write(const RulesWritten& written, std::string& out) {
@@ -745,8 +857,9 @@ class IptablesBackend final : public Backend {
     std::uint32_t last = UINT32_MAX;
     IptablesWriter writer(policy, options, family_);
     RulesWritten written;
-    linux_fw::FirstMatchOrder first_match;
-    first_match.reserve(policy.rules.size());
+    std::vector<std::uint32_t> rest;  // the rules without `done`, in order
+    written.order.reserve(policy.rules.size());
+    rest.reserve(policy.rules.size());
     const auto fam = static_cast<int>(family_);
     for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
       const ir::Rule& r = policy.rules[i];
@@ -757,12 +870,14 @@ class IptablesBackend final : public Backend {
                                                       ir::field_contains(r.match.families, std::uint8_t{0}));
       }
       int rf = linux_fw::rule_family(r.match);
-      if (rf < 0 || rf == fam) {  // the other family's target carries the others
-        first_match.add(i, r);
+      const bool to_in = ir::field_contains(r.match.directions, std::uint8_t{0}),
+                 to_out = ir::field_contains(r.match.directions, std::uint8_t{1});
+      if ((rf < 0 || rf == fam) && (to_in || to_out)) {  // the other family's target carries the others
+        (r.done ? written.order : rest).push_back(i | (to_in ? kInRule : 0) | (to_out ? kOutRule : 0));
+        written.in += to_in;
+        written.out += to_out;
         // input and forward write the in-rules, output the out-rules
-        std::size_t chains = (ir::field_contains(r.match.directions, std::uint8_t{0}) ? 2 : 0) +
-                             (ir::field_contains(r.match.directions, std::uint8_t{1}) ? 1 : 0);
-        if (chains) written.decl_bytes += chains * writer.decl_bytes(r, i);
+        written.decl_bytes += ((to_in ? 2 : 0) + (to_out ? 1 : 0)) * writer.decl_bytes(r, i);
       }
       if (r.match.protocols.empty() || r.match.protocols[0].lo != 0 || r.source_rule == last) continue;
       last = r.source_rule;
@@ -775,8 +890,8 @@ class IptablesBackend final : public Backend {
     if (!check.finish()) return false;
     for (diag::Diagnostic& d : protocol_zero) sink.add(std::move(d));
     if (!protocol_zero.empty()) return false;
-    written.in = first_match.take(ir::Direction::In);
-    written.out = first_match.take(ir::Direction::Out);
+    written.order.insert(written.order.end(), rest.rbegin(), rest.rend());
+    rest = {};
     writer.write(written, out);
     return true;
   }
