@@ -93,7 +93,7 @@ ir::FieldSet<T> one(T v) { return {{v, v}}; }
 const ir::FieldSet<std::uint8_t> kPortProtocols = {{6, 6}, {17, 17}, {132, 132}};
 
 /// How far ahead of the IR's end its pages are mapped, from how many statements on.
-constexpr std::size_t kMapWindow = std::size_t(8) << 20;
+constexpr std::size_t kMapWindow = std::size_t(2) << 20;
 constexpr std::size_t kMapFrom = 16384;
 
 class RuleLowering {

@@ -23,7 +23,7 @@ using ast::Value;
 constexpr std::uint32_t kNone = UINT32_MAX;
 constexpr std::size_t kMaxErrorsPerFile = 50;
 /// How far ahead of each array's end pages are mapped in a large file.
-constexpr std::size_t kMapWindow = std::size_t(4) << 20;
+constexpr std::size_t kMapWindow = std::size_t(1) << 20;
 /// Files from this size on have their arrays mapped ahead (a thread is not free).
 constexpr std::size_t kMapFrom = std::size_t(1) << 20;
 
