@@ -23,12 +23,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <optional>
 #include <cstring>
 #include <span>
 #include <string_view>
 
 #include "backends/backend.hpp"
 #include "backends/linux_rules.hpp"
+#include "support/page_mapper.hpp"
 
 namespace rulec::backends {
 namespace {
@@ -81,34 +83,74 @@ constexpr Judgement kJudgements[] = {
 };
 
 constexpr std::size_t kMaxProduct = 8;
+/// Policies of this many IR rules or more have their output's pages mapped ahead.
+constexpr std::size_t kMapPagesFrom = 16384;
 constexpr std::string_view kDeclEnd = " - [0:0]\n";
 
 /// Appends to a std::string through a pointer: the string is made longer
 /// ahead of the text in steps and cut back to it by flush(), so a piece
-/// costs a copy, not a call into the library.
+/// costs a copy, not a call into the library. With a PageMapper, the pages
+/// of the string's reserve are mapped a window ahead of the text by another
+/// thread, so that the writer takes no page fault.
 class Appender {
  public:
-  explicit Appender(std::string& s) : s_(s), at_(s.size()) {}
+  Appender(std::string& s, support::PageMapper* mapper) : s_(s), at_(s.size()), mapper_(mapper) {}
   Appender(const Appender&) = delete;
   Appender& operator=(const Appender&) = delete;
   /// Where `n` more bytes go; done() takes their end.
   char* room(std::size_t n) {
     if (n > s_.size() - at_) [[unlikely]]
-      s_.resize(at_ + std::max<std::size_t>(n, std::size_t{1} << 16));
+      grow(n);
     return s_.data() + at_;
   }
   void done(const char* end) { at_ = static_cast<std::size_t>(end - s_.data()); }
   void append(std::string_view text) {
-    char* p = room(text.size());
-    std::memcpy(p, text.data(), text.size());
-    done(p + text.size());
+    if (text.size() <= kStep) {
+      char* p = room(text.size());
+      std::memcpy(p, text.data(), text.size());
+      done(p + text.size());
+      return;
+    }
+    flush();  // a long text is appended as it is (no zeros written first), a window at a time
+    for (std::size_t from = 0; from < text.size(); from += kWindow / 2) {
+      const std::size_t n = std::min(kWindow / 2, text.size() - from);
+      if (mapper_) map_ahead(at_ + n);
+      s_.append(text.data() + from, n);
+      at_ += n;
+    }
   }
   /// Cuts the string to the text; appending may go on after.
   void flush() { s_.resize(at_); }
+  /// Asks for the pages of bytes [from, to) of the reserve to be mapped now
+  /// (where text is about to be copied).
+  void expect(std::size_t from, std::size_t to) {
+    if (mapper_) mapper_->map(s_.data() + from, s_.data() + std::min(to, s_.capacity()));
+  }
 
  private:
+  static constexpr std::size_t kStep = std::size_t{1} << 16, kWindow = std::size_t{8} << 20;
+  void grow(std::size_t n) {
+    if (mapper_) map_ahead(at_ + n);
+    s_.resize(at_ + std::max(n, kStep));
+  }
+  /// Asks for the pages up to a window past `end` (within the reserve) when
+  /// less than half a window is asked for.
+  void map_ahead(std::size_t end) {
+    if (s_.data() != mapped_base_) {  // new storage: its text was written, so mapped
+      mapped_base_ = s_.data();
+      mapped_ = s_.size();
+    }
+    if (mapped_ >= end + kWindow / 2) return;
+    const std::size_t from = std::max(mapped_, s_.size()), to = std::min(s_.capacity(), end + kWindow);
+    if (from < to) mapper_->map(mapped_base_ + from, mapped_base_ + to);
+    mapped_ = std::max(mapped_, to);
+  }
+
   std::string& s_;
   std::size_t at_;
+  support::PageMapper* mapper_;
+  const char* mapped_base_ = nullptr;
+  std::size_t mapped_ = 0;  ///< the bytes [0, mapped_) of mapped_base_ are mapped or asked for
 };
 
 const char* protocol_name(unsigned p, ir::Family f) {
@@ -299,6 +341,7 @@ class IptablesWriter {
   const EmitOptions& options_;
   ir::Family family_;
   bool stateful_ = false;
+  support::PageMapper* mapper_ = nullptr;  ///< maps the texts' pages ahead, for a large policy
   std::array<Chain, 3> chains_;  ///< input, forward, output
   std::string comment_;          ///< `-m comment` of the rule being written
   std::string base_;             ///< the prefix of its helper chains' names ("" until one is needed)
@@ -741,7 +784,7 @@ void IptablesWriter::one_thread(const RulesWritten& written, std::string& out) {
   std::string forward_rules, output_rules;
   forward_rules.reserve(written.in * 220 + 4096);  // reserved, not touched: free until written
   output_rules.reserve(written.out * 250 + 4096);
-  Appender main(out), side(forward_rules), other_side(output_rules);
+  Appender main(out, mapper_), side(forward_rules, mapper_), other_side(output_rules, mapper_);
   input.rules = &main;
   forward.rules = &side;
   output.rules = &other_side;
@@ -755,6 +798,9 @@ void IptablesWriter::one_thread(const RulesWritten& written, std::string& out) {
   judgement_tail(output);
   side.flush();
   other_side.flush();
+  // While forward is copied in, output's place is mapped.
+  main.flush();
+  main.expect(out.size() + forward_rules.size(), out.size() + forward_rules.size() + output_rules.size());
   main.append(forward_rules);
   forward_rules = {};
   main.append(output_rules);
@@ -772,10 +818,11 @@ void IptablesWriter::two_threads(const RulesWritten& written, std::string& out) 
     weight += (order[split] & kInRule ? 2 : 0) + (order[split] & kOutRule ? 1 : 0);
   IptablesWriter rest(policy_, options_, family_);
   rest.stateful_ = stateful_;
+  rest.mapper_ = mapper_;
   std::array<std::string, 5> texts;  // forward and output here; input, forward and output there
   for (std::string& t : texts) t.reserve(written.in * 220 / 2 + written.out * 250 / 2 + 4096);
-  Appender main(out), forward_here(texts[0]), output_here(texts[1]), input_there(texts[2]),
-      forward_there(texts[3]), output_there(texts[4]);
+  Appender main(out, mapper_), forward_here(texts[0], mapper_), output_here(texts[1], mapper_),
+      input_there(texts[2], mapper_), forward_there(texts[3], mapper_), output_there(texts[4], mapper_);
   chains_[0].rules = &main;
   chains_[1].rules = &forward_here;
   chains_[2].rules = &output_here;
@@ -823,6 +870,10 @@ void IptablesWriter::write(const RulesWritten& written, std::string& out) {
   out += head(written.pptp_helper);
   const std::size_t gap_at = out.size();
   out.resize(gap_at + counted);  // the declarations, once they are known
+  // A large output is hundreds of megabytes of fresh memory: another
+  // thread maps its pages ahead of the writer (as the front end's are).
+  std::optional<support::PageMapper> mapper;
+  if (policy_.rules.size() >= kMapPagesFrom) mapper_ = &mapper.emplace();
   if (policy_.rules.size() < linux_fw::two_threads_from)
     one_thread(written, out);
   else
