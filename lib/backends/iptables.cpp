@@ -87,6 +87,20 @@ constexpr std::size_t kMaxProduct = 8;
 constexpr std::size_t kMapPagesFrom = 16384;
 constexpr std::string_view kDeclEnd = " - [0:0]\n";
 
+/// Gives the whole pages inside [from, to), whose text is no longer needed,
+/// back to the system (they read as zeros after), where the system can.
+void release(const char* from, const char* to) {
+#ifdef MADV_DONTNEED
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto lo = (reinterpret_cast<std::uintptr_t>(from) + page - 1) & ~(page - 1);
+  auto hi = reinterpret_cast<std::uintptr_t>(to) & ~(page - 1);
+  if (lo < hi) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+#else
+  (void)from;
+  (void)to;
+#endif
+}
+
 /// Appends to a std::string through a pointer: the string is made longer
 /// ahead of the text in steps and cut back to it by flush(), so a piece
 /// costs a copy, not a call into the library. With a PageMapper, the pages
@@ -104,6 +118,16 @@ class Appender {
     return s_.data() + at_;
   }
   void done(const char* end) { at_ = static_cast<std::size_t>(end - s_.data()); }
+  /// Appends `text` and empties it, giving its pages back as they are
+  /// copied: the joined text and the text joined to it are never both held whole.
+  void take(std::string& text) {
+    for (std::size_t from = 0; from < text.size(); from += kWindow / 2) {
+      const std::size_t n = std::min(kWindow / 2, text.size() - from);
+      append(std::string_view(text).substr(from, n));
+      release(text.data() + from, text.data() + from + n);
+    }
+    text = {};
+  }
   void append(std::string_view text) {
     if (text.size() <= kStep) {
       char* p = room(text.size());
@@ -237,21 +261,6 @@ std::size_t decimal_digits(std::uint64_t v) {
 
 /// An entry of RulesWritten::order: an IR rule's index and its directions.
 constexpr std::uint32_t kInRule = 1u << 31, kOutRule = 1u << 30, kRuleIndex = kOutRule - 1;
-
-/// Maps the pages of [from, to) (memory of this process) ahead of their first
-/// write, where the kernel supports it (Linux 5.14), so that two threads
-/// can take the page faults of one large text side by side. Changes no byte.
-void populate(const char* from, const char* to) {
-#ifdef MADV_POPULATE_WRITE
-  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-  auto lo = (reinterpret_cast<std::uintptr_t>(from) + page - 1) & ~(page - 1);
-  auto hi = reinterpret_cast<std::uintptr_t>(to) & ~(page - 1);
-  if (lo < hi) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);  // best effort
-#else
-  (void)from;
-  (void)to;
-#endif
-}
 
 /// What one look at each rule finds: the rules this family's target writes,
 /// in first-match order, whether any rule passes with state, whether GRE
@@ -806,9 +815,8 @@ void IptablesWriter::one_thread(const RulesWritten& written, std::string& out) {
   // While forward is copied in, output's place is mapped.
   main.flush();
   main.expect(out.size() + forward_rules.size(), out.size() + forward_rules.size() + output_rules.size());
-  main.append(forward_rules);
-  forward_rules = {};
-  main.append(output_rules);
+  main.take(forward_rules);
+  main.take(output_rules);
   main.flush();
 }
 
@@ -847,19 +855,18 @@ void IptablesWriter::two_threads(const RulesWritten& written, std::string& out) 
       });
   for (Appender* a : {&forward_here, &output_here, &input_there, &forward_there, &output_there}) a->flush();
   main.flush();
-  // The joined texts go behind input's first part: their pages are mapped
-  // by both threads at once, then the texts copied in.
-  std::size_t joined = out.size();
-  for (const std::string& t : texts) joined += t.size();
-  joined += 65536;  // the fixed chains and COMMIT
-  if (out.capacity() < joined) out.reserve(joined);
-  const char* from = out.data() + out.size();
-  const char* middle = from + (joined - out.size()) / 2;
-  linux_fw::run_both([&] { populate(from, middle); }, [&] { populate(middle, out.data() + joined); });
-  for (std::size_t k : {2, 0, 3, 1, 4}) {  // input there; forward here, there; output here, there
-    out += texts[k];
-    texts[k] = {};
+  // The parts are joined behind input's first part, each given back as it
+  // is copied; the place of the next is mapped meanwhile.
+  Appender joining(out, mapper_);
+  const std::size_t parts[] = {2, 0, 3, 1, 4};  // input there; forward here, there; output here, there
+  std::size_t at = out.size();
+  for (std::size_t p = 0; p < std::size(parts); ++p) {
+    const std::size_t here = texts[parts[p]].size();
+    if (p + 1 < std::size(parts)) joining.expect(at + here, at + here + texts[parts[p + 1]].size());
+    at += here;
+    joining.take(texts[parts[p]]);
   }
+  joining.flush();
   for (std::size_t k = 0; k < chains_.size(); ++k) chains_[k].decl += rest.chains_[k].decl;
 }
 
