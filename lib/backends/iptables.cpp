@@ -152,7 +152,7 @@ class Appender {
   }
 
  private:
-  static constexpr std::size_t kStep = std::size_t{1} << 16, kWindow = std::size_t{8} << 20;
+  static constexpr std::size_t kStep = std::size_t{1} << 16, kWindow = std::size_t{2} << 20;
   void grow(std::size_t n) {
     if (mapper_) map_ahead(at_ + n);
     s_.resize(at_ + std::max(n, kStep));
