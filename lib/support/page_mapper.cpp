@@ -1,6 +1,8 @@
 // The helper thread of PageMapper: madvise(MADV_POPULATE_WRITE) on each queued range.
 #include "support/page_mapper.hpp"
 
+#include <system_error>
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
@@ -37,7 +39,12 @@ bool can_map_ahead() {
 
 PageMapper::PageMapper() {
 #if defined(__linux__)
-  if (can_map_ahead()) thread_ = std::thread([this] { run(); });
+  if (!can_map_ahead()) return;
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error&) {
+    // No thread to be had (a process limit): pages are mapped as they are written.
+  }
 #endif
 }
 

@@ -30,7 +30,7 @@ namespace rulec::support {
 class PageMapper {
  public:
   /// Starts the helper thread, when this system can map pages ahead (Linux
-  /// 5.14 and later); otherwise map() does nothing.
+  /// 5.14 and later) and a thread can be started; otherwise map() does nothing.
   PageMapper();
   /// Drops what is still queued and stops the thread.
   ~PageMapper();
