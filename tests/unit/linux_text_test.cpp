@@ -206,6 +206,32 @@ TEST_CASE("iptables counts its chain declarations before it writes the rules beh
   CHECK(returns);
 }
 
+TEST_CASE("a large iptables output, its pages mapped ahead and its parts joined, reads as with two threads") {
+  // From 16,384 IR rules the writer's texts are mapped ahead by another
+  // thread, and the texts written beside the output give their pages back
+  // as they are joined: one and two threads take different paths there.
+  auto doc = load_text(bench::generate_policy(20000, 3), "generated.rules");
+  REQUIRE(doc->ok());
+  REQUIRE(doc->ir.rules.size() >= 16384);
+  backends::EmitOptions options;
+  options.sources = &doc->sources;
+  const std::size_t saved = lf::two_threads_from, misses = lf::declaration_misses.load();
+  for (const char* target : {"iptables", "ip6tables"}) {
+    CAPTURE(target);
+    std::string one, two;
+    diag::Sink sink;
+    lf::two_threads_from = SIZE_MAX;
+    REQUIRE(backends::compile(*backends::find(target), doc->ir, options, one, sink));
+    lf::two_threads_from = 1;
+    REQUIRE(backends::compile(*backends::find(target), doc->ir, options, two, sink));
+    CHECK(one.size() > 2000000);
+    CHECK(one == two);
+    CHECK(one.compare(one.size() - 7, 7, "COMMIT\n") == 0);
+  }
+  lf::two_threads_from = saved;
+  CHECK(lf::declaration_misses.load() == misses);
+}
+
 TEST_CASE("two threads write byte for byte what one thread writes") {
   for (std::uint64_t seed : {1, 2}) {
     auto doc = load_text(bench::generate_policy(3000, seed), "generated.rules");
