@@ -61,9 +61,6 @@ class NftWriter {
   void covered_notes();
   /// What text_.comment appends, for a rule out of source order.
   void comment(std::string& out, const ir::Rule& r) { moved_text_.comment(out, r); }
-  /// Defines, in first-use order, every named set the rules of `dir` use,
-  /// writing no rule: then both judgements can be written at once.
-  void collect_sets(ir::Direction dir);
   void rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt);
   void interfaces(ir::Direction dir, const InterfaceMatch& m);
   void protocols(const Alternative& alt);
@@ -73,6 +70,11 @@ class NftWriter {
   void value_set(const ir::FieldSet<T>& set, const char* type);
   /// Appends `@name` of the set of `type` holding `elements`, defining it on first use.
   void named_set(const char* type, const std::string& elements, const char* prefix = nullptr);
+  /// Names the set of key_ (type|elements), defining it in sets_.
+  const std::string& define_set(std::string_view prefix);
+  /// Appends `other`'s chains, which it wrote with deferred set names, and
+  /// defines the sets it met first, as if this writer had written them.
+  void append_deferred(NftWriter& other);
   void verdict(ir::Direction dir, const ir::Rule& r);
   void fixed_chains();
   void base_chains();
@@ -88,7 +90,12 @@ class NftWriter {
   /// after its first): a finder of its own, so neither walks far.
   linux_fw::RuleText moved_text_;
   linux_fw::InterfaceMatches interface_matches_;
-  bool collecting_ = false;                ///< in collect_sets()
+  /// Sets are named when the chains are joined (append_deferred()): in
+  /// named_set(), the name is left out of the text and remembered.
+  bool deferred_names_ = false;
+  std::unordered_map<std::string, std::uint32_t> deferred_ids_;     ///< key: index in deferred_sets_
+  std::vector<std::pair<std::string, std::string>> deferred_sets_;  ///< key, prefix; in first-use order
+  std::vector<std::pair<std::size_t, std::uint32_t>> deferred_uses_;  ///< chains_ offset, deferred_sets_ index
   /// Writing a rule out of source order: its text is made with moved_text_,
   /// not text_, whose line search is fast only from one rule to the next.
   bool moved_ = false;
@@ -112,7 +119,7 @@ void NftWriter::value_set(const ir::FieldSet<T>& set, const char* type) {
     linux_fw::append_number(o, r.hi);
   };
   if (set.size() == 1) {
-    if (!collecting_) one(*o_, set[0]);
+    one(*o_, set[0]);
     return;
   }
   // Named rather than anonymous sets: the kernel names each anonymous set by
@@ -129,18 +136,43 @@ void NftWriter::named_set(const char* type, const std::string& elements, const c
   key_.assign(type);
   key_ += '|';
   key_ += elements;
-  auto it = set_names_.find(key_);
-  if (it == set_names_.end()) {
-    it = set_names_.emplace(key_, "").first;
-    it->second = fmt::format("{}_{}", prefix ? std::string_view(prefix)
-                                             : std::string_view(type).substr(0, std::string_view(type).find('_')),
-                             set_names_.size());
-    bool interval = std::string_view(type) != "ifname";
-    fmt::format_to(std::back_inserter(sets_), "\tset {} {{\n\t\ttype {};{}\n\t\telements = {{ {} }}\n\t}}\n",
-                   it->second, type, interval ? " flags interval;" : "", elements);
-  }
+  const std::string_view short_type = std::string_view(type).substr(0, std::string_view(type).find('_'));
   *o_ += '@';
-  *o_ += it->second;
+  if (!deferred_names_) {
+    *o_ += define_set(prefix ? std::string_view(prefix) : short_type);
+    return;
+  }
+  // the set's number among this writer's sets; in the text, nothing yet
+  auto [it, fresh] = deferred_ids_.try_emplace(key_, static_cast<std::uint32_t>(deferred_sets_.size()));
+  if (fresh) deferred_sets_.emplace_back(key_, prefix ? std::string_view(prefix) : short_type);
+  deferred_uses_.emplace_back(o_->size(), it->second);
+}
+
+const std::string& NftWriter::define_set(std::string_view prefix) {
+  auto [it, fresh] = set_names_.try_emplace(key_);
+  if (!fresh) return it->second;
+  it->second = fmt::format("{}_{}", prefix, set_names_.size());
+  const std::string_view key = it->first;
+  const std::string_view type = key.substr(0, key.find('|'));
+  fmt::format_to(std::back_inserter(sets_), "\tset {} {{\n\t\ttype {};{}\n\t\telements = {{ {} }}\n\t}}\n", it->second,
+                 type, type != "ifname" ? " flags interval;" : "", key.substr(type.size() + 1));
+  return it->second;
+}
+
+void NftWriter::append_deferred(NftWriter& other) {
+  std::vector<const std::string*> names;
+  names.reserve(other.deferred_sets_.size());
+  for (const auto& [key, prefix] : other.deferred_sets_) {
+    key_ = key;
+    names.push_back(&define_set(prefix));
+  }
+  std::size_t from = 0;
+  for (const auto& [at, set] : other.deferred_uses_) {
+    chains_.append(other.chains_, from, at - from);
+    chains_ += *names[set];
+    from = at;
+  }
+  chains_.append(other.chains_, from);
 }
 
 /// One address range: a CIDR block when it is one, else `lo-hi`.
@@ -157,7 +189,7 @@ void NftWriter::addresses(ir::Family f, const char* which, const ir::FieldSet<ir
   *o_ += which;
   *o_ += ' ';
   if (set.size() == 1) {
-    if (!collecting_) append_range(*o_, f, set[0]);
+    append_range(*o_, f, set[0]);
   } else {
     elements_.clear();
     for (const auto& r : set) {
@@ -255,7 +287,7 @@ void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& al
   addresses(f, "saddr", r.match.src);
   addresses(f, "daddr", r.match.dst);
   protocols(alt);
-  if (!collecting_) verdict(dir, r);
+  verdict(dir, r);
 }
 
 std::uint32_t NftWriter::interface_set(const ir::FieldSet<std::uint32_t>& s) {
@@ -306,8 +338,16 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   // Labelled effects: per action (and state), the label's id. The labels are
   // the rules' own strings, which outlive the plan.
   std::unordered_map<std::string_view, std::uint32_t> labelled[6];
-  std::vector<std::uint32_t> uses;  // per labelled effect, its entries
+  std::uint32_t labels = 0;
+  // Classes: the effect and the shape. An effect of a single entry makes a
+  // class of one, which is the same as none.
+  std::unordered_map<std::uint64_t, std::uint32_t> classes;
+  std::uint64_t key = 0;
+  entries.clear();
   entries.reserve(order.size() + order.size() / 4);
+  // Each entry is placed as soon as it is made, while it and its rule are
+  // in the cache.
+  nft_merge::Planner planner(entries, entries.capacity());
   for (std::uint32_t i : order) {
     const ir::Rule& r = policy_.rules[i];
     linux_fw::alternatives(r.match, alternatives_);
@@ -317,29 +357,21 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
     if (r.log && r.label.empty()) {
       effect_id = 0x80000000u | r.source_rule;
     } else if (r.log) {
-      auto [it, fresh] = labelled[effect_id].try_emplace(r.label, static_cast<std::uint32_t>(uses.size()));
-      if (fresh) uses.push_back(0);
-      uses[it->second] += static_cast<std::uint32_t>(alternatives_.size());
-      effect_id = 16 + it->second;
+      effect_id = 16 + labelled[effect_id].try_emplace(r.label, labels).first->second;
+      if (effect_id == 16 + labels) ++labels;
     }
     for (Alternative& alt : alternatives_) {
+      auto at = static_cast<std::uint32_t>(entries.size());
       nft_merge::Entry& e = entries.emplace_back();
       e.rule = &r;
       e.alt = std::move(alt);
       e.effect = effect_id;
+      if (!(effect_id & 0x80000000u) && shape(key, e))
+        e.klass = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first->second;
+      planner.place(at);
     }
   }
-  // Classes: the effect and the shape. An entry whose effect no other entry
-  // has is in a class of its own, which is the same as none (most labels
-  // name one rule: no class table entry for each).
-  std::unordered_map<std::uint64_t, std::uint32_t> classes;
-  std::uint64_t key = 0;
-  for (nft_merge::Entry& e : entries) {
-    if (e.effect & 0x80000000u || (e.effect >= 16 && uses[e.effect - 16] == 1)) continue;
-    if (!shape(key, e)) continue;
-    e.klass = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first->second;
-  }
-  plans_[static_cast<int>(dir)] = nft_merge::plan(entries);
+  plans_[static_cast<int>(dir)] = planner.finish();
 }
 
 void NftWriter::group(ir::Direction dir, std::span<const std::uint32_t> members) {
@@ -351,15 +383,8 @@ void NftWriter::group(ir::Direction dir, std::span<const std::uint32_t> members)
     const Alternative& alt = entries[m].alt;
     if (plans_[static_cast<int>(dir)].covered_by[m] != nft_merge::kNone) {
       // no kernel rule: an earlier one decides every packet it matches
-      if (!collecting_) covered(r);
+      covered(r);
       continue;
-    }
-    if (collecting_) {
-      // a set stands for a field of several ranges (or interfaces), nothing else
-      bool sets = r.match.src.size() > 1 || r.match.dst.size() > 1 || alt.protocols.size() > 1 ||
-                  alt.sport.size() > 1 || alt.dport.size() > 1 || alt.icmp_types.size() > 1 ||
-                  interface_matches_(r.match.interfaces).names.size() > 1;
-      if (!sets) continue;
     }
     rule(dir, r, alt);
   }
@@ -479,25 +504,11 @@ void NftWriter::merged(ir::Direction dir, std::span<const std::uint32_t> members
     elements(entries[m], f, l4proto, icmp, comment);
   }
   named_set(type.c_str(), elements_, "rules");
-  if (collecting_) return;
   *o_ += ' ';
   verdict_text(*o_, dir, r);
   *o_ += " comment \"";
   text_.comment(*o_, r);
   fmt::format_to(std::back_inserter(*o_), " and {} more\"\n", members.size() - 1);
-}
-
-void NftWriter::collect_sets(ir::Direction dir) {
-  std::string scratch;
-  o_ = &scratch;
-  collecting_ = true;
-  const nft_merge::Plan& plan = plans_[static_cast<int>(dir)];
-  for (std::size_t g = 0; g < plan.groups(); ++g) {
-    scratch.clear();
-    group(dir, plan.group(g));
-  }
-  collecting_ = false;
-  o_ = &chains_;
 }
 
 void NftWriter::judgement(ir::Direction dir) {
@@ -574,31 +585,29 @@ std::string NftWriter::write() {
   }
   std::array<std::vector<std::uint32_t>, 2> orders{first_match.take(ir::Direction::In),
                                                   first_match.take(ir::Direction::Out)};
+  // One judgement at a time, its kernel rules dropped once written: at 1M
+  // rules each judgement's entries are ~150 MB.
+  auto judge = [&orders](NftWriter& w, ir::Direction dir) {
+    const auto d = static_cast<int>(dir);
+    w.plan(dir, orders[d]);
+    orders[d] = {};
+    w.judgement(dir);
+    w.entries_[d] = {};
+    w.plans_[d] = {};
+  };
+  chains_.reserve(policy_.rules.size() * 200 + 4096);
   if (policy_.rules.size() < linux_fw::two_threads_from) {
-    chains_.reserve(policy_.rules.size() * 200 + 4096);
-    // one judgement at a time, its kernel rules dropped once written: at 1M
-    // rules each judgement's entries are ~150 MB
-    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) {
-      plan(dir, orders[static_cast<int>(dir)]);
-      orders[static_cast<int>(dir)] = {};
-      judgement(dir);
-      entries_[static_cast<int>(dir)] = {};
-      plans_[static_cast<int>(dir)] = {};
-    }
-  } else {  // the sets first, as one thread would define them; then one judgement a thread
-    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) plan(dir, orders[static_cast<int>(dir)]);
-    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) collect_sets(dir);
+    judge(*this, ir::Direction::In);
+    judge(*this, ir::Direction::Out);
+  } else {  // a judgement a thread; the second one's sets are named when the chains are joined
     NftWriter out(policy_, options_);
     out.stateful_ = stateful_;
-    out.set_names_ = set_names_;
-    out.entries_[1] = std::move(entries_[1]);
-    out.plans_[1] = std::move(plans_[1]);
-    chains_.reserve(policy_.rules.size() * 200 + 4096);
+    out.deferred_names_ = true;
     out.chains_.reserve(policy_.rules.size() * 100 + 4096);
-    linux_fw::run_both([&] { judgement(ir::Direction::In); }, [&] { out.judgement(ir::Direction::Out); });
+    linux_fw::run_both([&] { judge(*this, ir::Direction::In); }, [&] { judge(out, ir::Direction::Out); });
     // room for the rest, the fixed chains and the head (inserted in place below)
     chains_.reserve(chains_.size() + out.chains_.size() + sets_.size() + 65536);
-    chains_ += out.chains_;
+    append_deferred(out);
   }
   fixed_chains();
   base_chains();

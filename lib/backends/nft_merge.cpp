@@ -235,23 +235,24 @@ class PortIndex {
   std::vector<std::uint32_t> rest_, all_;
 };
 
-class Planner {
+class PlannerCore {
  public:
-  explicit Planner(const std::vector<Entry>& entries)
-      : entries_(entries),
-        protocols_(entries.size()),
-        families_(entries.size()),
-        group_of_(entries.size()),
-        covered_by_(entries.size(), kNone) {}
+  PlannerCore(const std::vector<Entry>& entries, std::size_t expected) : entries_(entries) {
+    protocols_.reserve(expected);
+    families_.reserve(expected);
+    group_of_.reserve(expected);
+    covered_by_.reserve(expected);
+  }
 
-  Plan run() {
-    for (std::uint32_t i = 0; i < entries_.size(); ++i) place(i);
+  /// The plan of the entries placed.
+  Plan finish() {
+    const auto n = static_cast<std::uint32_t>(group_of_.size());
     Plan plan;  // the members of each group in placement order: a counting sort by group
     plan.starts.assign(size_.size() + 1, 0);
     for (std::size_t g = 0; g < size_.size(); ++g) plan.starts[g + 1] = plan.starts[g] + size_[g];
-    plan.entries.resize(entries_.size());
+    plan.entries.resize(n);
     std::vector<std::uint32_t> next(plan.starts.begin(), plan.starts.end() - 1);
-    for (std::uint32_t i = 0; i < entries_.size(); ++i) plan.entries[next[group_of_[i]]++] = i;
+    for (std::uint32_t i = 0; i < n; ++i) plan.entries[next[group_of_[i]]++] = i;
     plan.covered_by = std::move(covered_by_);
     return plan;
   }
@@ -268,11 +269,15 @@ class Planner {
     searching_ = enough;
   }
 
+ public:
+  /// Places entry `i`, the next one (entries before it are placed).
   void place(std::uint32_t i) {
     if (i % kWindow == 0 && i > 0) next_window(i);
     const Entry& e = entries_[i];
-    protocols_[i] = protocols_of(e.alt);
-    families_[i] = families_of(*e.rule);
+    protocols_.push_back(protocols_of(e.alt));
+    families_.push_back(families_of(*e.rule));
+    group_of_.push_back(0);
+    covered_by_.push_back(kNone);
     Keys dst = dst_keys(*e.rule);
     PortIndex::Filing ports = PortIndex::keys(e, protocols_[i]);
     if (std::uint32_t by = cover(i, dst, ports); by != kNone) {
@@ -303,6 +308,7 @@ class Planner {
     narrow_dst_.file(i, ports);
   }
 
+ private:
   /// An earlier entry that matches every packet entry `i` matches (so `i`
   /// never decides one), or kNone when none is found within kCoverBudget tests.
   std::uint32_t cover(std::uint32_t i, const Keys& dst, const PortIndex::Filing& ports) {
@@ -410,6 +416,20 @@ bool overlap(const Entry& a, const Entry& b) {
          same_place(a, b);
 }
 
-Plan plan(const std::vector<Entry>& entries) { return Planner(entries).run(); }
+struct Planner::Impl : PlannerCore {
+  using PlannerCore::PlannerCore;
+};
+
+Planner::Planner(const std::vector<Entry>& entries, std::size_t expected)
+    : impl_(std::make_unique<Impl>(entries, expected)) {}
+Planner::~Planner() = default;
+void Planner::place(std::uint32_t i) { impl_->place(i); }
+Plan Planner::finish() { return impl_->finish(); }
+
+Plan plan(const std::vector<Entry>& entries) {
+  Planner planner(entries, entries.size());
+  for (std::uint32_t i = 0; i < entries.size(); ++i) planner.place(i);
+  return planner.finish();
+}
 
 }  // namespace rulec::backends::nft_merge

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -74,5 +75,25 @@ struct Plan {
 /// Groups `entries` (given in first-match order). Reading the groups first
 /// match first decides every packet as reading `entries` does.
 Plan plan(const std::vector<Entry>& entries);
+
+/// plan(), an entry at a time: a backend places each entry right after
+/// making it, while the entry and its IR rule are still in the cache (at a
+/// million rules a second look at each costs more than the planning).
+class Planner {
+ public:
+  /// `entries` may grow between calls; `expected`: how many, roughly.
+  Planner(const std::vector<Entry>& entries, std::size_t expected);
+  ~Planner();
+  Planner(const Planner&) = delete;
+  Planner& operator=(const Planner&) = delete;
+  /// Places entries[i]; i is the number of entries placed so far.
+  void place(std::uint32_t i);
+  /// The plan of the entries placed, as plan() makes it.
+  Plan finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace rulec::backends::nft_merge
