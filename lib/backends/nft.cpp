@@ -335,13 +335,20 @@ bool NftWriter::shape(std::uint64_t& out, const nft_merge::Entry& e) {
 
 void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   auto& entries = entries_[static_cast<int>(dir)];
-  // Labelled effects: per action (and state), the label's id. The labels are
+  // Classes: the effect and the shape (numbered from 0). A labelled effect
+  // keeps the class of its first shape itself: most labels name one rule,
+  // and a table entry for each would make the table large and slow.
+  struct Label {
+    std::uint32_t effect;
+    std::uint32_t shape = UINT32_MAX;  ///< of the first entry with a class
+    std::uint32_t klass = nft_merge::kAlone;
+  };
+  // Labelled effects: per action (and state), the label. The labels are
   // the rules' own strings, which outlive the plan.
-  std::unordered_map<std::string_view, std::uint32_t> labelled[6];
+  std::unordered_map<std::string_view, Label> labelled[6];
   std::uint32_t labels = 0;
-  // Classes: the effect and the shape. An effect of a single entry makes a
-  // class of one, which is the same as none.
-  std::unordered_map<std::uint64_t, std::uint32_t> classes;
+  std::unordered_map<std::uint64_t, std::uint32_t> classes;  // the other classes, by shape()'s key
+  std::uint32_t next_class = 0;
   std::uint64_t key = 0;
   entries.clear();
   entries.reserve(order.size() + order.size() / 4);
@@ -354,11 +361,14 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
     // Effects: the action (and state) alone, or a log prefix of one label
     // (searched for), or of one source rule (its own: it never shares a set).
     std::uint32_t effect_id = static_cast<std::uint32_t>(r.action) * 2 + (r.action == ir::Action::Pass && r.state);
+    Label* label = nullptr;
     if (r.log && r.label.empty()) {
       effect_id = 0x80000000u | r.source_rule;
     } else if (r.log) {
-      effect_id = 16 + labelled[effect_id].try_emplace(r.label, labels).first->second;
-      if (effect_id == 16 + labels) ++labels;
+      auto [it, fresh] = labelled[effect_id].try_emplace(r.label, Label{16 + labels});
+      labels += fresh;
+      label = &it->second;
+      effect_id = label->effect;
     }
     for (Alternative& alt : alternatives_) {
       auto at = static_cast<std::uint32_t>(entries.size());
@@ -366,8 +376,17 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
       e.rule = &r;
       e.alt = std::move(alt);
       e.effect = effect_id;
-      if (!(effect_id & 0x80000000u) && shape(key, e))
-        e.klass = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first->second;
+      if (!(effect_id & 0x80000000u) && shape(key, e)) {
+        const auto look = static_cast<std::uint32_t>(key >> 32);  // the key without the effect
+        if (label && (label->shape == UINT32_MAX || label->shape == look)) {
+          if (label->shape == UINT32_MAX) label->shape = look, label->klass = next_class++;
+          e.klass = label->klass;
+        } else {
+          auto [it, fresh] = classes.try_emplace(key, next_class);
+          next_class += fresh;
+          e.klass = it->second;
+        }
+      }
       planner.place(at);
     }
   }

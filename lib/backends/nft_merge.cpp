@@ -102,6 +102,8 @@ bool same_place(const Entry& a, const Entry& b) {
 }
 
 constexpr std::size_t kMaxKeys = 16;
+/// Classes are numbered from 0 (Entry::klass); from this one on, an entry joins no other.
+constexpr std::uint32_t kMaxClass = 1u << 24;
 constexpr std::size_t kBudget = 1024;  ///< overlap tests a rule may cost
 /// When a window of this many rules merges less than one in 16, the next
 /// window only extends the last group (with rules that overlap none of at
@@ -285,18 +287,15 @@ class PlannerCore {
       return put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
     }
     std::size_t at = SIZE_MAX;
-    if (e.klass != kAlone && !searching_) {
-      auto it = classes_.find(e.klass);
-      if (it != classes_.end() && it->second.second + 1 == size_.size() && joins_last(i)) at = size_.size() - 1;
-    } else if (e.klass != kAlone) {
+    const Groups* groups = e.klass < classes_.size() && classes_[e.klass].latest != kNone ? &classes_[e.klass] : nullptr;
+    if (groups && !searching_) {
+      if (groups->latest + 1 == size_.size() && joins_last(i)) at = size_.size() - 1;
+    } else if (groups) {
       // the class's largest group, else its latest: a rule that cannot move
       // up as far as the largest group still joins the others near it
-      auto it = classes_.find(e.klass);
-      if (it != classes_.end()) {
-        auto [largest, latest] = it->second;
-        if (fits(i, largest, dst, ports)) at = largest;
-        else if (latest != largest && fits(i, latest, dst, ports)) at = latest;
-      }
+      auto [largest, latest] = *groups;
+      if (fits(i, largest, dst, ports)) at = largest;
+      else if (latest != largest && fits(i, latest, dst, ports)) at = latest;
     }
     put(i, at);
     // Rules for any destination are filed always (they are what covers
@@ -344,23 +343,23 @@ class PlannerCore {
   /// Puts entry `i` into group `at`, or into a new group when SIZE_MAX.
   void put(std::uint32_t i, std::size_t at) {
     const Entry& e = entries_[i];
-    const std::uint32_t klass = covered_by_[i] == kNone ? e.klass : kAlone;  // a covered entry's group takes no other
+    // a covered entry's group takes no other; past kMaxClass, classes are ignored
+    const std::uint32_t klass = covered_by_[i] == kNone && e.klass < kMaxClass ? e.klass : kAlone;
+    if (klass != kAlone && klass >= classes_.size()) classes_.resize(klass + 1);
     if (at == SIZE_MAX) {
       at = size_.size();
       size_.push_back(0);
       first_.push_back(i);
       last_.clear();
       if (klass != kAlone) {
-        auto [it, fresh] = classes_.try_emplace(klass, at, at);
-        it->second.second = at;
+        Groups& g = classes_[klass];
+        if (g.latest == kNone) g.largest = static_cast<std::uint32_t>(at);
+        g.latest = static_cast<std::uint32_t>(at);
       }
     }
     ++size_[at];
     if (at + 1 == size_.size()) last_.push_back(i);
-    if (klass != kAlone) {
-      auto& [largest, latest] = classes_[klass];
-      if (size_[at] > size_[largest]) largest = at;
-    }
+    if (klass != kAlone && size_[at] > size_[classes_[klass].largest]) classes_[klass].largest = static_cast<std::uint32_t>(at);
     group_of_[i] = static_cast<std::uint32_t>(at);
   }
 
@@ -399,8 +398,11 @@ class PlannerCore {
   std::vector<std::uint32_t> group_of_;
   std::vector<std::uint32_t> size_, first_;  ///< per group: members, the first one
   std::vector<std::uint32_t> last_;          ///< the members of the last group
-  /// Per class: its largest group and its latest group.
-  std::unordered_map<std::uint32_t, std::pair<std::size_t, std::size_t>> classes_;
+  /// Per class: its largest group and its latest group (kNone: no group yet).
+  struct Groups {
+    std::uint32_t largest = kNone, latest = kNone;
+  };
+  std::vector<Groups> classes_;
   Filed by_dst_;             ///< placed entries with a narrow destination, by address
   PortIndex narrow_dst_;     ///< the same by port
   PortIndex wide_dst_;       ///< the others

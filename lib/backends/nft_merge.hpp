@@ -48,6 +48,8 @@ struct Entry {
   linux_fw::Alternative alt;
   /// Entries of one class may become one kernel rule: same interfaces,
   /// family, fields and effect, differing in values only. kAlone: never.
+  /// Classes are numbered from 0, densely (the planner keeps a table
+  /// indexed by class); from 2^24 on an entry is treated as kAlone.
   std::uint32_t klass = kAlone;
   /// What a match does: the verdict with its log prefix. Entries with the
   /// same effect commute whether they overlap or not.
