@@ -408,7 +408,7 @@ const std::string& RuleText::file_name(std::uint32_t id, bool base) {
   return base ? base_names_[id] : names_[id];
 }
 
-diag::LineCol RuleText::line_col(const ir::Rule& r) { return lines_.find(*options_.sources, r.origin, r.line); }
+diag::LineCol RuleText::line_col(const ir::Rule& r) { return lines_.find(*options_.sources, r.origin, r.line, r.column); }
 
 void RuleText::comment(std::string& out, const ir::Rule& r) {
   if (!options_.sources || r.origin.file >= options_.sources->size()) {

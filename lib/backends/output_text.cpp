@@ -124,7 +124,8 @@ std::uint32_t count_line_ends(const char* from, const char* to) {
 
 }  // namespace
 
-diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Location& loc, std::uint32_t line) {
+diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Location& loc, std::uint32_t line,
+                               std::uint32_t column) {
   const diag::SourceFile& f = sources.file(loc.file);
   const std::string& text = f.text();
   std::uint32_t offset = std::min<std::uint32_t>(loc.begin, static_cast<std::uint32_t>(text.size()));
@@ -132,6 +133,7 @@ diag::LineCol LineFinder::find(const diag::SourceMap& sources, const diag::Locat
     file_ = loc.file;
     offset_ = offset;
     line_ = line;
+    if (column != 0) return {line, column};  // known too: the text is not read
     std::uint32_t line_start = offset;
     while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
     return {line, offset - line_start + 1};

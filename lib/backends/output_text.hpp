@@ -91,8 +91,10 @@ void append_address(Out& out, ir::Family f, ir::U128 a) {
 class LineFinder {
  public:
   /// The same as sources.file(loc.file).line_col(loc.begin). `line`, when
-  /// not 0, is loc's line already known (ir::Rule::line): only the column is found.
-  diag::LineCol find(const diag::SourceMap& sources, const diag::Location& loc, std::uint32_t line = 0);
+  /// not 0, is loc's line already known (ir::Rule::line): only the column is
+  /// found, unless `column` (ir::Rule::column) is known too.
+  diag::LineCol find(const diag::SourceMap& sources, const diag::Location& loc, std::uint32_t line = 0,
+                     std::uint32_t column = 0);
 
  private:
   std::uint32_t file_ = UINT32_MAX, offset_ = 0, line_ = 1;
@@ -128,12 +130,12 @@ class SourceComments {
  public:
   explicit SourceComments(const diag::SourceMap* sources) : sources_(sources) {}
   /// Appends source_comment(sources, loc) to a std::string or a Line; `line`
-  /// as for LineFinder::find.
+  /// and `column` as for LineFinder::find.
   template <typename Out>
-  void append(Out& out, const diag::Location& loc, std::uint32_t line = 0) {
+  void append(Out& out, const diag::Location& loc, std::uint32_t line = 0, std::uint32_t column = 0) {
     if (!sources_ || loc.file >= sources_->size()) return;
     out += std::string_view(name(loc.file));
-    diag::LineCol lc = lines_.find(*sources_, loc, line);
+    diag::LineCol lc = lines_.find(*sources_, loc, line, column);
     append_number(out, lc.line);
     out += ':';
     append_number(out, lc.column);

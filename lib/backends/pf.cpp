@@ -193,7 +193,7 @@ class PfWriter {
       if (r.source_rule != last_source) {
         if (options_.sources && r.origin.file < options_.sources->size()) {
           line_ += "\n# ";
-          comments_.append(line_, r.origin, r.line);
+          comments_.append(line_, r.origin, r.line, r.column);
           line_ += '\n';
         }
         last_source = r.source_rule;

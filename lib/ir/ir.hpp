@@ -283,6 +283,9 @@ struct Rule {
   /// backends' comments need it for every rule, and finding it costs more.
   std::uint32_t line = 0;
   std::string label;   ///< `>> label "text"`, raw text (backends escape it)
+  /// Column of origin.begin (1-based) when `line` is recorded, else 0: with
+  /// it, a comment never reads the source text (here it fills padding).
+  std::uint32_t column = 0;
   Match match;
   diag::Location origin;       ///< span of the whole source rule
   std::uint32_t source_rule = 0;  ///< index of the source rule (0-based, across includes)

@@ -108,7 +108,8 @@ class RuleLowering {
   /// The index of an interface in out_.interfaces, added on first use.
   std::uint32_t interface(std::uint32_t sym);
   std::uint32_t interface_named(std::uint32_t sym);
-  /// The line `s` starts on, counted on from the last statement of its file (0 without sources).
+  /// The line `s` starts on, counted on from the last statement of its file
+  /// (0 without sources); sets column_ to its column.
   std::uint32_t line_of(const Statement& s);
   /// Adds one IR rule; `src` and `dst` are null for any address.
   void emit(const Statement& s, std::uint32_t source_rule, std::optional<ir::Family> fam, const Dim<std::uint8_t>& protos,
@@ -121,8 +122,11 @@ class RuleLowering {
   ir::Policy& out_;
   bool keep_;
   const diag::SourceMap* sources_;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> line_at_;  ///< by file: (offset, its line) of the last statement
-  std::uint32_t line_ = 0;  ///< of the rule being lowered
+  struct LineAt {
+    std::uint32_t offset = 0, line = 1, line_start = 0;
+  };
+  std::vector<LineAt> line_at_;  ///< by file: the last statement's offset, its line and where that starts
+  std::uint32_t line_ = 0, column_ = 0;  ///< of the rule being lowered
   // The rule being lowered. The working sets live across calls and are reset
   // for each rule, so lowering a million rules reuses their memory.
   Dim<std::uint8_t> protos_, families_, leg_protos_, family_protos_;
@@ -142,18 +146,20 @@ std::uint32_t RuleLowering::interface(std::uint32_t sym) {
 
 std::uint32_t RuleLowering::line_of(const Statement& s) {
   if (!sources_ || s.file >= sources_->size()) return 0;
-  if (s.file >= line_at_.size()) line_at_.resize(s.file + 1, {0, 1});
-  auto& [offset, line] = line_at_[s.file];
+  if (s.file >= line_at_.size()) line_at_.resize(s.file + 1);
+  auto& [offset, line, line_start] = line_at_[s.file];
   const std::string& text = sources_->file(s.file).text();
   auto target = std::min<std::uint32_t>(s.begin, static_cast<std::uint32_t>(text.size()));
-  if (target < offset) offset = 0, line = 1;  // statements of a file come in order; this is a safety net
+  if (target < offset) offset = 0, line = 1, line_start = 0;  // statements of a file come in order; a safety net
   const char* at = text.data() + offset;
   const char* end = text.data() + target;
   while (at < end && (at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at))))) {
     ++line;
     ++at;
+    line_start = static_cast<std::uint32_t>(at - text.data());
   }
   offset = target;
+  column_ = target - line_start + 1;
   return line;
 }
 
@@ -168,6 +174,7 @@ std::uint32_t RuleLowering::interface_named(std::uint32_t sym) {
 void RuleLowering::lower(const Statement& s, std::uint32_t source_rule) {
   bool ok = true;
   line_ = keep_ ? line_of(s) : 0;
+  if (!line_) column_ = 0;
   auto& protos = protos_;
   auto& families = families_;
   auto& sport = sport_;
@@ -374,6 +381,7 @@ void RuleLowering::emit(const Statement& s, std::uint32_t source_rule, std::opti
   r.done = s.options & ast::OptDone;
   r.log = s.options & ast::OptLog;
   r.line = line_;
+  r.column = column_;
   if (s.options & ast::OptLabel) r.label = p_.str(s.label);
   ir::Match& m = r.match;
   if (s.direction != ast::Direction::Both) {

@@ -99,7 +99,7 @@ std::string dump(const rulec::Document& doc) {
   for (const rulec::ir::Rule& r : ir.rules) {
     out += std::to_string(static_cast<int>(r.action)) + std::to_string(r.state) + std::to_string(r.done) +
            std::to_string(r.log) + r.label + " " + std::to_string(r.source_rule) + " " +
-           std::to_string(r.origin.begin) + " line " + std::to_string(r.line) + ":";
+           std::to_string(r.origin.begin) + " line " + std::to_string(r.line) + " column " + std::to_string(r.column) + ":";
     const auto& m = r.match;
     ranges(m.directions), ranges(m.interfaces), ranges(m.families), ranges(m.protocols), ranges(m.src);
     ranges(m.dst), ranges(m.sport), ranges(m.dport), ranges(m.icmp_types);
@@ -158,7 +158,7 @@ TEST_CASE("a policy large enough to be mapped ahead parses and lowers as small o
   CHECK(pieces == rulec::ast::dump(a->ast, 0));
 }
 
-TEST_CASE("each IR rule records the line its source rule starts on, as the source map counts it") {
+TEST_CASE("each IR rule records the line and column its source rule starts at, as the source map counts them") {
   // CRLF and LF line ends, indented rules, lists over several lines, blank
   // lines and comments between; with one thread and with two.
   std::string text =
@@ -171,10 +171,15 @@ TEST_CASE("each IR rule records the line its source rule starts on, as the sourc
     auto doc = rulec::load_text(text, "t.rules", "", options);
     REQUIRE(doc->ok());
     REQUIRE(doc->ir.rules.size() > 300);
+    std::size_t indented = 0;
     for (const rulec::ir::Rule& r : doc->ir.rules) {
       CAPTURE(r.origin.begin);
-      CHECK(r.line == doc->sources.file(r.origin.file).line_col(r.origin.begin).line);
+      const rulec::diag::LineCol want = doc->sources.file(r.origin.file).line_col(r.origin.begin);
+      CHECK(r.line == want.line);
+      CHECK(r.column == want.column);
+      indented += r.column > 1;
     }
+    CHECK(indented == 3);  // "   block in", and "\t reject out service pptp" (tcp 1723 and gre)
   }
 }
 
