@@ -23,6 +23,16 @@ namespace {
 using linux_fw::Alternative;
 using linux_fw::InterfaceMatch;
 
+/// Asks for the cache lines of a rule that will be read soon: at a million
+/// rules none is in the cache, and a rule is five lines.
+void prefetch(const ir::Rule& r) {
+  const char* at = reinterpret_cast<const char*>(&r);
+  for (std::size_t line = 0; line < sizeof(ir::Rule); line += 64) __builtin_prefetch(at + line);
+}
+
+/// How many rules ahead prefetch() asks.
+constexpr std::size_t kAhead = 8;
+
 template <typename T>
 bool is_single(const ir::FieldSet<T>& s) {
   return s.size() == 1 && s[0].lo == s[0].hi;
@@ -355,8 +365,9 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   // Each entry is placed as soon as it is made, while it and its rule are
   // in the cache.
   nft_merge::Planner planner(entries, entries.capacity());
-  for (std::uint32_t i : order) {
-    const ir::Rule& r = policy_.rules[i];
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (k + kAhead < order.size()) prefetch(policy_.rules[order[k + kAhead]]);
+    const ir::Rule& r = policy_.rules[order[k]];
     linux_fw::alternatives(r.match, alternatives_);
     // Effects: the action (and state) alone, or a log prefix of one label
     // (searched for), or of one source rule (its own: it never shares a set).
@@ -540,7 +551,11 @@ void NftWriter::judgement(ir::Direction dir) {
                    linux_fw::state_match_bits(dir, true), linux_fw::state_match_bits(dir, false));
   }
   const nft_merge::Plan& plan = plans_[static_cast<int>(dir)];
-  for (std::size_t g = 0; g < plan.groups(); ++g) group(dir, plan.group(g));
+  const auto& entries = entries_[static_cast<int>(dir)];
+  for (std::size_t g = 0; g < plan.groups(); ++g) {
+    if (g + kAhead < plan.groups()) prefetch(*entries[plan.group(g + kAhead)[0]].rule);
+    group(dir, plan.group(g));
+  }
   covered_notes();
   const ir::Default& def = policy_.default_for(dir);
   if (def.action == ir::Action::Block)
