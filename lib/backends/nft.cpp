@@ -46,7 +46,9 @@ class NftWriter {
         text_(options, 120),
         moved_text_(options, 120),
         interface_matches_(policy) {}
-  std::string write();
+  /// The script, or false when the checks (linux_fw::PolicyCheck, adding to
+  /// `sink`) refuse the policy.
+  bool write(std::string& out, diag::Sink& sink);
 
  private:
   void judgement(ir::Direction dir);
@@ -610,13 +612,19 @@ void NftWriter::base_chains() {
   }
 }
 
-std::string NftWriter::write() {
-  linux_fw::FirstMatchOrder first_match;  // found in the one look that finds stateful_
+bool NftWriter::write(std::string& result, diag::Sink& sink) {
+  // One look at the rules checks them and finds stateful_ and the orders.
+  linux_fw::PolicyCheck check(policy_, options_, "nft", sink);
+  linux_fw::FirstMatchOrder first_match;
+  first_match.reserve(policy_.rules.size());
   for (std::uint32_t i = 0; i < policy_.rules.size(); ++i) {
+    if (i + kAhead < policy_.rules.size()) prefetch(policy_.rules[i + kAhead]);
     const ir::Rule& r = policy_.rules[i];
+    check.rule(r);
     stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
     first_match.add(i, r);
   }
+  if (!check.finish()) return false;
   std::array<std::vector<std::uint32_t>, 2> orders{first_match.take(ir::Direction::In),
                                                   first_match.take(ir::Direction::Out)};
   // One judgement at a time, its kernel rules dropped once written: at 1M
@@ -659,16 +667,15 @@ std::string NftWriter::write() {
   // in place, so the output is never held twice.
   chains_.insert(0, out);
   chains_ += "}\n";
-  return std::move(chains_);
+  result = std::move(chains_);
+  return true;
 }
 
 class NftBackend final : public Backend {
  public:
   bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out,
             diag::Sink& sink) const override {
-    if (!linux_fw::check_policy(policy, options, "nft", sink)) return false;
-    out = NftWriter(policy, options).write();
-    return true;
+    return NftWriter(policy, options).write(out, sink);
   }
 };
 
