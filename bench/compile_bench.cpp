@@ -6,8 +6,9 @@
 // lowering + emit. With --nft-load (as root), it also loads the 100k nft
 // output with `nft -f` into a fresh network namespace and reports the time.
 // Prints a human line and one `BENCH` line per measurement (bench/README.md).
-// RULEC_BENCH_THREADS=2 lowers and writes policies of 20,000 rules or more
-// with two threads (off by default in the library; the output is the same).
+// The library's defaults decide how many threads lower and write a policy;
+// RULEC_BENCH_THREADS=1 makes both one thread, RULEC_BENCH_THREADS=2 both two
+// threads from 20,000 rules (the output is the same either way).
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,9 +35,10 @@ using rulec::bench::peak_rss_mb;
 int run_one(std::size_t rules, const std::string& target, const char* save) {
   std::string text = rulec::bench::generate_policy(rules);
   rulec::semantics::LowerOptions lower;
-  const char* threads = std::getenv("RULEC_BENCH_THREADS");
-  bool two_threads = threads && std::string(threads) == "2";
-  if (two_threads) lower.two_threads_from = rulec::backends::linux_fw::two_threads_from = 20000;
+  const char* env = std::getenv("RULEC_BENCH_THREADS");
+  const std::string threads = env && (std::string(env) == "1" || std::string(env) == "2") ? env : "default";
+  if (threads == "1") lower.two_threads_from = rulec::backends::linux_fw::two_threads_from = SIZE_MAX;
+  if (threads == "2") lower.two_threads_from = rulec::backends::linux_fw::two_threads_from = 20000;
   auto t0 = Clock::now();
   auto doc = rulec::load_text(std::move(text), "generated.rules", "", lower);
   if (!doc->ok()) {
@@ -57,8 +59,8 @@ int run_one(std::size_t rules, const std::string& target, const char* save) {
   double s = std::chrono::duration<double>(t2 - t0).count();
   std::printf("compile:%-9s %8zu rules  %8.3f s (front end %.3f s, emit %.3f s)  %10.0f rules/s  %7.1f MB out  peak %7.1f MB\n",
               target.c_str(), rules, s, front, s - front, rules / s, out.size() / 1e6, peak_rss_mb());
-  std::printf("BENCH stage=compile:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f front_s=%.3f%s\n",
-              target.c_str(), rules, s, rules / s, peak_rss_mb(), front, two_threads ? " threads=2" : "");
+  std::printf("BENCH stage=compile:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f front_s=%.3f threads=%s\n",
+              target.c_str(), rules, s, rules / s, peak_rss_mb(), front, threads.c_str());
   if (save) std::ofstream(save, std::ios::binary) << out;
   return 0;
 }
