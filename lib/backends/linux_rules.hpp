@@ -208,12 +208,14 @@ void append_safe_text(std::string& out, std::string_view text, std::size_t max);
 
 /// Policies of at least this many IR rules are written by two threads; the
 /// output is byte for byte what one thread writes (a unit test compares).
-/// Off by default: on the 2-vCPU machine the benchmarks run on, two threads
-/// were no faster than one (two CPU-bound processes there take 2.6 times as
-/// long each as one alone), and the split costs ~10% more work. A variable
-/// so that tests and benchmarks can turn it on (compile_bench:
-/// RULEC_BENCH_THREADS=2).
-inline std::size_t two_threads_from = SIZE_MAX;
+/// nft plans and writes one judgement a thread: at 1M generated rules on the
+/// 2-vCPU development machine, 1.6-1.9 s end to end against 2.4-3.0 s with
+/// one thread; iptables and ip6tables split their one pass and are about as
+/// fast either way (one thread already has a PageMapper beside it). On a
+/// machine busy with other work two threads gain less or nothing. A
+/// variable, so that tests and benchmarks can choose (compile_bench:
+/// RULEC_BENCH_THREADS=1 or 2).
+inline std::size_t two_threads_from = 20000;
 
 /// Times the iptables writer counted its chain declarations wrong before
 /// writing (the output is right all the same, only moved once more); tests
