@@ -7,7 +7,8 @@ packages (python3-setuptools, python3-wheel, pybind11-dev, cmake, ninja):
     /usr/bin/python3 -m venv --system-site-packages .venv
     .venv/bin/pip install --no-build-isolation .
 
-RULEC_CMAKE_BUILD_DIR chooses the CMake build directory (default build-pip/),
+RULEC_CMAKE_BUILD_DIR chooses the CMake build directory (default build-pip/;
+setuptools' own files go in its setuptools/),
 RULEC_JOBS the number of parallel compile jobs (default 2).
 """
 
@@ -32,11 +33,16 @@ def version() -> str:
     return match.group(1)
 
 
+def cmake_build_dir() -> str:
+    """The CMake build directory: RULEC_CMAKE_BUILD_DIR, or build-pip/."""
+    return os.environ.get("RULEC_CMAKE_BUILD_DIR") or os.path.join(ROOT, "build-pip")
+
+
 class CMakeBuild(build_ext):
     """Configures the project with -DRULEC_PYTHON=ON and builds only the module."""
 
     def build_extension(self, ext: Extension) -> None:
-        build_dir = os.environ.get("RULEC_CMAKE_BUILD_DIR") or os.path.join(ROOT, "build-pip")
+        build_dir = cmake_build_dir()
         configure = [
             "cmake", "-S", ROOT, "-B", build_dir,
             "-DRULEC_PYTHON=ON",
@@ -68,6 +74,8 @@ setup(
     package_data={"rulec": ["py.typed", "*.pyi"]},
     ext_modules=[Extension("rulec._rulec", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
-    options={"build": {"build_base": os.path.join("build-pip", "setuptools")}},
+    # setuptools' own files beside CMake's, so that two builds in two
+    # directories never share them
+    options={"build": {"build_base": os.path.join(cmake_build_dir(), "setuptools")}},
     zip_safe=False,
 )

@@ -627,8 +627,8 @@ bool NftWriter::write(std::string& result, diag::Sink& sink) {
   if (!check.finish()) return false;
   std::array<std::vector<std::uint32_t>, 2> orders{first_match.take(ir::Direction::In),
                                                   first_match.take(ir::Direction::Out)};
-  // One judgement at a time, its kernel rules dropped once written: at 1M
-  // rules each judgement's entries are ~150 MB.
+  // Plans and writes a judgement, and drops its kernel rules once written:
+  // at 1M rules they and their plan are ~150 MB.
   auto judge = [&orders](NftWriter& w, ir::Direction dir) {
     const auto d = static_cast<int>(dir);
     w.plan(dir, orders[d]);

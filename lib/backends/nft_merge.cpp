@@ -259,19 +259,6 @@ class PlannerCore {
     return plan;
   }
 
- private:
-  /// Every kWindow rules: search on (again) when the last window merged
-  /// enough, else only extend the last group until a window merges enough.
-  /// Merged: in a group that will become a set (of min_merged entries).
-  void next_window(std::uint32_t i) {
-    std::size_t merged = 0;
-    for (std::uint32_t j = i - kWindow; j < i; ++j) merged += size_[group_of_[j]] >= min_merged;
-    bool enough = merged * 16 >= kWindow;
-    if (enough && !searching_) searching_since_ = i;
-    searching_ = enough;
-  }
-
- public:
   /// Places entry `i`, the next one (entries before it are placed).
   void place(std::uint32_t i) {
     if (i % kWindow == 0 && i > 0) next_window(i);
@@ -308,6 +295,17 @@ class PlannerCore {
   }
 
  private:
+  /// Every kWindow rules: search on (again) when the last window merged
+  /// enough, else only extend the last group until a window merges enough.
+  /// Merged: in a group that will become a set (of min_merged entries).
+  void next_window(std::uint32_t i) {
+    std::size_t merged = 0;
+    for (std::uint32_t j = i - kWindow; j < i; ++j) merged += size_[group_of_[j]] >= min_merged;
+    bool enough = merged * 16 >= kWindow;
+    if (enough && !searching_) searching_since_ = i;
+    searching_ = enough;
+  }
+
   /// An earlier entry that matches every packet entry `i` matches (so `i`
   /// never decides one), or kNone when none is found within kCoverBudget tests.
   std::uint32_t cover(std::uint32_t i, const Keys& dst, const PortIndex::Filing& ports) {
