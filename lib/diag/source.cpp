@@ -15,7 +15,9 @@ void SourceFile::index_lines() const {
   // first diagnostic is printed, and a byte loop took ~0.07 s of that
   const char* begin = text_.data();
   const char* end = begin + text_.size();
-  for (const char* at = begin; (at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at))));) {
+  for (const char* at = begin; at < end;) {
+    at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at)));
+    if (!at) break;
     ++at;
     line_starts_.push_back(static_cast<std::uint32_t>(at - begin));
   }
