@@ -681,10 +681,8 @@ void IptablesWriter::cascade(Chain& c, std::string_view chain, std::size_t i, st
 
 void IptablesWriter::rules(std::span<const std::uint32_t> order, std::span<Chain* const> in, Chain* out) {
   for (std::size_t k = 0; k < order.size(); ++k) {
-    if (k + 8 < order.size()) {  // the rule after next few: its fields are a few cache lines apart
-      const char* ahead = reinterpret_cast<const char*>(&policy_.rules[order[k + 8] & kRuleIndex]);
-      for (std::size_t line = 0; line < sizeof(ir::Rule); line += 64) __builtin_prefetch(ahead + line);
-    }
+    if (k + linux_fw::kPrefetchAhead < order.size())
+      linux_fw::prefetch(policy_.rules[order[k + linux_fw::kPrefetchAhead] & kRuleIndex]);
     const std::uint32_t entry = order[k];
     const bool to_in = (entry & kInRule) && !in.empty(), to_out = (entry & kOutRule) && out;
     if (!to_in && !to_out) continue;
@@ -925,10 +923,8 @@ class IptablesBackend final : public Backend {
     rest.reserve(policy.rules.size());
     const auto fam = static_cast<int>(family_);
     for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
-      if (i + 8 < policy.rules.size()) {
-        const char* ahead = reinterpret_cast<const char*>(&policy.rules[i + 8]);
-        for (std::size_t line = 0; line < sizeof(ir::Rule); line += 64) __builtin_prefetch(ahead + line);
-      }
+      if (i + linux_fw::kPrefetchAhead < policy.rules.size())
+        linux_fw::prefetch(policy.rules[i + linux_fw::kPrefetchAhead]);
       const ir::Rule& r = policy.rules[i];
       check.rule(r);
       if (r.action == ir::Action::Pass && r.state) {

@@ -374,13 +374,6 @@ bool PolicyCheck::finish() {
   return ok_ && !(options_.strict && (!seen_icmp_.empty() || !seen_gre_.empty() || lost_state));
 }
 
-bool check_policy(const ir::Policy& policy, const EmitOptions& options, std::string_view target,
-                  diag::Sink& sink) {
-  PolicyCheck check(policy, options, target, sink);
-  for (const ir::Rule& r : policy.rules) check.rule(r);
-  return check.finish();
-}
-
 std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_t max) {
   std::string name = r.label.empty() ? short_location(r, options) : r.label;
   std::string p = safe_text("rulec " + name, max - 1);

@@ -23,15 +23,8 @@ namespace {
 using linux_fw::Alternative;
 using linux_fw::InterfaceMatch;
 
-/// Asks for the cache lines of a rule that will be read soon: at a million
-/// rules none is in the cache, and a rule is five lines.
-void prefetch(const ir::Rule& r) {
-  const char* at = reinterpret_cast<const char*>(&r);
-  for (std::size_t line = 0; line < sizeof(ir::Rule); line += 64) __builtin_prefetch(at + line);
-}
-
-/// How many rules ahead prefetch() asks.
-constexpr std::size_t kAhead = 8;
+using linux_fw::kPrefetchAhead;
+using linux_fw::prefetch;
 
 template <typename T>
 bool is_single(const ir::FieldSet<T>& s) {
@@ -368,7 +361,7 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   // in the cache.
   nft_merge::Planner planner(entries, entries.capacity());
   for (std::size_t k = 0; k < order.size(); ++k) {
-    if (k + kAhead < order.size()) prefetch(policy_.rules[order[k + kAhead]]);
+    if (k + kPrefetchAhead < order.size()) prefetch(policy_.rules[order[k + kPrefetchAhead]]);
     const ir::Rule& r = policy_.rules[order[k]];
     linux_fw::alternatives(r.match, alternatives_);
     // Effects: the action (and state) alone, or a log prefix of one label
@@ -555,7 +548,7 @@ void NftWriter::judgement(ir::Direction dir) {
   const nft_merge::Plan& plan = plans_[static_cast<int>(dir)];
   const auto& entries = entries_[static_cast<int>(dir)];
   for (std::size_t g = 0; g < plan.groups(); ++g) {
-    if (g + kAhead < plan.groups()) prefetch(*entries[plan.group(g + kAhead)[0]].rule);
+    if (g + kPrefetchAhead < plan.groups()) prefetch(*entries[plan.group(g + kPrefetchAhead)[0]].rule);
     group(dir, plan.group(g));
   }
   covered_notes();
@@ -618,7 +611,7 @@ bool NftWriter::write(std::string& result, diag::Sink& sink) {
   linux_fw::FirstMatchOrder first_match;
   first_match.reserve(policy_.rules.size());
   for (std::uint32_t i = 0; i < policy_.rules.size(); ++i) {
-    if (i + kAhead < policy_.rules.size()) prefetch(policy_.rules[i + kAhead]);
+    if (i + kPrefetchAhead < policy_.rules.size()) prefetch(policy_.rules[i + kPrefetchAhead]);
     const ir::Rule& r = policy_.rules[i];
     check.rule(r);
     stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
