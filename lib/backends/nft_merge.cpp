@@ -85,6 +85,46 @@ bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
   return true;
 }
 
+/// Some bits of a field's values: bit (v * 2654435761 mod 2^32) >> 26 of each
+/// value, or all 64 bits when the field has none (any value) or more than
+/// kSketched. If `b`'s values are all in `a`'s, then `b`'s bits are all in
+/// `a`'s (a field with more than kSketched values holds only one with as
+/// many): a test that rejects most holder candidates without reading them.
+constexpr std::size_t kSketched = 16;
+template <typename T>
+std::uint64_t sketch(const ir::FieldSet<T>& set) {
+  std::uint64_t bits = 0;
+  std::size_t count = 0;
+  for (const auto& r : set) {
+    count += static_cast<std::size_t>(r.hi - r.lo) + 1;
+    if (count > kSketched) return ~std::uint64_t{0};
+    for (std::uint32_t v = r.lo;; ++v) {
+      bits |= std::uint64_t{1} << ((v * 2654435761u) >> 26);
+      if (v == r.hi) break;
+    }
+  }
+  return set.empty() ? ~std::uint64_t{0} : bits;
+}
+
+/// What the planner's tests read of every placed entry, in one array: its
+/// families and protocols, and sketches of its interfaces and destination ports.
+struct Summary {
+  Protocols protocols;
+  std::uint64_t interfaces = 0, dports = 0;
+  unsigned families = 0;
+  /// False when entry `b` certainly has a packet this one does not match.
+  bool may_hold(const Summary& b) const {
+    return ((b.families & ~families) | (b.interfaces & ~interfaces) | (b.dports & ~dports)) == 0 &&
+           b.protocols.within(protocols);
+  }
+  /// False when no packet can match both.
+  bool may_meet(const Summary& b) const { return (families & b.families) && protocols.meets(b.protocols); }
+};
+
+Summary summary_of(const Entry& e) {
+  return {protocols_of(e.alt), sketch(e.rule->match.interfaces), sketch(e.alt.dport), families_of(*e.rule)};
+}
+
 /// True when entry `a` matches every packet `b` matches (protocols and families apart).
 bool holds_place(const Entry& a, const Entry& b) {
   const ir::Match& x = a.rule->match;
@@ -240,8 +280,7 @@ class PortIndex {
 class PlannerCore {
  public:
   PlannerCore(const std::vector<Entry>& entries, std::size_t expected) : entries_(entries) {
-    protocols_.reserve(expected);
-    families_.reserve(expected);
+    summaries_.reserve(expected);
     group_of_.reserve(expected);
     covered_by_.reserve(expected);
   }
@@ -263,12 +302,11 @@ class PlannerCore {
   void place(std::uint32_t i) {
     if (i % kWindow == 0 && i > 0) next_window(i);
     const Entry& e = entries_[i];
-    protocols_.push_back(protocols_of(e.alt));
-    families_.push_back(families_of(*e.rule));
+    summaries_.push_back(summary_of(e));
     group_of_.push_back(0);
     covered_by_.push_back(kNone);
     Keys dst = dst_keys(*e.rule);
-    PortIndex::Filing ports = PortIndex::keys(e, protocols_[i]);
+    PortIndex::Filing ports = PortIndex::keys(e, summaries_[i].protocols);
     if (std::uint32_t by = cover(i, dst, ports); by != kNone) {
       covered_by_[i] = by;
       return put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
@@ -315,8 +353,7 @@ class PlannerCore {
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
         std::uint32_t m = *it;
         if (++work > kCoverBudget) return true;
-        if ((families_[i] & ~families_[m]) == 0 && protocols_[i].within(protocols_[m]) &&
-            holds_place(entries_[m], entries_[i]))
+        if (summaries_[m].may_hold(summaries_[i]) && holds_place(entries_[m], entries_[i]))
           return by = m, true;
       }
       return false;
@@ -333,7 +370,7 @@ class PlannerCore {
   bool joins_last(std::uint32_t i) const {
     if (last_.size() > kDirect) return false;
     for (std::uint32_t m : last_)
-      if ((families_[m] & families_[i]) && protocols_[m].meets(protocols_[i]) && same_place(entries_[m], entries_[i]))
+      if (summaries_[m].may_meet(summaries_[i]) && same_place(entries_[m], entries_[i]))
         return false;
     return true;
   }
@@ -376,7 +413,7 @@ class PlannerCore {
         if (++work > kBudget) return over = true;
         if (group_of_[m] < at) continue;
         if (group_of_[m] != at && entries_[m].effect == entries_[i].effect) continue;
-        if ((families_[m] & families_[i]) && protocols_[m].meets(protocols_[i]) && same_place(entries_[m], entries_[i]))
+        if (summaries_[m].may_meet(summaries_[i]) && same_place(entries_[m], entries_[i]))
           return true;
       }
       return false;
@@ -391,8 +428,7 @@ class PlannerCore {
   }
 
   const std::vector<Entry>& entries_;
-  std::vector<Protocols> protocols_;
-  std::vector<unsigned> families_;
+  std::vector<Summary> summaries_;
   std::vector<std::uint32_t> group_of_;
   std::vector<std::uint32_t> size_, first_;  ///< per group: members, the first one
   std::vector<std::uint32_t> last_;          ///< the members of the last group
