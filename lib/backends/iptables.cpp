@@ -295,7 +295,7 @@ struct Chain {
 class IptablesWriter {
  public:
   IptablesWriter(const ir::Policy& policy, const EmitOptions& options, ir::Family family)
-      : policy_(policy), options_(options), family_(family), text_(options, 29), interface_matches_(policy) {
+      : policy_(policy), options_(options), family_(family), text_(policy, options, 29), interface_matches_(policy) {
     for (std::size_t k = 0; k < chains_.size(); ++k) chains_[k].j = &kJudgements[k];
   }
   IptablesWriter(const IptablesWriter&) = delete;

@@ -352,7 +352,7 @@ void PolicyCheck::rule(const ir::Rule& r) {
     sink_.add(std::move(d));
     ok_ = false;
   }
-  if (!r.label.empty() && !seen_label_.count(r.source_rule) && !already_safe(r.label, 64) &&
+  if (r.label_id && !seen_label_.count(r.source_rule) && !already_safe(policy_.label(r), 64) &&
       seen_label_.insert(r.source_rule).second)
     sink_.add({diag::Severity::Warning, "RC511",
                fmt::format("target '{}' writes this label with only letters, digits and ._-:/@+=,()# (others become "
@@ -374,8 +374,8 @@ bool PolicyCheck::finish() {
   return ok_ && !(options_.strict && (!seen_icmp_.empty() || !seen_gre_.empty() || lost_state));
 }
 
-std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_t max) {
-  std::string name = r.label.empty() ? short_location(r, options) : r.label;
+std::string log_prefix(const ir::Policy& policy, const ir::Rule& r, const EmitOptions& options, std::size_t max) {
+  std::string name = r.label_id ? std::string(policy.label(r)) : short_location(r, options);
   std::string p = safe_text("rulec " + name, max - 1);
   return p + " ";
 }
@@ -416,19 +416,19 @@ void RuleText::comment(std::string& out, const ir::Rule& r) {
     append_number(out, lc.column);
     if (out.size() - start > 120) out.resize(start + 120);
   }
-  if (!r.label.empty()) {
+  if (r.label_id) {
     out += ' ';
-    append_safe_text(out, r.label, 64);
+    append_safe_text(out, policy_.label(r), 64);
   }
 }
 
 void RuleText::log_prefix(std::string& out, const ir::Rule& r) {
   std::size_t start = out.size();
-  if (!r.label.empty()) {
+  if (r.label_id) {
     out += "rulec ";
-    append_safe_text(out, r.label, max_ - 1 - 6);
+    append_safe_text(out, policy_.label(r), max_ - 1 - 6);
   } else if (!options_.sources || r.origin.file >= options_.sources->size()) {
-    out += linux_fw::log_prefix(r, options_, max_);
+    out += linux_fw::log_prefix(policy_, r, options_, max_);
     return;
   } else {  // "rulec FILE:LINE", FILE without its directory
     out += "rulec ";

@@ -165,7 +165,7 @@ class PolicyCheck {
 };
 
 /// The log prefix for a rule: "rulec " and its label or source line.
-std::string log_prefix(const ir::Rule& r, const EmitOptions& options, std::size_t max);
+std::string log_prefix(const ir::Policy& policy, const ir::Rule& r, const EmitOptions& options, std::size_t max);
 /// A rule's source location for a comment ("office.rules:14:1"), made safe.
 std::string source_comment(const ir::Rule& r, const EmitOptions& options);
 
@@ -173,7 +173,8 @@ std::string source_comment(const ir::Rule& r, const EmitOptions& options);
 /// straight to the output: no string per rule, file names made safe once.
 class RuleText {
  public:
-  RuleText(const EmitOptions& options, std::size_t prefix_max) : options_(options), max_(prefix_max) {}
+  RuleText(const ir::Policy& policy, const EmitOptions& options, std::size_t prefix_max)
+      : policy_(policy), options_(options), max_(prefix_max) {}
   /// Appends source_comment(r), then " " and the label made safe, if any.
   void comment(std::string& out, const ir::Rule& r);
   /// Appends log_prefix(r, options, prefix_max).
@@ -184,6 +185,7 @@ class RuleText {
   const std::string& file_name(std::uint32_t id, bool base);
   /// SourceFile::line_col of the rule's origin: its recorded line, or walking from the last rule's place.
   diag::LineCol line_col(const ir::Rule& r);
+  const ir::Policy& policy_;
   const EmitOptions& options_;
   LineFinder lines_;
   std::size_t max_;

@@ -36,8 +36,8 @@ class NftWriter {
   NftWriter(const ir::Policy& policy, const EmitOptions& options)
       : policy_(policy),
         options_(options),
-        text_(options, 120),
-        moved_text_(options, 120),
+        text_(policy, options, 120),
+        moved_text_(policy, options, 120),
         interface_matches_(policy) {}
   /// The script, or false when the checks (linux_fw::PolicyCheck, adding to
   /// `sink`) refuse the policy.
@@ -344,13 +344,12 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   // keeps the class of its first shape itself: most labels name one rule,
   // and a table entry for each would make the table large and slow.
   struct Label {
-    std::uint32_t effect;
+    std::uint32_t effect = 0;          ///< 0: not met yet
     std::uint32_t shape = UINT32_MAX;  ///< of the first entry with a class
     std::uint32_t klass = nft_merge::kAlone;
   };
-  // Labelled effects: per action (and state), the label. The labels are
-  // the rules' own strings, which outlive the plan.
-  std::unordered_map<std::string_view, Label> labelled[6];
+  // Labelled effects: by label number and action (and state), 6 a label.
+  std::vector<Label> labelled(policy_.labels.size() * 6);
   std::uint32_t labels = 0;
   std::unordered_map<std::uint64_t, std::uint32_t> classes;  // the other classes, by shape()'s key
   std::uint32_t next_class = 0;
@@ -368,12 +367,11 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
     // (searched for), or of one source rule (its own: it never shares a set).
     std::uint32_t effect_id = static_cast<std::uint32_t>(r.action) * 2 + (r.action == ir::Action::Pass && r.state);
     Label* label = nullptr;
-    if (r.log && r.label.empty()) {
+    if (r.log && !r.label_id) {
       effect_id = 0x80000000u | r.source_rule;
     } else if (r.log) {
-      auto [it, fresh] = labelled[effect_id].try_emplace(r.label, Label{16 + labels});
-      labels += fresh;
-      label = &it->second;
+      label = &labelled[(r.label_id - 1) * 6 + effect_id];
+      if (label->effect == 0) label->effect = 16 + labels++;
       effect_id = label->effect;
     }
     for (Alternative& alt : alternatives_) {

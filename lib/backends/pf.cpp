@@ -406,10 +406,10 @@ class PfWriter {
 
   /// ` label "text"`, with the text reduced to what pf reads literally.
   std::string rule_tail_label(const ir::Rule& r) {
-    if (r.label.empty()) return {};
+    if (!r.label_id) return {};
     std::string text;
     bool changed = false;
-    for (char c : r.label) {
+    for (char c : policy_.label(r)) {
       auto u = static_cast<unsigned char>(c);
       bool literal = u >= 0x20 && u != 0x7f && c != '"' && c != '\\' && c != '$';
       text += literal ? c : '_';

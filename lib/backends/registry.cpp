@@ -36,7 +36,7 @@ std::span<const BackendEntry> table() {
 const char* missing_feature(const ir::Rule& r, const Capabilities& caps) {
   if (r.action == ir::Action::Reject && !caps.reject) return "reject";
   if (r.log && !caps.log) return "log";
-  if (!r.label.empty() && !caps.label) return "label";
+  if (r.label_id && !caps.label) return "label";
   if (!r.match.interfaces.empty() && !caps.interfaces) return "on IFACE";
   if (!caps.ipv6 && !(r.match.families.size() == 1 && r.match.families[0].lo == 0 && r.match.families[0].hi == 0))
     return "IPv6";

@@ -162,8 +162,8 @@ void ps_rule(std::string& out, const ir::Policy& policy, const EmitOptions& opti
   for (std::uint32_t i : r.interfaces)
     ifaces.push_back(i < policy.interfaces.size() ? policy.interfaces[i] : std::string("*"));
   ps_list(out, "InterfaceAlias", ifaces);
-  if (r.rule >= 0 && !policy.rules[static_cast<std::size_t>(r.rule)].label.empty())
-    out += " -Description " + ps_quote(policy.rules[static_cast<std::size_t>(r.rule)].label);
+  if (r.rule >= 0 && policy.rules[static_cast<std::size_t>(r.rule)].label_id)
+    out += " -Description " + ps_quote(policy.label(policy.rules[static_cast<std::size_t>(r.rule)]));
   out += '\n';
 }
 
@@ -257,8 +257,8 @@ class NetshBackend final : public Backend {
       netsh_list(out, "remoteip", addresses(r, r.remote, true));
       netsh_list(out, "localport", numbers(r.local_ports, true));
       netsh_list(out, "remoteport", numbers(r.remote_ports, true));
-      if (r.rule >= 0 && !policy.rules[static_cast<std::size_t>(r.rule)].label.empty())
-        out += " description=\"" + netsh_text(policy.rules[static_cast<std::size_t>(r.rule)].label) + "\"";
+      if (r.rule >= 0 && policy.rules[static_cast<std::size_t>(r.rule)].label_id)
+        out += " description=\"" + netsh_text(policy.label(policy.rules[static_cast<std::size_t>(r.rule)])) + "\"";
       out += '\n';
     }
   }

@@ -50,6 +50,16 @@ bool Rule::matches_everything() const {
          m.src.empty() && m.dst.empty() && m.sport.empty() && m.dport.empty() && m.icmp_types.empty();
 }
 
+void Policy::set_label(Rule& r, std::string_view text) {
+  if (text.empty()) {
+    r.label_id = 0;
+    return;
+  }
+  auto it = std::find(labels.begin(), labels.end(), text);
+  if (it == labels.end()) it = labels.emplace(labels.end(), text);
+  r.label_id = static_cast<std::uint32_t>(it - labels.begin()) + 1;
+}
+
 std::uint32_t Policy::interface_index(const std::string& name) const {
   auto it = std::find(interfaces.begin(), interfaces.end(), name);
   return static_cast<std::uint32_t>(it - interfaces.begin());

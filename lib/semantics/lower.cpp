@@ -6,7 +6,9 @@
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "semantics/catalog.hpp"
 #include "semantics/names.hpp"
@@ -108,6 +110,8 @@ class RuleLowering {
   /// The index of an interface in out_.interfaces, added on first use.
   std::uint32_t interface(std::uint32_t sym);
   std::uint32_t interface_named(std::uint32_t sym);
+  /// The number of a label text in out_.labels (ir::Rule::label_id), added on first use.
+  std::uint32_t label(std::uint32_t sym);
   /// The line `s` starts on, counted on from the last statement of its file
   /// (0 without sources); sets column_ to its column.
   std::uint32_t line_of(const Statement& s);
@@ -136,12 +140,23 @@ class RuleLowering {
   std::vector<const Clause*> icmp_clauses_;
   int emitted_ = 0;
   std::vector<std::uint32_t> interface_of_symbol_;  ///< interface() remembered by symbol id
+  std::vector<std::uint32_t> label_of_symbol_;      ///< label() remembered by symbol id (0: not yet)
 };
 
 std::uint32_t RuleLowering::interface(std::uint32_t sym) {
   if (sym < interface_of_symbol_.size() && interface_of_symbol_[sym] != UINT32_MAX) return interface_of_symbol_[sym];
   if (sym >= interface_of_symbol_.size()) interface_of_symbol_.resize(sym + 1, UINT32_MAX);
   return interface_of_symbol_[sym] = interface_named(sym);
+}
+
+std::uint32_t RuleLowering::label(std::uint32_t sym) {
+  if (sym >= label_of_symbol_.size()) label_of_symbol_.resize(std::max<std::size_t>(sym + 1, p_.symbols.size()), 0);
+  std::uint32_t& id = label_of_symbol_[sym];
+  if (id == 0 && !p_.str(sym).empty()) {
+    out_.labels.push_back(p_.str(sym));
+    id = static_cast<std::uint32_t>(out_.labels.size());
+  }
+  return id;
 }
 
 std::uint32_t RuleLowering::line_of(const Statement& s) {
@@ -382,7 +397,7 @@ void RuleLowering::emit(const Statement& s, std::uint32_t source_rule, std::opti
   r.log = s.options & ast::OptLog;
   r.line = line_;
   r.column = column_;
-  if (s.options & ast::OptLabel) r.label = p_.str(s.label);
+  if (s.options & ast::OptLabel) r.label_id = label(s.label);
   ir::Match& m = r.match;
   if (s.direction != ast::Direction::Both) {
     std::uint8_t d = s.direction == ast::Direction::In ? 0 : 1;
@@ -458,11 +473,25 @@ class SecondHalf {
       if (at == out.interfaces.end()) at = out.interfaces.insert(at, name);
       index.push_back(static_cast<std::uint32_t>(at - out.interfaces.begin()));
     }
+    out.labels.reserve(out.labels.size() + out_.labels.size());  // no reallocation: `known` has views of them
+    std::unordered_map<std::string_view, std::uint32_t> known;  // out's labels by text
+    for (std::size_t k = 0; k < out.labels.size(); ++k) known.emplace(out.labels[k], k + 1);
+    std::vector<std::uint32_t> label_ids{0};  // this half's label numbers in `out`
+    for (std::string& text : out_.labels) {
+      if (auto it = known.find(text); it != known.end()) {
+        label_ids.push_back(it->second);
+        continue;
+      }
+      out.labels.push_back(std::move(text));
+      label_ids.push_back(static_cast<std::uint32_t>(out.labels.size()));
+      known.emplace(out.labels.back(), label_ids.back());
+    }
     for (ir::Rule& r : out_.rules) {
       if (!r.match.interfaces.empty()) {  // lowering names one interface
         std::uint32_t i = index[r.match.interfaces[0].lo];
         r.match.interfaces = {{i, i}};
       }
+      r.label_id = label_ids[r.label_id];
       out.rules.push_back(std::move(r));
     }
     out.empty_source_rules.insert(out.empty_source_rules.end(), out_.empty_source_rules.begin(),

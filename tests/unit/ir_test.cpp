@@ -98,7 +98,7 @@ std::string dump(const rulec::Document& doc) {
   };
   for (const rulec::ir::Rule& r : ir.rules) {
     out += std::to_string(static_cast<int>(r.action)) + std::to_string(r.state) + std::to_string(r.done) +
-           std::to_string(r.log) + r.label + " " + std::to_string(r.source_rule) + " " +
+           std::to_string(r.log) + std::string(ir.label(r)) + " " + std::to_string(r.label_id) + " " + std::to_string(r.source_rule) + " " +
            std::to_string(r.origin.begin) + " line " + std::to_string(r.line) + " column " + std::to_string(r.column) + ":";
     const auto& m = r.match;
     ranges(m.directions), ranges(m.interfaces), ranges(m.families), ranges(m.protocols), ranges(m.src);

@@ -131,7 +131,7 @@ ir::Policy random_policy(std::uint32_t seed, std::size_t rules) {
     r.state = rng() % 3 == 0;
     r.done = rng() % 3 == 0;
     r.log = rng() % 3 == 0;
-    if (rng() % 4 == 0) r.label = "label " + std::to_string(k);
+    if (rng() % 4 == 0) p.set_label(r, "label " + std::to_string(k));
     ir::Match& m = r.match;
     m.directions = random_set<std::uint8_t>(rng, 1, 0, 1, 0);
     m.interfaces = random_set<std::uint32_t>(rng, 2, 0, n, 2);

@@ -411,7 +411,7 @@ TEST_CASE("pf and windows: labels and interface names stay inert") {
                            "\"\n",
                        "evil.rules");
   REQUIRE(doc->ok());
-  REQUIRE(doc->ir.rules.at(0).label == raw);
+  REQUIRE(doc->ir.label(doc->ir.rules.at(0)) == raw);
   diag::Sink sink;
   std::string pf = compile("pf", doc->ir, sink);
   std::string error;
