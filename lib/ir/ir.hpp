@@ -300,6 +300,7 @@ struct alignas(64) Rule {
   /// protocol, address or port: `block`, `pass out`, ...
   bool matches_everything() const;
 };
+static_assert(sizeof(Rule) == 256, "a new field in ir::Rule makes every pass over the rules read a fifth cache line");
 
 /// The default verdict for one direction.
 struct Default {

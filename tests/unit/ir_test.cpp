@@ -116,7 +116,10 @@ TEST_CASE("two threads lower a policy as one thread does: IR, interfaces and dia
     bool late = i >= 20;
     tricky += late ? "pass in on wan" : "pass in on lan";
     tricky += late ? " from $second" : " from $first";
-    tricky += " to port $both\n";
+    tricky += " to port $both";
+    // labels met in the first half only, the second only, and both
+    if (i % 3 == 0) tricky += i % 2 ? " >> log, label \"both\"" : late ? " >> label \"late\"" : " >> label \"early\"";
+    tricky += "\n";
     if (i == 5 || i == 30) tricky += "pass out on dmz protocol tcp, protocol udp\n";  // lowers to nothing
     if (i == 33) tricky += "pass out on eth9 from 192.0.2.1/24 to 2001:db8::1\n";  // RC205 and RC206
   }
@@ -131,6 +134,34 @@ TEST_CASE("two threads lower a policy as one thread does: IR, interfaces and dia
     CHECK(a->ir.rules.size() > 0);
     CHECK(dump(*a) == dump(*b));
   }
+}
+
+TEST_CASE("labels are numbered from 1 in order of first use, one number a text") {
+  auto doc = rulec::load_text(
+      "default block\npass to port 22 >> label \"ssh\"\npass to port 80\npass to port 443 >> log, label \"web\"\n"
+      "block from 192.0.2.1 >> label \"ssh\"\npass to port 25 >> label \"\"\n",
+      "t.rules");
+  REQUIRE(doc->ok());
+  const rulec::ir::Policy& ir = doc->ir;
+  REQUIRE(ir.rules.size() == 5);
+  CHECK(ir.labels == std::vector<std::string>{"ssh", "web"});
+  CHECK(ir.rules[0].label_id == 1);
+  CHECK(ir.rules[1].label_id == 0);
+  CHECK(ir.rules[2].label_id == 2);
+  CHECK(ir.rules[3].label_id == 1);
+  CHECK(ir.rules[4].label_id == 0);  // an empty label is none
+  CHECK(ir.label(ir.rules[3]) == "ssh");
+  CHECK(ir.label(ir.rules[1]).empty());
+  // by hand: the same numbering
+  rulec::ir::Policy p;
+  rulec::ir::Rule a, b, c;
+  p.set_label(a, "x");
+  p.set_label(b, "y");
+  p.set_label(c, "x");
+  CHECK(a.label_id == 1);
+  CHECK(b.label_id == 2);
+  CHECK(c.label_id == 1);
+  CHECK(p.label(b) == "y");
 }
 
 TEST_CASE("a policy large enough to be mapped ahead parses and lowers as small ones do, with one or two threads") {
