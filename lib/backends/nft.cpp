@@ -20,7 +20,7 @@
 namespace rulec::backends {
 namespace {
 
-using linux_fw::Alternative;
+using nft_merge::AltFields;
 using linux_fw::InterfaceMatch;
 
 using linux_fw::kPrefetchAhead;
@@ -66,9 +66,9 @@ class NftWriter {
   void covered_notes();
   /// What text_.comment appends, for a rule out of source order.
   void comment(std::string& out, const ir::Rule& r) { moved_text_.comment(out, r); }
-  void rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt);
+  void rule(ir::Direction dir, const ir::Rule& r, const AltFields& alt);
   void interfaces(ir::Direction dir, const InterfaceMatch& m);
-  void protocols(const Alternative& alt);
+  void protocols(const AltFields& alt);
   void addresses(ir::Family f, const char* which, const ir::FieldSet<ir::U128>& set);
   /// A single value or range inline; more as a named set of `type`, shared when equal.
   template <typename T>
@@ -104,7 +104,7 @@ class NftWriter {
   /// Writing a rule out of source order: its text is made with moved_text_,
   /// not text_, whose line search is fast only from one rule to the next.
   bool moved_ = false;
-  std::vector<Alternative> alternatives_;  ///< of the rule being written
+  linux_fw::AlternativeViews alternatives_;  ///< of the rule being planned
   std::string elements_, key_;             ///< scratch for named sets
   std::vector<nft_merge::Entry> entries_[2];
   std::vector<ir::FieldSet<std::uint32_t>> interface_sets_;  ///< interface_set() k is [k - 1]
@@ -227,7 +227,7 @@ void NftWriter::interfaces(ir::Direction dir, const InterfaceMatch& m) {
   *o_ += ' ';
 }
 
-void NftWriter::protocols(const Alternative& alt) {
+void NftWriter::protocols(const AltFields& alt) {
   const bool ports = !alt.sport.empty() || !alt.dport.empty();
   if (!alt.icmp_types.empty()) {
     bool v4 = alt.protocols[0].lo == ir::proto::icmp;
@@ -282,7 +282,7 @@ void NftWriter::verdict(ir::Direction dir, const ir::Rule& r) {
   *o_ += "\"\n";
 }
 
-void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const Alternative& alt) {
+void NftWriter::rule(ir::Direction dir, const ir::Rule& r, const AltFields& alt) {
   *o_ += "\t\t";
   interfaces(dir, interface_matches_(r.match.interfaces));
   int family = linux_fw::rule_family(r.match);
@@ -307,7 +307,7 @@ std::uint32_t NftWriter::interface_set(const ir::FieldSet<std::uint32_t>& s) {
 
 bool NftWriter::shape(std::uint64_t& out, const nft_merge::Entry& e) {
   const ir::Rule& r = *e.rule;
-  const Alternative& alt = e.alt;
+  const AltFields alt = e.alt();
   if (alt.negate_protocols) return false;
   std::uint64_t families = r.match.families.empty() ? 4 : 0;  // bit 0 IPv4, bit 1 IPv6, 4: either
   for (const auto& f : r.match.families) {
@@ -362,9 +362,9 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (k + kPrefetchAhead < order.size()) prefetch(policy_.rules[order[k + kPrefetchAhead]]);
     const ir::Rule& r = policy_.rules[order[k]];
-    linux_fw::alternatives(r.match, alternatives_);
+    const auto views = alternatives_.of(r.match);
     // Effects: the action (and state) alone, or a log prefix of one label
-    // (searched for), or of one source rule (its own: it never shares a set).
+    // (by its number), or of one source rule (its own: it never shares a set).
     std::uint32_t effect_id = static_cast<std::uint32_t>(r.action) * 2 + (r.action == ir::Action::Pass && r.state);
     Label* label = nullptr;
     if (r.log && !r.label_id) {
@@ -374,11 +374,9 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
       if (label->effect == 0) label->effect = 16 + labels++;
       effect_id = label->effect;
     }
-    for (Alternative& alt : alternatives_) {
+    for (const linux_fw::AlternativeView& view : views) {
       auto at = static_cast<std::uint32_t>(entries.size());
-      nft_merge::Entry& e = entries.emplace_back();
-      e.rule = &r;
-      e.alt = std::move(alt);
+      nft_merge::Entry& e = entries.emplace_back(nft_merge::Entry::of(r, view));
       e.effect = effect_id;
       if (!(effect_id & 0x80000000u) && shape(key, e)) {
         const auto look = static_cast<std::uint32_t>(key >> 32);  // the key without the effect
@@ -403,7 +401,7 @@ void NftWriter::group(ir::Direction dir, std::span<const std::uint32_t> members)
   for (std::uint32_t m : members) {
     moved_ = m != members[0];
     const ir::Rule& r = *entries[m].rule;
-    const Alternative& alt = entries[m].alt;
+    const AltFields alt = entries[m].alt();
     if (plans_[static_cast<int>(dir)].covered_by[m] != nft_merge::kNone) {
       // no kernel rule: an earlier one decides every packet it matches
       covered(r);
@@ -464,10 +462,10 @@ void NftWriter::elements(const nft_merge::Entry& e, ir::Family f, bool l4proto, 
   auto number = [](std::string& o, const auto& v) { append_value(o, v); };
   add(e.rule->match.src, address);
   add(e.rule->match.dst, address);
-  if (l4proto) add(e.alt.protocols, number);
-  add(e.alt.sport, number);
-  add(e.alt.dport, number);
-  if (icmp) add(e.alt.icmp_types, number);
+  if (l4proto) add(e.alt().protocols, number);
+  add(e.alt().sport, number);
+  add(e.alt().dport, number);
+  if (icmp) add(e.alt().icmp_types, number);
   std::vector<std::size_t> at(fields.size(), 0);
   for (std::size_t k = fields.size(); k > 0;) {
     if (!elements_.empty()) elements_ += ",\n\t\t\t";
@@ -486,7 +484,7 @@ void NftWriter::merged(ir::Direction dir, std::span<const std::uint32_t> members
   const auto& entries = entries_[static_cast<int>(dir)];
   const nft_merge::Entry& first = entries[members[0]];
   const ir::Rule& r = *first.rule;
-  const Alternative& alt = first.alt;
+  const AltFields alt = first.alt();
   *o_ += "\t\t";
   interfaces(dir, interface_matches_(r.match.interfaces));
   int family = linux_fw::rule_family(r.match);

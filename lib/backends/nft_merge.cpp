@@ -53,7 +53,7 @@ struct Protocols {
   }
 };
 
-Protocols protocols_of(const linux_fw::Alternative& alt) {
+Protocols protocols_of(const AltFields& alt) {
   Protocols p;
   if (alt.protocols.empty()) {
     for (auto& w : p.w) w = ~std::uint64_t{0};
@@ -122,7 +122,7 @@ struct Summary {
 };
 
 Summary summary_of(const Entry& e) {
-  return {protocols_of(e.alt), sketch(e.rule->match.interfaces), sketch(e.alt.dport), families_of(*e.rule)};
+  return {protocols_of(e.alt()), sketch(e.rule->match.interfaces), sketch(e.alt().dport), families_of(*e.rule)};
 }
 
 /// True when entry `a` matches every packet `b` matches (protocols and families apart).
@@ -130,15 +130,15 @@ bool holds_place(const Entry& a, const Entry& b) {
   const ir::Match& x = a.rule->match;
   const ir::Match& y = b.rule->match;
   return holds(x.interfaces, y.interfaces) && holds(x.src, y.src) && holds(x.dst, y.dst) &&
-         holds(a.alt.sport, b.alt.sport) && holds(a.alt.dport, b.alt.dport) && holds(a.alt.icmp_types, b.alt.icmp_types);
+         holds(a.alt().sport, b.alt().sport) && holds(a.alt().dport, b.alt().dport) && holds(a.alt().icmp_types, b.alt().icmp_types);
 }
 
 bool same_place(const Entry& a, const Entry& b) {
   const ir::Match& x = a.rule->match;
   const ir::Match& y = b.rule->match;
   return meets(x.interfaces, y.interfaces) && meets(x.src, y.src) && meets(x.dst, y.dst) &&
-         meets(a.alt.sport, b.alt.sport) && meets(a.alt.dport, b.alt.dport) &&
-         meets(a.alt.icmp_types, b.alt.icmp_types);
+         meets(a.alt().sport, b.alt().sport) && meets(a.alt().dport, b.alt().dport) &&
+         meets(a.alt().icmp_types, b.alt().icmp_types);
 }
 
 constexpr std::size_t kMaxKeys = 16;
@@ -198,24 +198,24 @@ class PortIndex {
   static Filing keys(const Entry& e, const Protocols& p) {
     Filing k;
     std::size_t n = 0;
-    for (const auto& r : e.alt.dport) n += r.hi - r.lo + 1u;
-    if (!e.alt.dport.empty() && n <= kMaxKeys)
-      for (const auto& r : e.alt.dport)
+    for (const auto& r : e.alt().dport) n += r.hi - r.lo + 1u;
+    if (!e.alt().dport.empty() && n <= kMaxKeys)
+      for (const auto& r : e.alt().dport)
         for (unsigned v = r.lo; v <= r.hi; ++v) k.ports.push_back(v);
-    if (!e.alt.dport.empty())
-      for (const auto& r : e.alt.dport)
+    if (!e.alt().dport.empty())
+      for (const auto& r : e.alt().dport)
         for (unsigned b = r.lo >> 6; b <= (r.hi >> 6u) && k.blocks.size() <= kMaxKeys; ++b)
           if (k.blocks.empty() || k.blocks.back() != b) k.blocks.push_back(b);
     if (k.blocks.size() > kMaxKeys) k.blocks.clear();
-    if (!e.alt.negate_protocols && e.alt.protocols.size() == 1 && e.alt.protocols[0].lo == e.alt.protocols[0].hi)
-      k.protocol = e.alt.protocols[0].lo;
+    if (!e.alt().negate_protocols && e.alt().protocols.size() == 1 && e.alt().protocols[0].lo == e.alt().protocols[0].hi)
+      k.protocol = e.alt().protocols[0].lo;
     k.ported = p[ir::proto::tcp] || p[ir::proto::udp] || p[ir::proto::sctp];
     if (k.ported) return k;
-    if (!e.alt.negate_protocols && !e.alt.protocols.empty()) {  // the values in order, from the ranges
+    if (!e.alt().negate_protocols && !e.alt().protocols.empty()) {  // the values in order, from the ranges
       std::size_t count = 0;
-      for (const auto& r : e.alt.protocols) count += r.hi - r.lo + 1u;
+      for (const auto& r : e.alt().protocols) count += r.hi - r.lo + 1u;
       if (count <= kMaxKeys)
-        for (const auto& r : e.alt.protocols)
+        for (const auto& r : e.alt().protocols)
           for (unsigned v = r.lo; v <= r.hi; ++v) k.protocols.push_back(v);
     } else if (p.count() <= kMaxKeys) {
       for (unsigned v = 0; v < 256; ++v)
@@ -448,7 +448,7 @@ class PlannerCore {
 }  // namespace
 
 bool overlap(const Entry& a, const Entry& b) {
-  return (families_of(*a.rule) & families_of(*b.rule)) && protocols_of(a.alt).meets(protocols_of(b.alt)) &&
+  return (families_of(*a.rule) & families_of(*b.rule)) && protocols_of(a.alt()).meets(protocols_of(b.alt())) &&
          same_place(a, b);
 }
 

@@ -42,10 +42,25 @@ inline constexpr std::size_t min_merged = 8;
 inline constexpr std::uint32_t kAlone = UINT32_MAX;
 inline constexpr std::uint32_t kNone = UINT32_MAX;
 
-/// One kernel rule of a judgement: an IR rule's alternative.
+/// An alternative's fields (linux_fw::Alternative), by reference.
+struct AltFields {
+  const ir::FieldSet<std::uint8_t>& protocols;
+  bool negate_protocols;
+  const ir::FieldSet<std::uint16_t>& sport;
+  const ir::FieldSet<std::uint16_t>& dport;
+  const ir::FieldSet<std::uint8_t>& icmp_types;
+};
+
+/// One kernel rule of a judgement: an IR rule's alternative. 64 bytes: its
+/// protocols are kept here, its ports and ICMP types are the rule's own
+/// sets (or empty ones), as linux_fw::AlternativeViews finds them.
 struct Entry {
   const ir::Rule* rule = nullptr;
-  linux_fw::Alternative alt;
+  ir::FieldSet<std::uint8_t> protocols;
+  const ir::FieldSet<std::uint16_t>* sport = nullptr;  ///< never null once made
+  const ir::FieldSet<std::uint16_t>* dport = nullptr;
+  const ir::FieldSet<std::uint8_t>* icmp_types = nullptr;
+  bool negate_protocols = false;
   /// Entries of one class may become one kernel rule: same interfaces,
   /// family, fields and effect, differing in values only. kAlone: never.
   /// Classes are numbered from 0, densely (the planner keeps a table
@@ -54,6 +69,20 @@ struct Entry {
   /// What a match does: the verdict with its log prefix. Entries with the
   /// same effect commute whether they overlap or not.
   std::uint32_t effect = 0;
+
+  /// Entry of `r`'s alternative `v` (one of AlternativeViews::of(r.match)),
+  /// valid while `r` lives.
+  static Entry of(const ir::Rule& r, const linux_fw::AlternativeView& v) {
+    Entry e;
+    e.rule = &r;
+    e.protocols = *v.protocols;
+    e.negate_protocols = v.negate_protocols;
+    e.sport = v.sport;
+    e.dport = v.dport;
+    e.icmp_types = v.icmp_types;
+    return e;
+  }
+  AltFields alt() const { return {protocols, negate_protocols, *sport, *dport, *icmp_types}; }
 };
 
 /// True when some packet matches both entries (their rules' interfaces,

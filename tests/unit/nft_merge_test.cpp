@@ -29,11 +29,11 @@ bool entry_matches(const ir::Policy& policy, const nm::Entry& e, const analysis:
   std::uint32_t iface = p.interface.empty() ? static_cast<std::uint32_t>(policy.interfaces.size())
                                             : policy.interface_index(p.interface);
   if (!analysis::matches(e.rule->match, p, iface)) return false;
-  bool proto = e.alt.protocols.empty() || in(e.alt.protocols, p.protocol);
-  if (e.alt.negate_protocols) proto = !in(e.alt.protocols, p.protocol);
-  return proto && (e.alt.sport.empty() || in(e.alt.sport, p.sport)) &&
-         (e.alt.dport.empty() || in(e.alt.dport, p.dport)) &&
-         (e.alt.icmp_types.empty() || in(e.alt.icmp_types, p.icmp_type));
+  const nm::AltFields alt = e.alt();
+  bool proto = alt.protocols.empty() || in(alt.protocols, p.protocol);
+  if (alt.negate_protocols) proto = !in(alt.protocols, p.protocol);
+  return proto && (alt.sport.empty() || in(alt.sport, p.sport)) && (alt.dport.empty() || in(alt.dport, p.dport)) &&
+         (alt.icmp_types.empty() || in(alt.icmp_types, p.icmp_type));
 }
 
 /// The entries of one judgement, with effect = verdict and class = effect
@@ -42,14 +42,12 @@ bool entry_matches(const ir::Policy& policy, const nm::Entry& e, const analysis:
 /// nothing, as in the backend (so a large policy merges little).
 std::vector<nm::Entry> entries_of(const ir::Policy& policy, ir::Direction dir, bool logged_alone = false) {
   std::vector<nm::Entry> out;
-  std::vector<lf::Alternative> alts;
+  lf::AlternativeViews views;
   for (std::uint32_t i : lf::first_match_order(policy, dir)) {
     const ir::Rule& r = policy.rules[i];
-    lf::alternatives(r.match, alts);
-    for (const auto& alt : alts) {
-      nm::Entry e;
-      e.rule = &r;
-      e.alt = alt;
+    for (const auto& view : views.of(r.match)) {
+      nm::Entry e = nm::Entry::of(r, view);
+      const nm::AltFields alt = e.alt();
       e.effect = static_cast<std::uint32_t>(r.action) * 2 + r.state;
       e.klass = e.effect * 64 + (r.match.src.empty() ? 0 : 1) + (r.match.dst.empty() ? 0 : 2) +
                 (alt.dport.empty() ? 0 : 4) + (alt.icmp_types.empty() ? 0 : 8) + (alt.negate_protocols ? 16 : 0);
