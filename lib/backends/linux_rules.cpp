@@ -149,15 +149,9 @@ const InterfaceMatch& InterfaceMatches::operator()(const FieldSet<std::uint32_t>
 
 std::vector<Alternative> alternatives(const ir::Match& m) {
   std::vector<Alternative> out;
-  alternatives(m, out);
-  return out;
-}
-
-void alternatives(const ir::Match& m, std::vector<Alternative>& out) {
-  out.clear();
   if (m.sport.empty() && m.dport.empty() && m.icmp_types.empty()) {
     out.push_back({m.protocols, false, {}, {}, {}});
-    return;
+    return out;
   }
   bool port_zero = contains_value(m.sport, std::uint16_t{0}) && contains_value(m.dport, std::uint16_t{0});
   bool type_zero = contains_value(m.icmp_types, std::uint8_t{0});
@@ -172,6 +166,7 @@ void alternatives(const ir::Match& m, std::vector<Alternative>& out) {
     else if (auto po = subtract(m.protocols, {tcp, udp, sctp, icmp, icmpv6}); !po.empty())
       out.push_back({po, false, {}, {}, {}});
   }
+  return out;
 }
 
 namespace {

@@ -92,9 +92,9 @@ struct Alternative {
   ir::FieldSet<std::uint16_t> sport, dport;  ///< only for tcp/udp/sctp alternatives
   ir::FieldSet<std::uint8_t> icmp_types;     ///< only for a single icmp or icmpv6 protocol
 };
+/// A rule's alternatives, copied: the reference AlternativeViews (which the
+/// backends use) is tested against.
 std::vector<Alternative> alternatives(const ir::Match& m);
-/// The same into `out` (cleared first), so a backend reuses one buffer.
-void alternatives(const ir::Match& m, std::vector<Alternative>& out);
 
 /// An alternative as alternatives() finds it, without copies: the port and
 /// ICMP type sets are the rule's own, the protocols the rule's or a set kept
