@@ -37,7 +37,6 @@ bool meets(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
 /// temporaries; these tests are in the planner's innermost loops).
 struct Protocols {
   std::uint64_t w[4] = {0, 0, 0, 0};
-  void set(unsigned v) { w[v >> 6] |= std::uint64_t{1} << (v & 63); }
   bool operator[](unsigned v) const { return (w[v >> 6] >> (v & 63)) & 1; }
   std::size_t count() const {
     return std::bitset<64>(w[0]).count() + std::bitset<64>(w[1]).count() + std::bitset<64>(w[2]).count() +
@@ -59,8 +58,11 @@ Protocols protocols_of(const AltFields& alt) {
     for (auto& w : p.w) w = ~std::uint64_t{0};
     return p;
   }
-  for (const auto& r : alt.protocols)
-    for (unsigned v = r.lo; v <= r.hi; ++v) p.set(v);
+  for (const auto& r : alt.protocols)  // a word at a time
+    for (unsigned v = r.lo; v <= r.hi; v = (v | 63) + 1) {
+      const unsigned n = std::min<unsigned>(r.hi, v | 63) - v + 1;
+      p.w[v >> 6] |= (n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1) << (v & 63);
+    }
   if (alt.negate_protocols)
     for (auto& w : p.w) w = ~w;
   return p;
@@ -106,23 +108,26 @@ std::uint64_t sketch(const ir::FieldSet<T>& set) {
   return set.empty() ? ~std::uint64_t{0} : bits;
 }
 
-/// What the planner's tests read of every placed entry, in one array: its
-/// families and protocols, and sketches of its interfaces and destination ports.
+/// What the planner's tests read first of every placed entry, in one array
+/// (32 bytes an entry): its families, and sketches of its interfaces,
+/// protocols and destination ports. The exact tests follow only when these
+/// pass (protocols_of(), holds_place(), same_place()).
 struct Summary {
-  Protocols protocols;
-  std::uint64_t interfaces = 0, dports = 0;
+  std::uint64_t interfaces = 0, protocols = 0, dports = 0;
   unsigned families = 0;
   /// False when entry `b` certainly has a packet this one does not match.
   bool may_hold(const Summary& b) const {
-    return ((b.families & ~families) | (b.interfaces & ~interfaces) | (b.dports & ~dports)) == 0 &&
-           b.protocols.within(protocols);
+    return ((b.families & ~families) | (b.interfaces & ~interfaces) | (b.protocols & ~protocols) |
+            (b.dports & ~dports)) == 0;
   }
   /// False when no packet can match both.
-  bool may_meet(const Summary& b) const { return (families & b.families) && protocols.meets(b.protocols); }
+  bool may_meet(const Summary& b) const { return (families & b.families) && (protocols & b.protocols); }
 };
 
 Summary summary_of(const Entry& e) {
-  return {protocols_of(e.alt()), sketch(e.rule->match.interfaces), sketch(e.alt().dport), families_of(*e.rule)};
+  const std::uint64_t all = ~std::uint64_t{0};
+  return {sketch(e.rule->match.interfaces), e.negate_protocols ? all : sketch(e.protocols), sketch(*e.dport),
+          families_of(*e.rule)};
 }
 
 /// True when entry `a` matches every packet `b` matches (protocols and families apart).
@@ -303,10 +308,11 @@ class PlannerCore {
     if (i % kWindow == 0 && i > 0) next_window(i);
     const Entry& e = entries_[i];
     summaries_.push_back(summary_of(e));
+    protocols_ = protocols_of(e.alt());
     group_of_.push_back(0);
     covered_by_.push_back(kNone);
     Keys dst = dst_keys(*e.rule);
-    PortIndex::Filing ports = PortIndex::keys(e, summaries_[i].protocols);
+    PortIndex::Filing ports = PortIndex::keys(e, protocols_);
     if (std::uint32_t by = cover(i, dst, ports); by != kNone) {
       covered_by_[i] = by;
       return put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
@@ -353,7 +359,8 @@ class PlannerCore {
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
         std::uint32_t m = *it;
         if (++work > kCoverBudget) return true;
-        if (summaries_[m].may_hold(summaries_[i]) && holds_place(entries_[m], entries_[i]))
+        if (summaries_[m].may_hold(summaries_[i]) && protocols_.within(protocols_of(entries_[m].alt())) &&
+            holds_place(entries_[m], entries_[i]))
           return by = m, true;
       }
       return false;
@@ -370,7 +377,8 @@ class PlannerCore {
   bool joins_last(std::uint32_t i) const {
     if (last_.size() > kDirect) return false;
     for (std::uint32_t m : last_)
-      if (summaries_[m].may_meet(summaries_[i]) && same_place(entries_[m], entries_[i]))
+      if (summaries_[m].may_meet(summaries_[i]) && protocols_of(entries_[m].alt()).meets(protocols_) &&
+          same_place(entries_[m], entries_[i]))
         return false;
     return true;
   }
@@ -413,7 +421,8 @@ class PlannerCore {
         if (++work > kBudget) return over = true;
         if (group_of_[m] < at) continue;
         if (group_of_[m] != at && entries_[m].effect == entries_[i].effect) continue;
-        if (summaries_[m].may_meet(summaries_[i]) && same_place(entries_[m], entries_[i]))
+        if (summaries_[m].may_meet(summaries_[i]) && protocols_of(entries_[m].alt()).meets(protocols_) &&
+            same_place(entries_[m], entries_[i]))
           return true;
       }
       return false;
@@ -429,6 +438,7 @@ class PlannerCore {
 
   const std::vector<Entry>& entries_;
   std::vector<Summary> summaries_;
+  Protocols protocols_;  ///< of the entry being placed
   std::vector<std::uint32_t> group_of_;
   std::vector<std::uint32_t> size_, first_;  ///< per group: members, the first one
   std::vector<std::uint32_t> last_;          ///< the members of the last group
