@@ -912,45 +912,76 @@ class IptablesBackend final : public Backend {
             diag::Sink& sink) const override {
     const char* name = family_ == ir::Family::Inet ? "iptables" : "ip6tables";
     // One look at every rule: the checks, RC514 (reported after the checks,
-    // and only when they pass), and what RulesWritten holds.
-    linux_fw::PolicyCheck check(policy, options, name, sink);
-    std::vector<diag::Diagnostic> protocol_zero;
-    std::uint32_t last = UINT32_MAX;
-    IptablesWriter writer(policy, options, family_);
-    RulesWritten written;
-    std::vector<std::uint32_t> rest;  // the rules without `done`, in order
-    written.order.reserve(policy.rules.size());
-    rest.reserve(policy.rules.size());
+    // and only when they pass), and what RulesWritten holds. From
+    // two_threads_from rules a thread takes each half (look_split()).
+    const auto n = static_cast<std::uint32_t>(policy.rules.size());
+    const bool two = n >= linux_fw::two_threads_from;
+    const auto split = static_cast<std::uint32_t>(two ? linux_fw::look_split(policy) : n);
+    struct Look {
+      linux_fw::PolicyCheck check;
+      IptablesWriter writer;
+      RulesWritten written;
+      std::vector<std::uint32_t> rest;  // the rules without `done`, in order
+      std::vector<diag::Diagnostic> protocol_zero;
+    };
+    diag::Sink later_sink;
+    Look look{{policy, options, name, sink}, {policy, options, family_}, {}, {}, {}};
+    Look later{{policy, options, name, later_sink}, {policy, options, family_}, {}, {}, {}};
     const auto fam = static_cast<int>(family_);
-    for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
-      if (i + linux_fw::kPrefetchAhead < policy.rules.size())
-        linux_fw::prefetch(policy.rules[i + linux_fw::kPrefetchAhead]);
-      const ir::Rule& r = policy.rules[i];
-      check.rule(r);
-      if (r.action == ir::Action::Pass && r.state) {
-        written.stateful = true;
-        written.pptp_helper = written.pptp_helper || (ir::field_contains(r.match.protocols, ir::proto::gre) &&
-                                                      ir::field_contains(r.match.families, std::uint8_t{0}));
+    auto take_look = [&](Look& l, std::uint32_t from, std::uint32_t to) {
+      RulesWritten& written = l.written;
+      written.order.reserve(&l == &look ? n : to - from);  // with later's rules appended
+      l.rest.reserve(&l == &look ? n : to - from);
+      std::uint32_t last = UINT32_MAX;
+      for (std::uint32_t i = from; i < to; ++i) {
+        if (i + linux_fw::kPrefetchAhead < to) linux_fw::prefetch(policy.rules[i + linux_fw::kPrefetchAhead]);
+        const ir::Rule& r = policy.rules[i];
+        l.check.rule(r);
+        if (r.action == ir::Action::Pass && r.state) {
+          written.stateful = true;
+          written.pptp_helper = written.pptp_helper || (ir::field_contains(r.match.protocols, ir::proto::gre) &&
+                                                        ir::field_contains(r.match.families, std::uint8_t{0}));
+        }
+        int rf = linux_fw::rule_family(r.match);
+        const bool to_in = ir::field_contains(r.match.directions, std::uint8_t{0}),
+                   to_out = ir::field_contains(r.match.directions, std::uint8_t{1});
+        if ((rf < 0 || rf == fam) && (to_in || to_out)) {  // the other family's target carries the others
+          (r.done ? written.order : l.rest).push_back(i | (to_in ? kInRule : 0) | (to_out ? kOutRule : 0));
+          written.in += to_in;
+          written.out += to_out;
+          // input and forward write the in-rules, output the out-rules
+          written.decl_bytes += ((to_in ? 2 : 0) + (to_out ? 1 : 0)) * l.writer.decl_bytes(r, i);
+        }
+        if (r.match.protocols.empty() || r.match.protocols[0].lo != 0 || r.source_rule == last) continue;
+        last = r.source_rule;
+        diag::Diagnostic d{diag::Severity::Error, "RC514",
+                           fmt::format("target '{}' cannot match IP protocol 0 (to iptables, -p 0 means any)", name),
+                           r.origin};
+        d.hint = "compile for nft, or leave protocol 0 out of the rule";
+        l.protocol_zero.push_back(std::move(d));
       }
-      int rf = linux_fw::rule_family(r.match);
-      const bool to_in = ir::field_contains(r.match.directions, std::uint8_t{0}),
-                 to_out = ir::field_contains(r.match.directions, std::uint8_t{1});
-      if ((rf < 0 || rf == fam) && (to_in || to_out)) {  // the other family's target carries the others
-        (r.done ? written.order : rest).push_back(i | (to_in ? kInRule : 0) | (to_out ? kOutRule : 0));
-        written.in += to_in;
-        written.out += to_out;
-        // input and forward write the in-rules, output the out-rules
-        written.decl_bytes += ((to_in ? 2 : 0) + (to_out ? 1 : 0)) * writer.decl_bytes(r, i);
-      }
-      if (r.match.protocols.empty() || r.match.protocols[0].lo != 0 || r.source_rule == last) continue;
-      last = r.source_rule;
-      diag::Diagnostic d{diag::Severity::Error, "RC514",
-                         fmt::format("target '{}' cannot match IP protocol 0 (to iptables, -p 0 means any)", name),
-                         r.origin};
-      d.hint = "compile for nft, or leave protocol 0 out of the rule";
-      protocol_zero.push_back(std::move(d));
-    }
-    if (!check.finish()) return false;
+    };
+    if (two)
+      linux_fw::run_both([&] { take_look(look, 0, split); }, [&] { take_look(later, split, n); });
+    else
+      take_look(look, 0, n);
+    // later's findings follow this half's
+    look.check.take(later.check, later_sink);
+    RulesWritten& written = look.written;
+    written.order.insert(written.order.end(), later.written.order.begin(), later.written.order.end());
+    look.rest.insert(look.rest.end(), later.rest.begin(), later.rest.end());
+    written.in += later.written.in;
+    written.out += later.written.out;
+    written.decl_bytes += later.written.decl_bytes;
+    written.stateful = written.stateful || later.written.stateful;
+    written.pptp_helper = written.pptp_helper || later.written.pptp_helper;
+    for (diag::Diagnostic& d : later.protocol_zero) look.protocol_zero.push_back(std::move(d));
+    later.written = {};
+    later.rest = {};
+    std::vector<diag::Diagnostic>& protocol_zero = look.protocol_zero;
+    std::vector<std::uint32_t>& rest = look.rest;
+    IptablesWriter& writer = look.writer;
+    if (!look.check.finish()) return false;
     for (diag::Diagnostic& d : protocol_zero) sink.add(std::move(d));
     if (!protocol_zero.empty()) return false;
     written.order.insert(written.order.end(), rest.rbegin(), rest.rend());

@@ -118,6 +118,23 @@ std::vector<std::uint32_t> first_match_order(const ir::Policy& policy, ir::Direc
   return order.take(dir);
 }
 
+void FirstMatchOrder::append(FirstMatchOrder& later) {
+  for (std::size_t d = 0; d < 2; ++d) {
+    done_[d].insert(done_[d].end(), later.done_[d].begin(), later.done_[d].end());
+    rest_[d].insert(rest_[d].end(), later.rest_[d].begin(), later.rest_[d].end());
+    later.done_[d] = {};
+    later.rest_[d] = {};
+  }
+}
+
+std::size_t look_split(const ir::Policy& policy) {
+  std::size_t split = policy.rules.size() / 2;
+  while (split > 0 && split < policy.rules.size() &&
+         policy.rules[split].source_rule == policy.rules[split - 1].source_rule)
+    ++split;
+  return split;
+}
+
 std::vector<std::uint32_t> FirstMatchOrder::take(ir::Direction dir) {
   auto d = static_cast<std::size_t>(dir);
   std::vector<std::uint32_t> order = std::move(done_[d]);
@@ -362,6 +379,14 @@ void PolicyCheck::rule(const ir::Rule& r) {
   if (names_value(r.match.protocols, ir::proto::gre) && seen_gre_.insert(r.source_rule).second)
     warn_once(sink_, r, options_.strict, "RC513", gre_message_,
               "for GRE outside an IPv4 PPTP session, pass GRE in both directions with rules");
+}
+
+void PolicyCheck::take(PolicyCheck& later, diag::Sink& later_sink) {
+  for (diag::Diagnostic& d : later_sink.all()) sink_.add(std::move(d));
+  later_sink.all().clear();
+  ok_ = ok_ && later.ok_;
+  seen_icmp_.merge(later.seen_icmp_);
+  seen_gre_.merge(later.seen_gre_);
 }
 
 bool PolicyCheck::finish() {

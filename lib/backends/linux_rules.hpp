@@ -53,6 +53,8 @@ class FirstMatchOrder {
   void reserve(std::size_t rules);
   /// Takes IR rule `i`; the rules are taken in index order.
   void add(std::uint32_t i, const ir::Rule& r);
+  /// Takes the rules `later` took (all after this one's, in index order).
+  void append(FirstMatchOrder& later);
   /// The first-match order of direction `dir`, once every rule was taken.
   std::vector<std::uint32_t> take(ir::Direction dir);
 
@@ -150,6 +152,10 @@ class PolicyCheck {
   PolicyCheck(const ir::Policy& policy, const EmitOptions& options, std::string_view target, diag::Sink& sink);
   /// Checks the next rule; rules are taken in order.
   void rule(const ir::Rule& r);
+  /// Takes the findings of `later`, which checked the rules after this
+  /// one's, from a source rule's first IR rule on (look_split()), adding to
+  /// `later_sink`: its diagnostics follow this one's in `sink`.
+  void take(PolicyCheck& later, diag::Sink& later_sink);
   /// After the last rule: false when an error was added.
   bool finish();
 
@@ -214,6 +220,12 @@ void append_safe_text(std::string& out, std::string_view text, std::size_t max);
 /// variable, so that tests and benchmarks can choose (compile_bench:
 /// RULEC_BENCH_THREADS=1 or 2).
 inline std::size_t two_threads_from = 20000;
+
+/// Where a backend's look at every rule splits when two threads take a half
+/// each (from two_threads_from rules): about the middle, at the first IR
+/// rule of a source rule, so that what is reported once per source rule is
+/// found by one half. The halves' findings joined in order are one thread's.
+std::size_t look_split(const ir::Policy& policy);
 
 /// Asks for the cache lines of an IR rule that a pass will read soon: at a
 /// million rules none is in the cache, and a rule is five lines.

@@ -602,18 +602,38 @@ void NftWriter::base_chains() {
 }
 
 bool NftWriter::write(std::string& result, diag::Sink& sink) {
-  // One look at the rules checks them and finds stateful_ and the orders.
-  linux_fw::PolicyCheck check(policy_, options_, "nft", sink);
-  linux_fw::FirstMatchOrder first_match;
-  first_match.reserve(policy_.rules.size());
-  for (std::uint32_t i = 0; i < policy_.rules.size(); ++i) {
-    if (i + kPrefetchAhead < policy_.rules.size()) prefetch(policy_.rules[i + kPrefetchAhead]);
-    const ir::Rule& r = policy_.rules[i];
-    check.rule(r);
-    stateful_ = stateful_ || (r.action == ir::Action::Pass && r.state);
-    first_match.add(i, r);
-  }
-  if (!check.finish()) return false;
+  // One look at the rules checks them and finds stateful_ and the orders;
+  // from two_threads_from rules, a thread takes each half.
+  const auto n = static_cast<std::uint32_t>(policy_.rules.size());
+  const bool two = n >= linux_fw::two_threads_from;
+  const auto split = static_cast<std::uint32_t>(two ? linux_fw::look_split(policy_) : n);
+  struct Look {
+    linux_fw::PolicyCheck check;
+    linux_fw::FirstMatchOrder first_match;
+    bool stateful = false;
+  };
+  diag::Sink later_sink;
+  Look look{{policy_, options_, "nft", sink}, {}, false}, later{{policy_, options_, "nft", later_sink}, {}, false};
+  look.first_match.reserve(n);  // with later's rules appended
+  later.first_match.reserve(n - split);
+  auto take_look = [this](Look& l, std::uint32_t from, std::uint32_t to) {
+    for (std::uint32_t i = from; i < to; ++i) {
+      if (i + kPrefetchAhead < to) prefetch(policy_.rules[i + kPrefetchAhead]);
+      const ir::Rule& r = policy_.rules[i];
+      l.check.rule(r);
+      l.stateful = l.stateful || (r.action == ir::Action::Pass && r.state);
+      l.first_match.add(i, r);
+    }
+  };
+  if (two)
+    linux_fw::run_both([&] { take_look(look, 0, split); }, [&] { take_look(later, split, n); });
+  else
+    take_look(look, 0, n);
+  look.check.take(later.check, later_sink);
+  look.first_match.append(later.first_match);
+  stateful_ = look.stateful || later.stateful;
+  linux_fw::FirstMatchOrder& first_match = look.first_match;
+  if (!look.check.finish()) return false;
   std::array<std::vector<std::uint32_t>, 2> orders{first_match.take(ir::Direction::In),
                                                   first_match.take(ir::Direction::Out)};
   // Plans and writes a judgement, and drops its kernel rules once written:
@@ -627,7 +647,7 @@ bool NftWriter::write(std::string& result, diag::Sink& sink) {
     w.plans_[d] = {};
   };
   chains_.reserve(policy_.rules.size() * 200 + 4096);
-  if (policy_.rules.size() < linux_fw::two_threads_from) {
+  if (!two) {
     judge(*this, ir::Direction::In);
     judge(*this, ir::Direction::Out);
   } else {  // a judgement a thread; the second one's sets are named when the chains are joined
