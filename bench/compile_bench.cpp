@@ -49,7 +49,7 @@ int run_one(std::size_t rules, const std::string& target, const char* save) {
   rulec::backends::EmitOptions options;
   options.sources = &doc->sources;
   rulec::diag::Sink sink;
-  std::string out;
+  rulec::backends::Output out;  // in parts, as the rulec command writes it
   if (!rulec::backends::compile(*rulec::backends::find(target), doc->ir, options, out, sink)) {
     std::fprintf(stderr, "compiling for %s failed\n", target.c_str());
     return 1;
@@ -61,7 +61,10 @@ int run_one(std::size_t rules, const std::string& target, const char* save) {
               target.c_str(), rules, s, front, s - front, rules / s, out.size() / 1e6, peak_rss_mb());
   std::printf("BENCH stage=compile:%s rules=%zu seconds=%.4f rules_per_s=%.0f peak_rss_mb=%.1f front_s=%.3f threads=%s\n",
               target.c_str(), rules, s, rules / s, peak_rss_mb(), front, threads.c_str());
-  if (save) std::ofstream(save, std::ios::binary) << out;
+  if (save) {
+    std::ofstream file(save, std::ios::binary);
+    for (const std::string& part : out.parts()) file << part;
+  }
   return 0;
 }
 

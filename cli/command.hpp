@@ -6,8 +6,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,8 +50,12 @@ void print_diagnostics(const std::vector<diag::Diagnostic>& diags, const diag::S
 /// directory, fsync, rename. On failure the old file is untouched and
 /// `error` says why.
 bool write_atomically(const std::string& path, const std::string& content, std::string& error);
+/// The same for a text in parts (a backend's Output), written in order.
+bool write_atomically(const std::string& path, std::span<const std::string> parts, std::string& error);
 
 /// Writes all of `content` to stdout; false on a write error (a full disk, a closed pipe).
 bool write_stdout(const std::string& content);
+/// The same for a text in parts, written in order.
+bool write_stdout(std::span<const std::string> parts);
 
 }  // namespace rulec::cli

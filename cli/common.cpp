@@ -36,25 +36,33 @@ void print_diagnostics(const std::vector<diag::Diagnostic>& diags, const diag::S
 
 namespace {
 
-bool write_all(int fd, const std::string& content) {
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
+bool write_all(int fd, std::span<const std::string> parts) {
+  for (const std::string& content : parts) {
+    std::size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
   }
   return true;
 }
 
 }  // namespace
 
-bool write_stdout(const std::string& content) {
+bool write_stdout(const std::string& content) { return write_stdout(std::span<const std::string>(&content, 1)); }
+
+bool write_stdout(std::span<const std::string> parts) {
   std::fflush(stdout);
-  return write_all(1, content);
+  return write_all(1, parts);
 }
 
 bool write_atomically(const std::string& path, const std::string& content, std::string& error) {
+  return write_atomically(path, std::span<const std::string>(&content, 1), error);
+}
+
+bool write_atomically(const std::string& path, std::span<const std::string> parts, std::string& error) {
   std::filesystem::path target(path);
   std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
   std::string tmpl = dir + "/." + target.filename().string() + ".rulec-XXXXXX";
@@ -65,7 +73,7 @@ bool write_atomically(const std::string& path, const std::string& content, std::
     error = std::string("cannot create a temporary file in '") + dir + "': " + std::strerror(errno);
     return false;
   }
-  bool ok = write_all(fd, content);
+  bool ok = write_all(fd, parts);
   int saved = errno;
   if (ok && ::fsync(fd) != 0) {
     ok = false;

@@ -35,7 +35,7 @@ int compile_main(const std::string& target, const std::string& file, const std::
     print_diagnostics(doc->diagnostics.all(), doc->sources, fmt);
     return kBadInput;
   }
-  std::string out;
+  backends::Output out;  // written out in its parts, never joined
   diag::Sink sink;
   bool ok = doc->ok();
   if (ok) {
@@ -59,14 +59,14 @@ int compile_main(const std::string& target, const std::string& file, const std::
   print_diagnostics(shown, doc->sources, fmt);
   if (!ok) return kFindings;
   if (output.empty() || output == "-") {
-    if (!write_stdout(out)) {
+    if (!write_stdout(out.parts())) {
       std::cerr << "rulec: error: cannot write the output to standard output\n";
       return kBadInput;
     }
     return kClean;
   }
   std::string error;
-  if (!write_atomically(output, out, error)) {
+  if (!write_atomically(output, out.parts(), error)) {
     std::cerr << "rulec: error: " << error << "\n";
     return kBadInput;
   }

@@ -34,13 +34,39 @@ struct EmitOptions {
   const diag::SourceMap* sources = nullptr;  ///< for source comments (file:line)
 };
 
+/// A configuration text in parts, in order. A backend that writes parts
+/// apart (a chain at a time, or on two threads) hands them over as they
+/// are, and whoever writes the text out takes them in order: at a million
+/// rules, joining them would copy hundreds of megabytes once more.
+class Output {
+ public:
+  /// Appends `part` (moved, not copied).
+  void add(std::string part) {
+    size_ += part.size();
+    if (!part.empty()) parts_.push_back(std::move(part));
+  }
+  const std::vector<std::string>& parts() const { return parts_; }
+  /// Bytes in all parts.
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() {
+    parts_.clear();
+    size_ = 0;
+  }
+  /// The whole text: the parts joined (the one part moved, when there is one).
+  std::string text() &&;
+
+ private:
+  std::vector<std::string> parts_;
+  std::size_t size_ = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual Capabilities capabilities() const { return {}; }
-  /// Writes the configuration to `out`. Returns false after adding an error to `sink`.
-  virtual bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out,
-                    diag::Sink& sink) const = 0;
+  /// Writes the configuration to `out` (empty). Returns false after adding an error to `sink`.
+  virtual bool emit(const ir::Policy& policy, const EmitOptions& options, Output& out, diag::Sink& sink) const = 0;
 };
 
 struct BackendEntry {
@@ -59,6 +85,9 @@ const BackendEntry* find(std::string_view name);
 
 /// Checks capabilities, then emits. Returns false (with diagnostics) when
 /// the policy cannot be compiled for this target; `out` is then empty.
+bool compile(const BackendEntry& target, const ir::Policy& policy, const EmitOptions& options, Output& out,
+             diag::Sink& sink);
+/// The same, the text in one string.
 bool compile(const BackendEntry& target, const ir::Policy& policy, const EmitOptions& options, std::string& out,
              diag::Sink& sink);
 

@@ -87,20 +87,6 @@ constexpr std::size_t kMaxProduct = 8;
 constexpr std::size_t kMapPagesFrom = 16384;
 constexpr std::string_view kDeclEnd = " - [0:0]\n";
 
-/// Gives the whole pages inside [from, to), whose text is no longer needed,
-/// back to the system (they read as zeros after), where the system can.
-void release(const char* from, const char* to) {
-#ifdef MADV_DONTNEED
-  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-  auto lo = (reinterpret_cast<std::uintptr_t>(from) + page - 1) & ~(page - 1);
-  auto hi = reinterpret_cast<std::uintptr_t>(to) & ~(page - 1);
-  if (lo < hi) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-#else
-  (void)from;
-  (void)to;
-#endif
-}
-
 /// Appends to a std::string through a pointer: the string is made longer
 /// ahead of the text in steps and cut back to it by flush(), so a piece
 /// costs a copy, not a call into the library. With a PageMapper, the pages
@@ -118,16 +104,6 @@ class Appender {
     return s_.data() + at_;
   }
   void done(const char* end) { at_ = static_cast<std::size_t>(end - s_.data()); }
-  /// Appends `text` and empties it, giving its pages back as they are
-  /// copied: the joined text and the text joined to it are never both held whole.
-  void take(std::string& text) {
-    for (std::size_t from = 0; from < text.size(); from += kWindow / 2) {
-      const std::size_t n = std::min(kWindow / 2, text.size() - from);
-      append(std::string_view(text).substr(from, n));
-      release(text.data() + from, text.data() + from + n);
-    }
-    text = {};
-  }
   void append(std::string_view text) {
     if (text.size() <= kStep) {
       char* p = room(text.size());
@@ -145,11 +121,6 @@ class Appender {
   }
   /// Cuts the string to the text; appending may go on after.
   void flush() { s_.resize(at_); }
-  /// Asks for the pages of bytes [from, to) of the reserve to be mapped now
-  /// (where text is about to be copied).
-  void expect(std::size_t from, std::size_t to) {
-    if (mapper_) mapper_->map(s_.data() + from, s_.data() + std::min(to, s_.capacity()));
-  }
 
  private:
   static constexpr std::size_t kStep = std::size_t{1} << 16, kWindow = std::size_t{2} << 20;
@@ -280,7 +251,6 @@ struct RulesWritten {
   std::size_t in = 0, out = 0;       ///< entries marked kInRule, kOutRule
   bool stateful = false;
   bool pptp_helper = false;
-  std::size_t decl_bytes = 0;  ///< of the helper chains of the rules, in all three judgements
 };
 
 /// A judgement chain being written: where its rules and declarations go,
@@ -300,11 +270,8 @@ class IptablesWriter {
   }
   IptablesWriter(const IptablesWriter&) = delete;
   IptablesWriter& operator=(const IptablesWriter&) = delete;
-  /// The bytes rule `index` adds to the declarations of each judgement
-  /// chain that writes it (its log chain and helper chains): for RulesWritten.
-  std::size_t decl_bytes(const ir::Rule& r, std::uint32_t index);
   /// Writes the whole output to `out`; `written` is what RulesWritten found.
-  void write(const RulesWritten& written, std::string& out);
+  void write(const RulesWritten& written, Output& out);
 
  private:
   /// The rules of `order` (RulesWritten::order) into the chains of their
@@ -342,9 +309,11 @@ class IptablesWriter {
   /// The chains every output has (keep chains, reject) and the base chains' jumps.
   void fixed_chains(std::string& rules, std::string& decl);
   std::string head(bool pptp_helper) const;
-  /// Writes the output with one thread, or with two for a large policy.
-  void one_thread(const RulesWritten& written, std::string& out);
-  void two_threads(const RulesWritten& written, std::string& out);
+  /// Writes the chains' rules with one thread, or with two for a large
+  /// policy, into `texts`: the parts of the output between the declarations
+  /// and the fixed chains, in order.
+  void one_thread(const RulesWritten& written, std::vector<std::string>& texts);
+  void two_threads(const RulesWritten& written, std::vector<std::string>& texts);
 
   const ir::Policy& policy_;
   const EmitOptions& options_;
@@ -476,43 +445,6 @@ std::size_t IptablesWriter::cascade_chains(std::size_t i) const {
   }
   if (simple) return 0;
   return 1 + (d.negated() ? 1 : d.size()) * cascade_chains(i + 1);
-}
-
-std::size_t IptablesWriter::decl_bytes(const ir::Rule& r, std::uint32_t index) {
-  auto views = views_.of(r.match);
-  if (views.empty()) return 0;
-  const std::size_t index_digits = decimal_digits(index);
-  std::size_t n = r.log ? 1 + "rulec-log-"sv.size() + index_digits + 1 + kDeclEnd.size() : 0;
-  const auto& iface = interface_matches_(r.match.interfaces);
-  unsigned alt_no = 0;
-  for (const AlternativeView& alt : views) {
-    // At most kMaxProduct lines and no negated list: no helper chain, for
-    // almost every rule, found without writing its fields.
-    std::size_t bound = iface.any || iface.negate ? 1 : iface.names.size();
-    bool sure = !(iface.negate && iface.names.size() > 1) && !alt.negate_protocols;
-    if (!alt.protocols->empty()) {
-      std::size_t values = 0;
-      for (const auto& p : *alt.protocols) values += p.hi - p.lo + 1u;
-      if (!alt.icmp_types->empty()) {
-        std::size_t types = 0;
-        for (const auto& t : *alt.icmp_types) types += t.hi - t.lo + 1u;
-        values *= types;
-      } else if (!alt.sport->empty() || !alt.dport->empty()) {
-        values *= port_option_count(*alt.sport) * port_option_count(*alt.dport);
-      }
-      bound *= values;
-    }
-    bound *= std::max<std::size_t>(1, 2 * r.match.src.size()) * std::max<std::size_t>(1, 2 * r.match.dst.size());
-    if (!sure || bound > kMaxProduct) {
-      dimensions(ir::Direction::In, r, alt);
-      std::size_t chains = cascade_chains(0);
-      for (std::size_t k = 1; k <= chains; ++k)
-        n += 1 + "rulec-r"sv.size() + index_digits + 1 + decimal_digits(alt_no) + 1 + decimal_digits(k) +
-             kDeclEnd.size();
-    }
-    ++alt_no;
-  }
-  return n;
 }
 
 void IptablesWriter::leaf(Chain& c, const ir::Rule& r, std::uint32_t index) {
@@ -790,13 +722,13 @@ std::string IptablesWriter::head(bool pptp_helper) const {
   return out;
 }
 
-void IptablesWriter::one_thread(const RulesWritten& written, std::string& out) {
+void IptablesWriter::one_thread(const RulesWritten& written, std::vector<std::string>& texts) {
   Chain &input = chains_[0], &forward = chains_[1], &output = chains_[2];
-  // Input is written in place; forward and output beside it, then joined to it.
-  std::string forward_rules, output_rules;
-  forward_rules.reserve(written.in * 220 + 4096);  // reserved, not touched: free until written
-  output_rules.reserve(written.out * 250 + 4096);
-  Appender main(out, mapper_), side(forward_rules, mapper_), other_side(output_rules, mapper_);
+  texts.resize(3);  // each chain's rules (reserved, not touched: free until written)
+  texts[0].reserve(written.in * 500 + 4096);
+  texts[1].reserve(written.in * 500 + 4096);
+  texts[2].reserve(written.out * 500 + 4096);
+  Appender main(texts[0], mapper_), side(texts[1], mapper_), other_side(texts[2], mapper_);
   input.rules = &main;
   forward.rules = &side;
   output.rules = &other_side;
@@ -808,19 +740,14 @@ void IptablesWriter::one_thread(const RulesWritten& written, std::string& out) {
   judgement_tail(input);
   judgement_tail(forward);
   judgement_tail(output);
+  main.flush();
   side.flush();
   other_side.flush();
-  // While forward is copied in, output's place is mapped.
-  main.flush();
-  main.expect(out.size() + forward_rules.size(), out.size() + forward_rules.size() + output_rules.size());
-  main.take(forward_rules);
-  main.take(output_rules);
-  main.flush();
 }
 
-void IptablesWriter::two_threads(const RulesWritten& written, std::string& out) {
+void IptablesWriter::two_threads(const RulesWritten& written, std::vector<std::string>& texts) {
   // Here the first part of the order, there the rest, each into the three
-  // chains; the parts are joined chain by chain. The split evens out the
+  // chains: each chain is two parts of the output. The split evens out the
   // text: an in-rule is written twice (input, forward), an out-rule once.
   const std::span<const std::uint32_t> order(written.order);
   const std::size_t half = (2 * written.in + written.out) / 2;
@@ -830,11 +757,11 @@ void IptablesWriter::two_threads(const RulesWritten& written, std::string& out) 
   IptablesWriter rest(policy_, options_, family_);
   rest.stateful_ = stateful_;
   rest.mapper_ = mapper_;
-  std::array<std::string, 5> texts;  // forward and output here; input, forward and output there
-  for (std::string& t : texts) t.reserve(written.in * 220 / 2 + written.out * 250 / 2 + 4096);
-  Appender main(out, mapper_), forward_here(texts[0], mapper_), output_here(texts[1], mapper_),
-      input_there(texts[2], mapper_), forward_there(texts[3], mapper_), output_there(texts[4], mapper_);
-  chains_[0].rules = &main;
+  texts.resize(6);  // input here, there; forward here, there; output here, there
+  for (std::size_t k = 0; k < texts.size(); ++k) texts[k].reserve((k < 4 ? written.in : written.out) * 300 + 4096);
+  Appender input_here(texts[0], mapper_), input_there(texts[1], mapper_), forward_here(texts[2], mapper_),
+      forward_there(texts[3], mapper_), output_here(texts[4], mapper_), output_there(texts[5], mapper_);
+  chains_[0].rules = &input_here;
   chains_[1].rules = &forward_here;
   chains_[2].rules = &output_here;
   rest.chains_[0].rules = &input_there;
@@ -851,64 +778,39 @@ void IptablesWriter::two_threads(const RulesWritten& written, std::string& out) 
         rest.rules(order.subspan(split), in, &rest.chains_[2]);
         for (Chain& c : rest.chains_) rest.judgement_tail(c);
       });
-  for (Appender* a : {&forward_here, &output_here, &input_there, &forward_there, &output_there}) a->flush();
-  main.flush();
-  // The parts are joined behind input's first part, each given back as it
-  // is copied; the place of the next is mapped meanwhile.
-  Appender joining(out, mapper_);
-  const std::size_t parts[] = {2, 0, 3, 1, 4};  // input there; forward here, there; output here, there
-  std::size_t at = out.size();
-  for (std::size_t p = 0; p < std::size(parts); ++p) {
-    const std::size_t here = texts[parts[p]].size();
-    if (p + 1 < std::size(parts)) joining.expect(at + here, at + here + texts[parts[p + 1]].size());
-    at += here;
-    joining.take(texts[parts[p]]);
-  }
-  joining.flush();
+  for (Appender* a : {&input_here, &input_there, &forward_here, &forward_there, &output_here, &output_there})
+    a->flush();
   for (std::size_t k = 0; k < chains_.size(); ++k) chains_[k].decl += rest.chains_[k].decl;
 }
 
-void IptablesWriter::write(const RulesWritten& written, std::string& out) {
+void IptablesWriter::write(const RulesWritten& written, Output& out) {
   stateful_ = written.stateful;
   std::string fixed_rules, fixed_decl;
   fixed_chains(fixed_rules, fixed_decl);
-  std::size_t counted = written.decl_bytes + fixed_decl.size();
-  for (const Judgement& j : kJudgements) counted += 1 + j.chain.size() + kDeclEnd.size();
-  out.clear();
-  // Reserved, not touched: pages that are never written cost no memory.
-  out.reserve(policy_.rules.size() * 500 + counted + 65536);
-  out += head(written.pptp_helper);
-  const std::size_t gap_at = out.size();
-  out.resize(gap_at + counted);  // the declarations, once they are known
   // A large output is hundreds of megabytes of fresh memory: another
-  // thread maps its pages ahead of the writer (as the front end's are).
+  // thread maps its pages ahead of the writers (as the front end's are).
   std::optional<support::PageMapper> mapper;
   if (policy_.rules.size() >= kMapPagesFrom) mapper_ = &mapper.emplace();
+  std::vector<std::string> texts;
   if (policy_.rules.size() < linux_fw::two_threads_from)
-    one_thread(written, out);
+    one_thread(written, texts);
   else
-    two_threads(written, out);
-  out += fixed_rules;
-  out += "COMMIT\n";
-  std::size_t declared = fixed_decl.size();
-  for (const Chain& c : chains_) declared += c.decl.size();
-  if (declared == counted) {
-    char* at = out.data() + gap_at;
-    for (const std::string* d : {&chains_[0].decl, &chains_[1].decl, &chains_[2].decl, &fixed_decl}) {
-      std::memcpy(at, d->data(), d->size());
-      at += d->size();
-    }
-    return;
-  }
-  // Counted wrong (a bug): the output is still right, only moved once more.
-  linux_fw::declaration_misses.fetch_add(1);
-  out.replace(gap_at, counted, chains_[0].decl + chains_[1].decl + chains_[2].decl + fixed_decl);
+    two_threads(written, texts);
+  // The chains are declared before their rules: the declarations are known
+  // once the rules are written, and go in front of them as a part of their own.
+  std::string declared = head(written.pptp_helper);
+  for (const Chain& c : chains_) declared += c.decl;
+  declared += fixed_decl;
+  out.add(std::move(declared));
+  for (std::string& text : texts) out.add(std::move(text));
+  fixed_rules += "COMMIT\n";
+  out.add(std::move(fixed_rules));
 }
 
 class IptablesBackend final : public Backend {
  public:
   explicit IptablesBackend(ir::Family f) : family_(f) {}
-  bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out,
+  bool emit(const ir::Policy& policy, const EmitOptions& options, Output& out,
             diag::Sink& sink) const override {
     const char* name = family_ == ir::Family::Inet ? "iptables" : "ip6tables";
     // One look at every rule: the checks, RC514 (reported after the checks,
@@ -919,14 +821,13 @@ class IptablesBackend final : public Backend {
     const auto split = static_cast<std::uint32_t>(two ? linux_fw::look_split(policy) : n);
     struct Look {
       linux_fw::PolicyCheck check;
-      IptablesWriter writer;
       RulesWritten written;
       std::vector<std::uint32_t> rest;  // the rules without `done`, in order
       std::vector<diag::Diagnostic> protocol_zero;
     };
     diag::Sink later_sink;
-    Look look{{policy, options, name, sink}, {policy, options, family_}, {}, {}, {}};
-    Look later{{policy, options, name, later_sink}, {policy, options, family_}, {}, {}, {}};
+    Look look{{policy, options, name, sink}, {}, {}, {}};
+    Look later{{policy, options, name, later_sink}, {}, {}, {}};
     const auto fam = static_cast<int>(family_);
     auto take_look = [&](Look& l, std::uint32_t from, std::uint32_t to) {
       RulesWritten& written = l.written;
@@ -949,8 +850,6 @@ class IptablesBackend final : public Backend {
           (r.done ? written.order : l.rest).push_back(i | (to_in ? kInRule : 0) | (to_out ? kOutRule : 0));
           written.in += to_in;
           written.out += to_out;
-          // input and forward write the in-rules, output the out-rules
-          written.decl_bytes += ((to_in ? 2 : 0) + (to_out ? 1 : 0)) * l.writer.decl_bytes(r, i);
         }
         if (r.match.protocols.empty() || r.match.protocols[0].lo != 0 || r.source_rule == last) continue;
         last = r.source_rule;
@@ -972,7 +871,6 @@ class IptablesBackend final : public Backend {
     look.rest.insert(look.rest.end(), later.rest.begin(), later.rest.end());
     written.in += later.written.in;
     written.out += later.written.out;
-    written.decl_bytes += later.written.decl_bytes;
     written.stateful = written.stateful || later.written.stateful;
     written.pptp_helper = written.pptp_helper || later.written.pptp_helper;
     for (diag::Diagnostic& d : later.protocol_zero) look.protocol_zero.push_back(std::move(d));
@@ -980,13 +878,12 @@ class IptablesBackend final : public Backend {
     later.rest = {};
     std::vector<diag::Diagnostic>& protocol_zero = look.protocol_zero;
     std::vector<std::uint32_t>& rest = look.rest;
-    IptablesWriter& writer = look.writer;
     if (!look.check.finish()) return false;
     for (diag::Diagnostic& d : protocol_zero) sink.add(std::move(d));
     if (!protocol_zero.empty()) return false;
     written.order.insert(written.order.end(), rest.rbegin(), rest.rend());
     rest = {};
-    writer.write(written, out);
+    IptablesWriter(policy, options, family_).write(written, out);
     return true;
   }
 

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <cstddef>
 #include <functional>
@@ -236,10 +235,6 @@ inline void prefetch(const ir::Rule& r) {
 /// How many rules ahead of the one it reads a pass asks for (prefetch()).
 inline constexpr std::size_t kPrefetchAhead = 8;
 
-/// Times the iptables writer counted its chain declarations wrong before
-/// writing (the output is right all the same, only moved once more); tests
-/// expect 0.
-inline std::atomic<std::size_t> declaration_misses{0};
 
 /// Runs `first` here and `second` on another thread, then rethrows what
 /// either threw.

@@ -41,7 +41,7 @@ class NftWriter {
         interface_matches_(policy) {}
   /// The script, or false when the checks (linux_fw::PolicyCheck, adding to
   /// `sink`) refuse the policy.
-  bool write(std::string& out, diag::Sink& sink);
+  bool write(Output& out, diag::Sink& sink);
 
  private:
   void judgement(ir::Direction dir);
@@ -601,7 +601,7 @@ void NftWriter::base_chains() {
   }
 }
 
-bool NftWriter::write(std::string& result, diag::Sink& sink) {
+bool NftWriter::write(Output& result, diag::Sink& sink) {
   // One look at the rules checks them and finds stateful_ and the orders;
   // from two_threads_from rules, a thread takes each half.
   const auto n = static_cast<std::uint32_t>(policy_.rules.size());
@@ -656,8 +656,7 @@ bool NftWriter::write(std::string& result, diag::Sink& sink) {
     out.deferred_names_ = true;
     out.chains_.reserve(policy_.rules.size() * 100 + 4096);
     linux_fw::run_both([&] { judge(*this, ir::Direction::In); }, [&] { judge(out, ir::Direction::Out); });
-    // room for the rest, the fixed chains and the head (inserted in place below)
-    chains_.reserve(chains_.size() + out.chains_.size() + sets_.size() + 65536);
+    chains_.reserve(chains_.size() + out.chains_.size() + 65536);  // room for the rest and the fixed chains
     append_deferred(out);
   }
   fixed_chains();
@@ -672,18 +671,15 @@ bool NftWriter::write(std::string& result, diag::Sink& sink) {
   if (linux_fw::needs_pptp_helper(policy_))
     out += "\tct helper pptp {\n\t\ttype \"pptp\" protocol tcp\n\t\tl3proto ip\n\t}\n";
   out += sets_;
-  // The chains are by far the largest part: the head goes in front of them
-  // in place, so the output is never held twice.
-  chains_.insert(0, out);
   chains_ += "}\n";
-  result = std::move(chains_);
+  result.add(std::move(out));  // the head, then the chains, by far the largest part
+  result.add(std::move(chains_));
   return true;
 }
 
 class NftBackend final : public Backend {
  public:
-  bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out,
-            diag::Sink& sink) const override {
+  bool emit(const ir::Policy& policy, const EmitOptions& options, Output& out, diag::Sink& sink) const override {
     return NftWriter(policy, options).write(out, sink);
   }
 };

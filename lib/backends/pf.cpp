@@ -455,8 +455,11 @@ class PfWriter {
 
 class PfBackend final : public Backend {
  public:
-  bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
-    return PfWriter(policy, options, sink).write(out);
+  bool emit(const ir::Policy& policy, const EmitOptions& options, Output& out, diag::Sink& sink) const override {
+    std::string text;
+    if (!PfWriter(policy, options, sink).write(text)) return false;
+    out.add(std::move(text));
+    return true;
   }
 };
 

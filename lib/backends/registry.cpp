@@ -70,7 +70,31 @@ const BackendEntry* find(std::string_view name) {
   return nullptr;
 }
 
+std::string Output::text() && {
+  if (parts_.size() == 1) {
+    std::string one = std::move(parts_[0]);
+    clear();
+    return one;
+  }
+  std::string all;
+  all.reserve(size_);
+  for (std::string& part : parts_) {
+    all += part;
+    part = {};  // given back as it is copied
+  }
+  clear();
+  return all;
+}
+
 bool compile(const BackendEntry& target, const ir::Policy& policy, const EmitOptions& options, std::string& out,
+             diag::Sink& sink) {
+  Output parts;
+  const bool ok = compile(target, policy, options, parts, sink);
+  out = std::move(parts).text();
+  return ok;
+}
+
+bool compile(const BackendEntry& target, const ir::Policy& policy, const EmitOptions& options, Output& out,
              diag::Sink& sink) {
   out.clear();
   auto backend = target.make();

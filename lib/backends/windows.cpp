@@ -169,10 +169,10 @@ void ps_rule(std::string& out, const ir::Policy& policy, const EmitOptions& opti
 
 class PowerShellBackend final : public Backend {
  public:
-  bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
+  bool emit(const ir::Policy& policy, const EmitOptions& options, Output& out, diag::Sink& sink) const override {
     windows::Plan plan;
     if (!plan_for(policy, options, sink, plan)) return false;
-    out = windows::powershell_script(policy, plan, options);
+    out.add(windows::powershell_script(policy, plan, options));
     return true;
   }
 };
@@ -212,7 +212,7 @@ void netsh_list(std::string& out, const char* key, const std::vector<std::string
 
 class NetshBackend final : public Backend {
  public:
-  bool emit(const ir::Policy& policy, const EmitOptions& options, std::string& out, diag::Sink& sink) const override {
+  bool emit(const ir::Policy& policy, const EmitOptions& options, Output& parts, diag::Sink& sink) const override {
     windows::Plan plan;
     if (!plan_for(policy, options, sink, plan)) return false;
     for (const WinRule& r : plan.rules)
@@ -226,7 +226,7 @@ class NetshBackend final : public Backend {
         sink.add(std::move(e));
         return false;
       }
-    out = header(options, plan, "rules (netsh)", "Run in an elevated prompt: netsh -f FILE");
+    std::string out = header(options, plan, "rules (netsh)", "Run in an elevated prompt: netsh -f FILE");
     out += "advfirewall firewall delete rule name=\"rulec\"\n";
     out += fmt::format("advfirewall set allprofiles firewallpolicy {}inbound,{}outbound\n",
                        plan.directions[0].default_allow ? "allow" : "block",
@@ -234,6 +234,7 @@ class NetshBackend final : public Backend {
     if (plan.log_allowed) out += "advfirewall set allprofiles logging allowedconnections enable\n";
     if (plan.log_blocked) out += "advfirewall set allprofiles logging droppedconnections enable\n";
     for (const WinRule& r : plan.rules) rule(out, policy, options, r);
+    parts.add(std::move(out));
     return true;
   }
 
