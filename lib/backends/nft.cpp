@@ -378,6 +378,7 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
       auto at = static_cast<std::uint32_t>(entries.size());
       nft_merge::Entry& e = entries.emplace_back(nft_merge::Entry::of(r, view));
       e.effect = effect_id;
+      if (planner.place_covered(at)) continue;  // an earlier rule holds it whole: it needs no class
       if (!(effect_id & 0x80000000u) && shape(key, e)) {
         const auto look = static_cast<std::uint32_t>(key >> 32);  // the key without the effect
         if (label && (label->shape == UINT32_MAX || label->shape == look)) {

@@ -124,6 +124,29 @@ struct Summary {
   bool may_meet(const Summary& b) const { return (families & b.families) && (protocols & b.protocols); }
 };
 
+/// 10 bits of a 64-bit sketch: its 10-bit pieces or-ed. A fold keeps what
+/// the tests need: fold(b) is within fold(a) when b is within a.
+std::uint32_t fold(std::uint64_t x) {
+  std::uint64_t f = 0;
+  for (; x; x >>= 10) f |= x;
+  return static_cast<std::uint32_t>(f & 0x3ff);
+}
+
+/// A summary in 32 bits, kept beside the entry's index in the planner's
+/// lists, so a list is read in order and most candidates are turned away
+/// without a look at their summary: families (2 bits), then the folds of
+/// protocols, interfaces and destination ports (10 bits each).
+std::uint32_t signature(const Summary& s) {
+  return (s.families & 3) | fold(s.protocols) << 2 | fold(s.interfaces) << 12 | fold(s.dports) << 22;
+}
+
+/// A placed entry as the lists keep it.
+struct Placed {
+  std::uint32_t index;
+  std::uint32_t signature;  ///< signature() of its summary
+};
+using List = std::vector<Placed>;
+
 Summary summary_of(const Entry& e) {
   const std::uint64_t all = ~std::uint64_t{0};
   return {sketch(e.rule->match.interfaces), e.negate_protocols ? all : sketch(e.protocols), sketch(*e.dport),
@@ -185,7 +208,7 @@ Keys dst_keys(const ir::Rule& r) {
   return keys;
 }
 
-using Filed = std::unordered_map<std::uint64_t, std::vector<std::uint32_t>>;
+using Filed = std::unordered_map<std::uint64_t, List>;
 
 /// Entries filed by destination port: those of at most kMaxKeys ports by
 /// port, those of at most kMaxKeys blocks of 64 ports by block, the others
@@ -228,7 +251,7 @@ class PortIndex {
     }
     return k;
   }
-  void file(std::uint32_t i, const Filing& k) {
+  void file(Placed i, const Filing& k) {
     if (!k.ports.empty()) {
       if (by_port_.empty()) by_port_.resize(65536), ported_by_block_.resize(1024);
       for (auto p : k.ports) by_port_[p].push_back(i);
@@ -276,10 +299,10 @@ class PortIndex {
 
  private:
   /// By port (65,536 lists) and by block of 64 ports (1,024), made on first use.
-  using Direct = std::vector<std::vector<std::uint32_t>>;
+  using Direct = std::vector<List>;
   Direct by_port_, ported_by_block_, by_block_;
   Filed by_protocol_;  // iterated: its order decides which entries a search reaches first
-  std::vector<std::uint32_t> rest_, all_;
+  List rest_, all_;
 };
 
 class PlannerCore {
@@ -303,20 +326,30 @@ class PlannerCore {
     return plan;
   }
 
-  /// Places entry `i`, the next one (entries before it are placed).
-  void place(std::uint32_t i) {
+  /// Places entry `i`, the next one (entries before it are placed), when an
+  /// earlier entry holds it whole; else false, and place(i) follows.
+  bool place_covered(std::uint32_t i) {
     if (i % kWindow == 0 && i > 0) next_window(i);
     const Entry& e = entries_[i];
     summaries_.push_back(summary_of(e));
     protocols_ = protocols_of(e.alt());
     group_of_.push_back(0);
     covered_by_.push_back(kNone);
-    Keys dst = dst_keys(*e.rule);
-    PortIndex::Filing ports = PortIndex::keys(e, protocols_);
-    if (std::uint32_t by = cover(i, dst, ports); by != kNone) {
+    dst_ = dst_keys(*e.rule);
+    ports_ = PortIndex::keys(e, protocols_);
+    if (std::uint32_t by = cover(i, dst_, ports_); by != kNone) {
       covered_by_[i] = by;
-      return put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
+      put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
+      return true;
     }
+    return false;
+  }
+
+  /// Places entry `i` after place_covered(i) found no entry that holds it.
+  void place(std::uint32_t i) {
+    const Entry& e = entries_[i];
+    const Keys& dst = dst_;
+    const PortIndex::Filing& ports = ports_;
     std::size_t at = SIZE_MAX;
     const Groups* groups = e.klass < classes_.size() && classes_[e.klass].latest != kNone ? &classes_[e.klass] : nullptr;
     if (groups && !searching_) {
@@ -332,10 +365,11 @@ class PlannerCore {
     // Rules for any destination are filed always (they are what covers
     // rules, mostly); the others only while searching (fits() looks only at
     // entries placed since the search began; cover() finds what it finds).
-    if (dst.empty()) return wide_dst_.file(i, ports);
+    const Placed placed{i, signature(summaries_[i])};
+    if (dst.empty()) return wide_dst_.file(placed, ports);
     if (!searching_) return;
-    for (auto k : dst) by_dst_[k].push_back(i);
-    narrow_dst_.file(i, ports);
+    for (auto k : dst) by_dst_[k].push_back(placed);
+    narrow_dst_.file(placed, ports);
   }
 
  private:
@@ -355,10 +389,12 @@ class PlannerCore {
   std::uint32_t cover(std::uint32_t i, const Keys& dst, const PortIndex::Filing& ports) {
     std::size_t work = 0;
     std::uint32_t by = kNone;
-    auto holder = [&](const std::vector<std::uint32_t>& list) {
+    const std::uint32_t sig = signature(summaries_[i]);
+    auto holder = [&](const List& list) {
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
-        std::uint32_t m = *it;
         if (++work > kCoverBudget) return true;
+        if (sig & ~it->signature) continue;  // what the folds say: it does not hold this one
+        const std::uint32_t m = it->index;
         if (summaries_[m].may_hold(summaries_[i]) && protocols_.within(protocols_of(entries_[m].alt())) &&
             holds_place(entries_[m], entries_[i]))
           return by = m, true;
@@ -413,11 +449,11 @@ class PlannerCore {
     if (i - first > kSpan || first < searching_since_) return false;  // entries since are all filed
     std::size_t work = 0;
     bool over = false;
-    auto conflict = [&](const std::vector<std::uint32_t>& list) {
+    auto conflict = [&](const List& list) {
       // Entries placed before the group was made lie in earlier groups:
       // the lists are in placement order, so the search stops at them.
-      for (auto it = list.rbegin(); it != list.rend() && *it >= first; ++it) {
-        std::uint32_t m = *it;
+      for (auto it = list.rbegin(); it != list.rend() && it->index >= first; ++it) {
+        const std::uint32_t m = it->index;
         if (++work > kBudget) return over = true;
         if (group_of_[m] < at) continue;
         if (group_of_[m] != at && entries_[m].effect == entries_[i].effect) continue;
@@ -438,7 +474,10 @@ class PlannerCore {
 
   const std::vector<Entry>& entries_;
   std::vector<Summary> summaries_;
-  Protocols protocols_;  ///< of the entry being placed
+  // of the entry being placed
+  Protocols protocols_;
+  Keys dst_;
+  PortIndex::Filing ports_;
   std::vector<std::uint32_t> group_of_;
   std::vector<std::uint32_t> size_, first_;  ///< per group: members, the first one
   std::vector<std::uint32_t> last_;          ///< the members of the last group
@@ -469,12 +508,14 @@ struct Planner::Impl : PlannerCore {
 Planner::Planner(const std::vector<Entry>& entries, std::size_t expected)
     : impl_(std::make_unique<Impl>(entries, expected)) {}
 Planner::~Planner() = default;
+bool Planner::place_covered(std::uint32_t i) { return impl_->place_covered(i); }
 void Planner::place(std::uint32_t i) { impl_->place(i); }
 Plan Planner::finish() { return impl_->finish(); }
 
 Plan plan(const std::vector<Entry>& entries) {
   Planner planner(entries, entries.size());
-  for (std::uint32_t i = 0; i < entries.size(); ++i) planner.place(i);
+  for (std::uint32_t i = 0; i < entries.size(); ++i)
+    if (!planner.place_covered(i)) planner.place(i);
   return planner.finish();
 }
 

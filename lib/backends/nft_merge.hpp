@@ -117,7 +117,10 @@ class Planner {
   ~Planner();
   Planner(const Planner&) = delete;
   Planner& operator=(const Planner&) = delete;
-  /// Places entries[i]; i is the number of entries placed so far.
+  /// Places entries[i] (i: the number of entries placed so far) when an
+  /// earlier entry holds it whole: such an entry needs no class. Else
+  /// returns false, and place(i) must follow, once entries[i] has its class.
+  bool place_covered(std::uint32_t i);
   void place(std::uint32_t i);
   /// The plan of the entries placed, as plan() makes it.
   Plan finish();
