@@ -108,13 +108,22 @@ std::uint64_t sketch(const ir::FieldSet<T>& set) {
   return set.empty() ? ~std::uint64_t{0} : bits;
 }
 
-/// What the planner's tests read first of every placed entry, in one array
-/// (32 bytes an entry): its families, and sketches of its interfaces,
-/// protocols and destination ports. The exact tests follow only when these
-/// pass (protocols_of(), holds_place(), same_place()).
+/// What the planner's tests read first of every placed entry, in one array:
+/// its families, sketches of its interfaces, protocols and destination
+/// ports, which fields match any value, and its protocols and destination
+/// ports when they are few. The exact tests read the entry and its IR rule
+/// only when these cannot decide (protocols_of(), holds_place(), same_place()).
 struct Summary {
   std::uint64_t interfaces = 0, protocols = 0, dports = 0;
-  unsigned families = 0;
+  std::uint32_t families = 0;
+  /// The fields that match any value (kAnyInterface...).
+  std::uint32_t any = 0;
+  /// Its protocols, when they are 1-4 values (else n_protocols is 0).
+  std::array<std::uint8_t, 4> protocol_values{};
+  std::uint8_t n_protocols = 0;
+  /// Its destination ports, when they are 1-4 ranges (else n_dports is 0).
+  std::uint8_t n_dports = 0;
+  std::array<ir::Range<std::uint16_t>, 4> dport_ranges{};
   /// False when entry `b` certainly has a packet this one does not match.
   bool may_hold(const Summary& b) const {
     return ((b.families & ~families) | (b.interfaces & ~interfaces) | (b.protocols & ~protocols) |
@@ -147,10 +156,73 @@ struct Placed {
 };
 using List = std::vector<Placed>;
 
+enum : std::uint32_t {
+  kAnyInterface = 1,
+  kAnySource = 2,
+  kAnyDestination = 4,
+  kAnySourcePort = 8,
+  kAnyDestinationPort = 16,
+  kAnyIcmpType = 32,
+  kAnyProtocol = 64,
+};
+
 Summary summary_of(const Entry& e) {
   const std::uint64_t all = ~std::uint64_t{0};
-  return {sketch(e.rule->match.interfaces), e.negate_protocols ? all : sketch(e.protocols), sketch(*e.dport),
-          families_of(*e.rule)};
+  const ir::Match& m = e.rule->match;
+  Summary s;
+  s.interfaces = sketch(m.interfaces);
+  s.protocols = e.negate_protocols ? all : sketch(e.protocols);
+  s.dports = sketch(*e.dport);
+  s.families = families_of(*e.rule);
+  s.any = (m.interfaces.empty() ? kAnyInterface : 0) | (m.src.empty() ? kAnySource : 0) |
+          (m.dst.empty() ? kAnyDestination : 0) | (e.sport->empty() ? kAnySourcePort : 0) |
+          (e.dport->empty() ? kAnyDestinationPort : 0) | (e.icmp_types->empty() ? kAnyIcmpType : 0) |
+          (e.protocols.empty() ? kAnyProtocol : 0);
+  if (!e.negate_protocols && !e.protocols.empty()) {
+    std::size_t n = 0;
+    for (const auto& r : e.protocols) n += static_cast<std::size_t>(r.hi - r.lo) + 1;
+    if (n <= s.protocol_values.size())
+      for (const auto& r : e.protocols)
+        for (unsigned v = r.lo; v <= r.hi; ++v) s.protocol_values[s.n_protocols++] = static_cast<std::uint8_t>(v);
+  }
+  if (!e.dport->empty() && e.dport->size() <= s.dport_ranges.size()) {
+    for (const auto& r : *e.dport) s.dport_ranges[s.n_dports++] = r;
+  }
+  return s;
+}
+
+/// holds(a, b) of the destination ports, with `a`'s listed in a summary.
+bool holds_ports(const Summary& a, const ir::FieldSet<std::uint16_t>& b) {
+  if (b.empty()) return false;  // a has values: not every port
+  std::size_t i = 0;
+  for (const auto& r : b) {
+    while (i < a.n_dports && a.dport_ranges[i].hi < r.lo) ++i;
+    if (i == a.n_dports || a.dport_ranges[i].lo > r.lo || a.dport_ranges[i].hi < r.hi) return false;
+  }
+  return true;
+}
+
+/// Whether the entry summed up by `a` matches every packet entry `b` (with
+/// protocols `bp`) matches, as far as `a` tells: 1 yes, 0 no, -1 unknown
+/// (the entry and its rule must be read). `a` must pass may_hold().
+int holds_by_summary(const Summary& a, const Entry& b, const Protocols& bp) {
+  bool known = true;
+  if (!(a.any & kAnyProtocol)) {
+    if (a.n_protocols == 0) {
+      known = false;
+    } else {
+      Protocols ap;
+      for (std::uint8_t k = 0; k < a.n_protocols; ++k)
+        ap.w[a.protocol_values[k] >> 6] |= std::uint64_t{1} << (a.protocol_values[k] & 63);
+      if (!bp.within(ap)) return 0;
+    }
+  }
+  if (!(a.any & kAnyDestinationPort)) {
+    if (a.n_dports == 0) known = false;
+    else if (!holds_ports(a, *b.dport)) return 0;
+  }
+  constexpr std::uint32_t kRead = kAnyInterface | kAnySource | kAnyDestination | kAnySourcePort | kAnyIcmpType;
+  return known && (a.any & kRead) == kRead ? 1 : -1;
 }
 
 /// True when entry `a` matches every packet `b` matches (protocols and families apart).
@@ -395,8 +467,11 @@ class PlannerCore {
         if (++work > kCoverBudget) return true;
         if (sig & ~it->signature) continue;  // what the folds say: it does not hold this one
         const std::uint32_t m = it->index;
-        if (summaries_[m].may_hold(summaries_[i]) && protocols_.within(protocols_of(entries_[m].alt())) &&
-            holds_place(entries_[m], entries_[i]))
+        if (!summaries_[m].may_hold(summaries_[i])) continue;
+        const int known = holds_by_summary(summaries_[m], entries_[i], protocols_);
+        if (known == 0) continue;
+        if (known == 1 ||
+            (protocols_.within(protocols_of(entries_[m].alt())) && holds_place(entries_[m], entries_[i])))
           return by = m, true;
       }
       return false;
