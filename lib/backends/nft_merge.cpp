@@ -2,7 +2,9 @@
 // destination addresses when they are few, and by their destination ports
 // (or port blocks, or protocol), so a question about a host rule looks at
 // the rules of that host and the rules for any host that share a port with
-// it, not at all of them; the exact tests are overlap() and holds().
+// it, not at all of them; the tests are those of nft_summary.hpp, which
+// decide most candidates from each entry's summary and the signature the
+// lists keep beside its index, without reading the entry and its rule.
 // - Which earlier rule holds this one whole? The latest filed candidates,
 //   at most kCoverBudget of them.
 // - Does it commute with every rule placed in or after a group? Only rules
@@ -15,139 +17,12 @@
 #include "backends/nft_merge.hpp"
 
 #include <array>
-#include <bitset>
 #include <unordered_map>
+
+#include "backends/nft_summary.hpp"
 
 namespace rulec::backends::nft_merge {
 namespace {
-
-template <typename T>
-bool meets(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
-  if (a.empty() || b.empty()) return true;
-  std::size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (a[i].hi < b[j].lo) ++i;
-    else if (b[j].hi < a[i].lo) ++j;
-    else return true;
-  }
-  return false;
-}
-
-/// A set of IP protocols, one bit each (std::bitset's operators build
-/// temporaries; these tests are in the planner's innermost loops).
-struct Protocols {
-  std::uint64_t w[4] = {0, 0, 0, 0};
-  bool operator[](unsigned v) const { return (w[v >> 6] >> (v & 63)) & 1; }
-  std::size_t count() const {
-    return std::bitset<64>(w[0]).count() + std::bitset<64>(w[1]).count() + std::bitset<64>(w[2]).count() +
-           std::bitset<64>(w[3]).count();
-  }
-  /// True when some protocol is in both.
-  bool meets(const Protocols& o) const {
-    return ((w[0] & o.w[0]) | (w[1] & o.w[1]) | (w[2] & o.w[2]) | (w[3] & o.w[3])) != 0;
-  }
-  /// True when every protocol of this one is in `o`.
-  bool within(const Protocols& o) const {
-    return ((w[0] & ~o.w[0]) | (w[1] & ~o.w[1]) | (w[2] & ~o.w[2]) | (w[3] & ~o.w[3])) == 0;
-  }
-};
-
-Protocols protocols_of(const AltFields& alt) {
-  Protocols p;
-  if (alt.protocols.empty()) {
-    for (auto& w : p.w) w = ~std::uint64_t{0};
-    return p;
-  }
-  for (const auto& r : alt.protocols)  // a word at a time
-    for (unsigned v = r.lo; v <= r.hi; v = (v | 63) + 1) {
-      const unsigned n = std::min<unsigned>(r.hi, v | 63) - v + 1;
-      p.w[v >> 6] |= (n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1) << (v & 63);
-    }
-  if (alt.negate_protocols)
-    for (auto& w : p.w) w = ~w;
-  return p;
-}
-
-/// Bit 0: IPv4, bit 1: IPv6.
-unsigned families_of(const ir::Rule& r) {
-  int f = linux_fw::rule_family(r.match);
-  return f < 0 ? 3u : 1u << f;
-}
-
-/// True when every value of `b` is in `a` (empty: any value).
-template <typename T>
-bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
-  if (a.empty()) return true;
-  if (b.empty()) return false;
-  std::size_t i = 0;
-  for (const auto& r : b) {
-    while (i < a.size() && a[i].hi < r.lo) ++i;
-    if (i == a.size() || a[i].lo > r.lo || a[i].hi < r.hi) return false;
-  }
-  return true;
-}
-
-/// Some bits of a field's values: bit (v * 2654435761 mod 2^32) >> 26 of each
-/// value, or all 64 bits when the field has none (any value) or more than
-/// kSketched. If `b`'s values are all in `a`'s, then `b`'s bits are all in
-/// `a`'s (a field with more than kSketched values holds only one with as
-/// many): a test that rejects most holder candidates without reading them.
-constexpr std::size_t kSketched = 16;
-template <typename T>
-std::uint64_t sketch(const ir::FieldSet<T>& set) {
-  std::uint64_t bits = 0;
-  std::size_t count = 0;
-  for (const auto& r : set) {
-    count += static_cast<std::size_t>(r.hi - r.lo) + 1;
-    if (count > kSketched) return ~std::uint64_t{0};
-    for (std::uint32_t v = r.lo;; ++v) {
-      bits |= std::uint64_t{1} << ((v * 2654435761u) >> 26);
-      if (v == r.hi) break;
-    }
-  }
-  return set.empty() ? ~std::uint64_t{0} : bits;
-}
-
-/// What the planner's tests read first of every placed entry, in one array:
-/// its families, sketches of its interfaces, protocols and destination
-/// ports, which fields match any value, and its protocols and destination
-/// ports when they are few. The exact tests read the entry and its IR rule
-/// only when these cannot decide (protocols_of(), holds_place(), same_place()).
-struct Summary {
-  std::uint64_t interfaces = 0, protocols = 0, dports = 0;
-  std::uint32_t families = 0;
-  /// The fields that match any value (kAnyInterface...).
-  std::uint32_t any = 0;
-  /// Its protocols, when they are 1-4 values (else n_protocols is 0).
-  std::array<std::uint8_t, 4> protocol_values{};
-  std::uint8_t n_protocols = 0;
-  /// Its destination ports, when they are 1-4 ranges (else n_dports is 0).
-  std::uint8_t n_dports = 0;
-  std::array<ir::Range<std::uint16_t>, 4> dport_ranges{};
-  /// False when entry `b` certainly has a packet this one does not match.
-  bool may_hold(const Summary& b) const {
-    return ((b.families & ~families) | (b.interfaces & ~interfaces) | (b.protocols & ~protocols) |
-            (b.dports & ~dports)) == 0;
-  }
-  /// False when no packet can match both.
-  bool may_meet(const Summary& b) const { return (families & b.families) && (protocols & b.protocols); }
-};
-
-/// 10 bits of a 64-bit sketch: its 10-bit pieces or-ed. A fold keeps what
-/// the tests need: fold(b) is within fold(a) when b is within a.
-std::uint32_t fold(std::uint64_t x) {
-  std::uint64_t f = 0;
-  for (; x; x >>= 10) f |= x;
-  return static_cast<std::uint32_t>(f & 0x3ff);
-}
-
-/// A summary in 32 bits, kept beside the entry's index in the planner's
-/// lists, so a list is read in order and most candidates are turned away
-/// without a look at their summary: families (2 bits), then the folds of
-/// protocols, interfaces and destination ports (10 bits each).
-std::uint32_t signature(const Summary& s) {
-  return (s.families & 3) | fold(s.protocols) << 2 | fold(s.interfaces) << 12 | fold(s.dports) << 22;
-}
 
 /// A placed entry as the lists keep it.
 struct Placed {
@@ -155,91 +30,6 @@ struct Placed {
   std::uint32_t signature;  ///< signature() of its summary
 };
 using List = std::vector<Placed>;
-
-enum : std::uint32_t {
-  kAnyInterface = 1,
-  kAnySource = 2,
-  kAnyDestination = 4,
-  kAnySourcePort = 8,
-  kAnyDestinationPort = 16,
-  kAnyIcmpType = 32,
-  kAnyProtocol = 64,
-};
-
-Summary summary_of(const Entry& e) {
-  const std::uint64_t all = ~std::uint64_t{0};
-  const ir::Match& m = e.rule->match;
-  Summary s;
-  s.interfaces = sketch(m.interfaces);
-  s.protocols = e.negate_protocols ? all : sketch(e.protocols);
-  s.dports = sketch(*e.dport);
-  s.families = families_of(*e.rule);
-  s.any = (m.interfaces.empty() ? kAnyInterface : 0) | (m.src.empty() ? kAnySource : 0) |
-          (m.dst.empty() ? kAnyDestination : 0) | (e.sport->empty() ? kAnySourcePort : 0) |
-          (e.dport->empty() ? kAnyDestinationPort : 0) | (e.icmp_types->empty() ? kAnyIcmpType : 0) |
-          (e.protocols.empty() ? kAnyProtocol : 0);
-  if (!e.negate_protocols && !e.protocols.empty()) {
-    std::size_t n = 0;
-    for (const auto& r : e.protocols) n += static_cast<std::size_t>(r.hi - r.lo) + 1;
-    if (n <= s.protocol_values.size())
-      for (const auto& r : e.protocols)
-        for (unsigned v = r.lo; v <= r.hi; ++v) s.protocol_values[s.n_protocols++] = static_cast<std::uint8_t>(v);
-  }
-  if (!e.dport->empty() && e.dport->size() <= s.dport_ranges.size()) {
-    for (const auto& r : *e.dport) s.dport_ranges[s.n_dports++] = r;
-  }
-  return s;
-}
-
-/// holds(a, b) of the destination ports, with `a`'s listed in a summary.
-bool holds_ports(const Summary& a, const ir::FieldSet<std::uint16_t>& b) {
-  if (b.empty()) return false;  // a has values: not every port
-  std::size_t i = 0;
-  for (const auto& r : b) {
-    while (i < a.n_dports && a.dport_ranges[i].hi < r.lo) ++i;
-    if (i == a.n_dports || a.dport_ranges[i].lo > r.lo || a.dport_ranges[i].hi < r.hi) return false;
-  }
-  return true;
-}
-
-/// Whether the entry summed up by `a` matches every packet entry `b` (with
-/// protocols `bp`) matches, as far as `a` tells: 1 yes, 0 no, -1 unknown
-/// (the entry and its rule must be read). `a` must pass may_hold().
-int holds_by_summary(const Summary& a, const Entry& b, const Protocols& bp) {
-  bool known = true;
-  if (!(a.any & kAnyProtocol)) {
-    if (a.n_protocols == 0) {
-      known = false;
-    } else {
-      Protocols ap;
-      for (std::uint8_t k = 0; k < a.n_protocols; ++k)
-        ap.w[a.protocol_values[k] >> 6] |= std::uint64_t{1} << (a.protocol_values[k] & 63);
-      if (!bp.within(ap)) return 0;
-    }
-  }
-  if (!(a.any & kAnyDestinationPort)) {
-    if (a.n_dports == 0) known = false;
-    else if (!holds_ports(a, *b.dport)) return 0;
-  }
-  constexpr std::uint32_t kRead = kAnyInterface | kAnySource | kAnyDestination | kAnySourcePort | kAnyIcmpType;
-  return known && (a.any & kRead) == kRead ? 1 : -1;
-}
-
-/// True when entry `a` matches every packet `b` matches (protocols and families apart).
-bool holds_place(const Entry& a, const Entry& b) {
-  const ir::Match& x = a.rule->match;
-  const ir::Match& y = b.rule->match;
-  return holds(x.interfaces, y.interfaces) && holds(x.src, y.src) && holds(x.dst, y.dst) &&
-         holds(a.alt().sport, b.alt().sport) && holds(a.alt().dport, b.alt().dport) && holds(a.alt().icmp_types, b.alt().icmp_types);
-}
-
-bool same_place(const Entry& a, const Entry& b) {
-  const ir::Match& x = a.rule->match;
-  const ir::Match& y = b.rule->match;
-  return meets(x.interfaces, y.interfaces) && meets(x.src, y.src) && meets(x.dst, y.dst) &&
-         meets(a.alt().sport, b.alt().sport) && meets(a.alt().dport, b.alt().dport) &&
-         meets(a.alt().icmp_types, b.alt().icmp_types);
-}
 
 constexpr std::size_t kMaxKeys = 16;
 /// Classes are numbered from 0 (Entry::klass); from this one on, an entry joins no other.
@@ -296,26 +86,27 @@ class PortIndex {
   };
   /// `p`: the entry's protocols (protocols_of).
   static Filing keys(const Entry& e, const Protocols& p) {
+    const AltFields alt = e.alt();
     Filing k;
     std::size_t n = 0;
-    for (const auto& r : e.alt().dport) n += r.hi - r.lo + 1u;
-    if (!e.alt().dport.empty() && n <= kMaxKeys)
-      for (const auto& r : e.alt().dport)
+    for (const auto& r : alt.dport) n += r.hi - r.lo + 1u;
+    if (!alt.dport.empty() && n <= kMaxKeys)
+      for (const auto& r : alt.dport)
         for (unsigned v = r.lo; v <= r.hi; ++v) k.ports.push_back(v);
-    if (!e.alt().dport.empty())
-      for (const auto& r : e.alt().dport)
+    if (!alt.dport.empty())
+      for (const auto& r : alt.dport)
         for (unsigned b = r.lo >> 6; b <= (r.hi >> 6u) && k.blocks.size() <= kMaxKeys; ++b)
           if (k.blocks.empty() || k.blocks.back() != b) k.blocks.push_back(b);
     if (k.blocks.size() > kMaxKeys) k.blocks.clear();
-    if (!e.alt().negate_protocols && e.alt().protocols.size() == 1 && e.alt().protocols[0].lo == e.alt().protocols[0].hi)
-      k.protocol = e.alt().protocols[0].lo;
+    if (!alt.negate_protocols && alt.protocols.size() == 1 && alt.protocols[0].lo == alt.protocols[0].hi)
+      k.protocol = alt.protocols[0].lo;
     k.ported = p[ir::proto::tcp] || p[ir::proto::udp] || p[ir::proto::sctp];
     if (k.ported) return k;
-    if (!e.alt().negate_protocols && !e.alt().protocols.empty()) {  // the values in order, from the ranges
+    if (!alt.negate_protocols && !alt.protocols.empty()) {  // the values in order, from the ranges
       std::size_t count = 0;
-      for (const auto& r : e.alt().protocols) count += r.hi - r.lo + 1u;
+      for (const auto& r : alt.protocols) count += r.hi - r.lo + 1u;
       if (count <= kMaxKeys)
-        for (const auto& r : e.alt().protocols)
+        for (const auto& r : alt.protocols)
           for (unsigned v = r.lo; v <= r.hi; ++v) k.protocols.push_back(v);
     } else if (p.count() <= kMaxKeys) {
       for (unsigned v = 0; v < 256; ++v)

@@ -9,6 +9,7 @@
 #include "backends/backend.hpp"
 #include "backends/linux_rules.hpp"
 #include "backends/nft_merge.hpp"
+#include "backends/nft_summary.hpp"
 #include "backends/nft_prune.hpp"
 #include "frontend.hpp"
 #include "policy_gen.hpp"
@@ -141,6 +142,37 @@ TEST_CASE("nft merge: merged groups, without covered rules, decide every sampled
   }
   CHECK(merged > 50);  // the test merges something
   CHECK(covered > 50);  // and leaves something out
+}
+
+TEST_CASE("nft merge: the planner's shortcuts answer every holder test as the exact tests do") {
+  // Signatures, summaries and listed ports decide most tests without the
+  // entry and its rule; they must never answer otherwise. Pairs of entries
+  // of generated policies, many of them one within the other.
+  std::mt19937 rng(5);
+  std::size_t held = 0, tests = 0;
+  std::size_t decided[3] = {0, 0, 0};  // by the summary: unknown, no, yes
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto doc = load_text(bench::generate_policy(1500, seed), "gen.rules");
+    REQUIRE(doc->ok());
+    for (ir::Direction dir : {ir::Direction::In, ir::Direction::Out}) {
+      auto entries = entries_of(doc->ir, dir);
+      REQUIRE(entries.size() > 500);
+      auto check = [&](const nm::Entry& a, const nm::Entry& b) {
+        const bool exact = nm::holds_whole(a, b);
+        CHECK(nm::holds_as_planned(a, b) == exact);
+        held += exact;
+        ++tests;
+        const nm::Summary sa = nm::summary_of(a), sb = nm::summary_of(b);
+        if (sa.may_hold(sb)) ++decided[nm::holds_by_summary(sa, b, nm::protocols_of(b.alt())) + 1];
+      };
+      for (std::size_t i = 0; i < 400; ++i)
+        for (std::size_t j = 0; j < 400; ++j) check(entries[i], entries[j]);
+      for (int n = 0; n < 100000; ++n) check(entries[rng() % entries.size()], entries[rng() % entries.size()]);
+    }
+  }
+  CHECK(held > 10000);
+  CHECK(tests > 1000000);
+  for (std::size_t n : decided) CHECK(n > 1000);  // every kind of answer was given
 }
 
 TEST_CASE("nft merge: rules of one shape become one rule with a set of concatenations") {
