@@ -835,7 +835,7 @@ class IptablesBackend final : public Backend {
       l.rest.reserve(&l == &look ? n : to - from);
       std::uint32_t last = UINT32_MAX;
       for (std::uint32_t i = from; i < to; ++i) {
-        if (i + linux_fw::kPrefetchAhead < to) linux_fw::prefetch(policy.rules[i + linux_fw::kPrefetchAhead]);
+        if (i + linux_fw::kPrefetchAhead < to) linux_fw::prefetch_head(policy.rules[i + linux_fw::kPrefetchAhead]);
         const ir::Rule& r = policy.rules[i];
         l.check.rule(r);
         if (r.action == ir::Action::Pass && r.state) {

@@ -619,7 +619,7 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
   later.first_match.reserve(n - split);
   auto take_look = [this](Look& l, std::uint32_t from, std::uint32_t to) {
     for (std::uint32_t i = from; i < to; ++i) {
-      if (i + kPrefetchAhead < to) prefetch(policy_.rules[i + kPrefetchAhead]);
+      if (i + kPrefetchAhead < to) linux_fw::prefetch_head(policy_.rules[i + kPrefetchAhead]);
       const ir::Rule& r = policy_.rules[i];
       l.check.rule(r);
       l.stateful = l.stateful || (r.action == ir::Action::Pass && r.state);

@@ -277,7 +277,10 @@ struct Match {
 /// One IR rule. Several IR rules may share one source rule (`origin`).
 ///
 /// 256 bytes on a 64-byte boundary, so a pass over a million rules reads
-/// four cache lines a rule (the label text is in Policy::labels for this).
+/// four cache lines a rule (the label text is in Policy::labels for this),
+/// or two: the options, the source rule, the directions, interfaces,
+/// families and protocols are in the first two (a backend's look at every
+/// rule needs no more).
 struct alignas(64) Rule {
   Action action = Action::Pass;
   bool state = false;  ///< `>> state`
@@ -286,16 +289,16 @@ struct alignas(64) Rule {
   /// Line of origin.begin (1-based) when lowering recorded it, else 0: the
   /// backends' comments need it for every rule, and finding it costs more.
   std::uint32_t line = 0;
-  /// Column of origin.begin (1-based) when `line` is recorded, else 0: with
-  /// it, a comment never reads the source text.
-  std::uint32_t column = 0;
   /// `>> label "text"`: the text is Policy::labels[label_id - 1] (0: no
   /// label). Rules with the same text have the same number, numbered from 1
   /// in order of first use, so a backend can keep a table by label.
   std::uint32_t label_id = 0;
-  Match match;
-  diag::Location origin;       ///< span of the whole source rule
   std::uint32_t source_rule = 0;  ///< index of the source rule (0-based, across includes)
+  Match match;
+  diag::Location origin;  ///< span of the whole source rule
+  /// Column of origin.begin (1-based) when `line` is recorded, else 0: with
+  /// it, a comment never reads the source text.
+  std::uint32_t column = 0;
   /// True when the rule names no explicit interface, direction, family,
   /// protocol, address or port: `block`, `pass out`, ...
   bool matches_everything() const;
