@@ -6,9 +6,10 @@
 // lowering + emit. With --nft-load (as root), it also loads the 100k nft
 // output with `nft -f` into a fresh network namespace and reports the time.
 // Prints a human line and one `BENCH` line per measurement (bench/README.md).
-// The library's defaults decide how many threads lower and write a policy;
-// RULEC_BENCH_THREADS=1 makes both one thread, RULEC_BENCH_THREADS=2 both two
-// threads from 20,000 rules (the output is the same either way).
+// The library's defaults decide how many threads parse, lower and write a
+// policy; RULEC_BENCH_THREADS=1 makes all three one thread,
+// RULEC_BENCH_THREADS=2 lowering and writing two threads from 20,000 rules
+// (the output is the same either way).
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,7 +38,8 @@ int run_one(std::size_t rules, const std::string& target, const char* save) {
   rulec::semantics::LowerOptions lower;
   const char* env = std::getenv("RULEC_BENCH_THREADS");
   const std::string threads = env && (std::string(env) == "1" || std::string(env) == "2") ? env : "default";
-  if (threads == "1") lower.two_threads_from = rulec::backends::linux_fw::two_threads_from = SIZE_MAX;
+  if (threads == "1")
+    lower.two_threads_from = rulec::backends::linux_fw::two_threads_from = rulec::syntax::two_threads_from = SIZE_MAX;
   if (threads == "2") lower.two_threads_from = rulec::backends::linux_fw::two_threads_from = 20000;
   auto t0 = Clock::now();
   auto doc = rulec::load_text(std::move(text), "generated.rules", "", lower);

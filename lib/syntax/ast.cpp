@@ -113,6 +113,50 @@ const char* to_string(Clause::Kind k) {
   return "?";
 }
 
+void append(Policy& to, const Policy& from) {
+  // Id 0, the empty string, is the only one a fresh table holds.
+  std::vector<std::uint32_t> sym(from.symbols.size(), 0);
+  for (std::uint32_t id = 1; id < sym.size(); ++id) sym[id] = to.symbols.intern(from.symbols.str(id));
+  const auto clauses = static_cast<std::uint32_t>(to.clauses.size());
+  const auto values = static_cast<std::uint32_t>(to.values.size());
+  const auto addresses = static_cast<std::uint32_t>(to.addresses.size());
+  const auto requirements = static_cast<std::uint32_t>(to.requirements.size());
+  to.statements.reserve(to.statements.size() + from.statements.size());
+  for (Statement s : from.statements) {
+    s.first_clause += clauses;
+    s.first_value += values;
+    s.name = sym[s.name];
+    s.iface = sym[s.iface];
+    s.label = sym[s.label];
+    if (s.kind == Statement::Kind::Require) s.extra += requirements;
+    to.statements.push_back(s);
+  }
+  to.clauses.reserve(to.clauses.size() + from.clauses.size());
+  for (Clause c : from.clauses) {
+    c.first_value += values;
+    c.first_port += values;
+    to.clauses.push_back(c);
+  }
+  to.values.reserve(to.values.size() + from.values.size());
+  for (Value v : from.values) {
+    if (v.kind == Value::Kind::Address) v.lo += addresses;
+    if (v.kind == Value::Kind::Word || v.kind == Value::Kind::Ref) v.sym = sym[v.sym];
+    to.values.push_back(v);
+  }
+  to.addresses.insert(to.addresses.end(), from.addresses.begin(), from.addresses.end());
+  for (Requirement r : from.requirements) {
+    r.role = sym[r.role];
+    r.via_in = sym[r.via_in];
+    r.via_out = sym[r.via_out];
+    r.on = sym[r.on];
+    if (r.peer_value != UINT32_MAX) r.peer_value += values;
+    if (r.port_value != UINT32_MAX) r.port_value += values;
+    to.requirements.push_back(r);
+  }
+  to.comments.insert(to.comments.end(), from.comments.begin(), from.comments.end());
+  to.blank_lines.insert(to.blank_lines.end(), from.blank_lines.begin(), from.blank_lines.end());
+}
+
 std::string address_text(const Policy& p, const Value& v) {
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(v.family == 4 ? AF_INET : AF_INET6, p.address_bytes(v).data(), buf, sizeof buf);

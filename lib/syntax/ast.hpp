@@ -162,6 +162,13 @@ const char* to_string(Action a);
 const char* to_string(Direction d);
 const char* to_string(Clause::Kind k);
 
+/// Appends `from` to `to` as if `from`'s text had been parsed into `to`
+/// right after `to`'s own: `from`'s symbols are interned into `to`'s table in
+/// id order (which gives the ids that one parse would have given them), and
+/// every index into an array (clauses, values, addresses, requirements) is
+/// moved past `to`'s elements. File ids and byte offsets are kept.
+void append(Policy& to, const Policy& from);
+
 /// An address value in canonical text: "192.0.2.0/24", "2001:db8::1".
 std::string address_text(const Policy& p, const Value& v);
 

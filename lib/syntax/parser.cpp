@@ -10,6 +10,7 @@
 
 #include "../../grammar/rulec_grammar.hpp"
 #include "support/page_mapper.hpp"
+#include "syntax/two_threads.hpp"
 
 namespace rulec::syntax {
 namespace {
@@ -538,16 +539,35 @@ std::size_t recovery_point(const std::string& text, std::size_t begin, std::size
   return nl == std::string::npos ? text.size() : nl + 1;
 }
 
+/// Parses [begin, end) of a file into `tree` in one go, with its arrays
+/// mapped ahead by `mapper` when given; false at the first syntax error.
+bool parse_part(ast::Policy& tree, std::uint32_t file_id, const std::string& text, std::size_t begin,
+                std::size_t end, support::PageMapper* mapper) {
+  Builder b{tree, file_id, text.data()};
+  b.mapper = mapper;
+  if (mapper) b.map_ahead();
+  pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf> in(text.data() + begin, text.data() + end, "");
+  try {
+    pegtl::parse<g::file, action, g::control>(in, b);
+    return true;
+  } catch (const pegtl::parse_error&) {
+    return false;
+  }
+}
+
 }  // namespace
+
+void reserve_for(ast::Policy& policy, std::size_t bytes) {
+  policy.statements.reserve(bytes / 24 + 16);
+  policy.clauses.reserve(bytes / 16 + 16);
+  policy.values.reserve(bytes / 10 + 16);
+  policy.addresses.reserve(bytes / 32 + 16);
+}
 
 void parse_text(ast::Policy& policy, const diag::SourceMap& sources, std::uint32_t file_id, diag::Sink& sink) {
   const std::string& text = sources.file(file_id).text();
-  if (policy.statements.empty()) {  // a large file: room for everything, touched only as used
-    policy.statements.reserve(text.size() / 24 + 16);
-    policy.clauses.reserve(text.size() / 16 + 16);
-    policy.values.reserve(text.size() / 10 + 16);
-    policy.addresses.reserve(text.size() / 32 + 16);
-  }
+  if (policy.statements.empty()) reserve_for(policy, text.size());  // a large file: touched only as used
+  if (text.size() >= two_threads_from && parse_on_two_threads(policy, file_id, text, parse_part)) return;
   Builder b{policy, file_id, text.data()};
   std::optional<support::PageMapper> mapper;
   if (text.size() >= kMapFrom) {
