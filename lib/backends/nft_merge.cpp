@@ -25,9 +25,12 @@ namespace rulec::backends::nft_merge {
 namespace {
 
 /// A placed entry as the lists keep it.
+/// 24 bytes: the lists are read in order, and what they keep of an entry
+/// decides most holder tests without a look at its summary (a cache miss).
 struct Placed {
   std::uint32_t index;
   std::uint32_t signature;  ///< signature() of its summary
+  Listed<2> listed;
 };
 using List = std::vector<Placed>;
 
@@ -228,7 +231,7 @@ class PlannerCore {
     // Rules for any destination are filed always (they are what covers
     // rules, mostly); the others only while searching (fits() looks only at
     // entries placed since the search began; cover() finds what it finds).
-    const Placed placed{i, signature(summaries_[i])};
+    const Placed placed{i, signature(summaries_[i]), listed_of<2>(e)};
     if (dst.empty()) return wide_dst_.file(placed, ports);
     if (!searching_) return;
     for (auto k : dst) by_dst_[k].push_back(placed);
@@ -258,8 +261,11 @@ class PlannerCore {
         if (++work > kCoverBudget) return true;
         if (sig & ~it->signature) continue;  // what the folds say: it does not hold this one
         const std::uint32_t m = it->index;
-        if (!summaries_[m].may_hold(summaries_[i])) continue;
-        const int known = holds_by_summary(summaries_[m], entries_[i], protocols_);
+        int known = holds_by_listed(it->listed, entries_[i], protocols_);  // families: exact in a signature
+        if (known < 0 && summaries_[m].may_hold(summaries_[i]))
+          known = holds_by_listed(summaries_[m].listed, entries_[i], protocols_);
+        else if (known < 0)
+          known = 0;
         if (known == 0) continue;
         if (known == 1 ||
             (protocols_.within(protocols_of(entries_[m].alt())) && holds_place(entries_[m], entries_[i])))

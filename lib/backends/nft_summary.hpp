@@ -108,33 +108,8 @@ std::uint64_t sketch(const ir::FieldSet<T>& set) {
   return set.empty() ? ~std::uint64_t{0} : bits;
 }
 
-/// What the planner's tests read first of every placed entry, in one array:
-/// its families, sketches of its interfaces, protocols and destination
-/// ports, which fields match any value, and its protocols and destination
-/// ports when they are few. The exact tests read the entry and its IR rule
-/// only when these cannot decide (protocols_of(), holds_place(), same_place()).
-struct Summary {
-  std::uint64_t interfaces = 0, protocols = 0, dports = 0;
-  std::uint32_t families = 0;
-  /// The fields that match any value (kAnyInterface...).
-  std::uint32_t any = 0;
-  /// Its protocols, when they are 1-4 values (else n_protocols is 0).
-  std::array<std::uint8_t, 4> protocol_values{};
-  std::uint8_t n_protocols = 0;
-  /// Its destination ports, when they are 1-4 ranges (else n_dports is 0).
-  std::uint8_t n_dports = 0;
-  std::array<ir::Range<std::uint16_t>, 4> dport_ranges{};
-  /// False when entry `b` certainly has a packet this one does not match.
-  bool may_hold(const Summary& b) const {
-    return ((b.families & ~families) | (b.interfaces & ~interfaces) | (b.protocols & ~protocols) |
-            (b.dports & ~dports)) == 0;
-  }
-  /// False when no packet can match both.
-  bool may_meet(const Summary& b) const { return (families & b.families) && (protocols & b.protocols); }
-};
-
-/// Fields of a Summary that match any value (Summary::any).
-enum : std::uint32_t {
+/// Fields of an entry that match any value (Listed::any).
+enum : std::uint8_t {
   kAnyInterface = 1,
   kAnySource = 2,
   kAnyDestination = 4,
@@ -144,29 +119,99 @@ enum : std::uint32_t {
   kAnyProtocol = 64,
 };
 
-/// The summary of entry `e`.
-inline Summary summary_of(const Entry& e) {
-  const std::uint64_t all = ~std::uint64_t{0};
+/// What decides most tests of whether an entry holds another exactly,
+/// families apart: which of its fields match any value, and its protocols
+/// and destination ports when they are few (up to `Ranges` ranges).
+template <std::size_t Ranges>
+struct Listed {
+  std::uint8_t any = 0;  ///< the fields that match any value (kAnyInterface...)
+  std::uint8_t n_protocols = 0;  ///< protocol_values used; 0: not listed
+  std::uint8_t n_dports = 0;     ///< dport_ranges used; 0: not listed
+  std::array<std::uint8_t, 4> protocol_values{};
+  std::array<ir::Range<std::uint16_t>, Ranges> dport_ranges{};
+};
+
+/// The Listed part of entry `e`.
+template <std::size_t Ranges>
+Listed<Ranges> listed_of(const Entry& e) {
   const ir::Match& m = e.rule->match;
-  Summary s;
-  s.interfaces = sketch(m.interfaces);
-  s.protocols = e.negate_protocols ? all : sketch(e.protocols);
-  s.dports = sketch(*e.dport);
-  s.families = families_of(*e.rule);
-  s.any = (m.interfaces.empty() ? kAnyInterface : 0) | (m.src.empty() ? kAnySource : 0) |
+  Listed<Ranges> l;
+  l.any = (m.interfaces.empty() ? kAnyInterface : 0) | (m.src.empty() ? kAnySource : 0) |
           (m.dst.empty() ? kAnyDestination : 0) | (e.sport->empty() ? kAnySourcePort : 0) |
           (e.dport->empty() ? kAnyDestinationPort : 0) | (e.icmp_types->empty() ? kAnyIcmpType : 0) |
           (e.protocols.empty() ? kAnyProtocol : 0);
   if (!e.negate_protocols && !e.protocols.empty()) {
     std::size_t n = 0;
     for (const auto& r : e.protocols) n += static_cast<std::size_t>(r.hi - r.lo) + 1;
-    if (n <= s.protocol_values.size())
+    if (n <= l.protocol_values.size())
       for (const auto& r : e.protocols)
-        for (unsigned v = r.lo; v <= r.hi; ++v) s.protocol_values[s.n_protocols++] = static_cast<std::uint8_t>(v);
+        for (unsigned v = r.lo; v <= r.hi; ++v) l.protocol_values[l.n_protocols++] = static_cast<std::uint8_t>(v);
   }
-  if (!e.dport->empty() && e.dport->size() <= s.dport_ranges.size()) {
-    for (const auto& r : *e.dport) s.dport_ranges[s.n_dports++] = r;
+  if (!e.dport->empty() && e.dport->size() <= Ranges)
+    for (const auto& r : *e.dport) l.dport_ranges[l.n_dports++] = r;
+  return l;
+}
+
+/// Whether the entry `a` lists matches every packet entry `b` (with
+/// protocols `bp`) matches, families apart, as far as `a` tells: 1 yes,
+/// 0 no, -1 unknown (the entry and its rule must be read).
+template <std::size_t Ranges>
+int holds_by_listed(const Listed<Ranges>& a, const Entry& b, const Protocols& bp) {
+  bool known = true;
+  if (!(a.any & kAnyProtocol)) {
+    if (a.n_protocols == 0) {
+      known = false;
+    } else {
+      Protocols ap;
+      for (std::uint8_t k = 0; k < a.n_protocols; ++k)
+        ap.w[a.protocol_values[k] >> 6] |= std::uint64_t{1} << (a.protocol_values[k] & 63);
+      if (!bp.within(ap)) return 0;
+    }
   }
+  if (!(a.any & kAnyDestinationPort)) {
+    if (a.n_dports == 0) {
+      known = false;
+    } else {  // holds(a's ports, b's ports), a's being listed
+      const ir::FieldSet<std::uint16_t>& ports = *b.dport;
+      if (ports.empty()) return 0;  // a has values: not every port
+      std::size_t i = 0;
+      for (const auto& r : ports) {
+        while (i < a.n_dports && a.dport_ranges[i].hi < r.lo) ++i;
+        if (i == a.n_dports || a.dport_ranges[i].lo > r.lo || a.dport_ranges[i].hi < r.hi) return 0;
+      }
+    }
+  }
+  constexpr unsigned kRead = kAnyInterface | kAnySource | kAnyDestination | kAnySourcePort | kAnyIcmpType;
+  return known && (a.any & kRead) == kRead ? 1 : -1;
+}
+
+/// What the planner's tests read first of every placed entry, in one array:
+/// its families, sketches of its interfaces, protocols and destination
+/// ports, and its Listed part. The exact tests read the entry and its IR
+/// rule only when these cannot decide (protocols_of(), holds_place(), same_place()).
+struct Summary {
+  std::uint64_t interfaces = 0, protocols = 0, dports = 0;
+  std::uint32_t families = 0;
+  Listed<4> listed;
+  /// False when entry `b` certainly has a packet this one does not match.
+  bool may_hold(const Summary& b) const {
+    return ((b.families & ~families) | (b.interfaces & ~interfaces) | (b.protocols & ~protocols) |
+            (b.dports & ~dports)) == 0;
+  }
+  /// False when no packet can match both.
+  bool may_meet(const Summary& b) const { return (families & b.families) && (protocols & b.protocols); }
+};
+
+
+/// The summary of entry `e`.
+inline Summary summary_of(const Entry& e) {
+  const std::uint64_t all = ~std::uint64_t{0};
+  Summary s;
+  s.interfaces = sketch(e.rule->match.interfaces);
+  s.protocols = e.negate_protocols ? all : sketch(e.protocols);
+  s.dports = sketch(*e.dport);
+  s.families = families_of(*e.rule);
+  s.listed = listed_of<4>(e);
   return s;
 }
 
@@ -185,40 +230,6 @@ inline std::uint32_t fold(std::uint64_t x) {
 /// protocols, interfaces and destination ports (10 bits each).
 inline std::uint32_t signature(const Summary& s) {
   return (s.families & 3) | fold(s.protocols) << 2 | fold(s.interfaces) << 12 | fold(s.dports) << 22;
-}
-
-/// holds(a, b) of the destination ports, with `a`'s listed in a summary.
-inline bool holds_ports(const Summary& a, const ir::FieldSet<std::uint16_t>& b) {
-  if (b.empty()) return false;  // a has values: not every port
-  std::size_t i = 0;
-  for (const auto& r : b) {
-    while (i < a.n_dports && a.dport_ranges[i].hi < r.lo) ++i;
-    if (i == a.n_dports || a.dport_ranges[i].lo > r.lo || a.dport_ranges[i].hi < r.hi) return false;
-  }
-  return true;
-}
-
-/// Whether the entry summed up by `a` matches every packet entry `b` (with
-/// protocols `bp`) matches, as far as `a` tells: 1 yes, 0 no, -1 unknown
-/// (the entry and its rule must be read). `a` must pass may_hold().
-inline int holds_by_summary(const Summary& a, const Entry& b, const Protocols& bp) {
-  bool known = true;
-  if (!(a.any & kAnyProtocol)) {
-    if (a.n_protocols == 0) {
-      known = false;
-    } else {
-      Protocols ap;
-      for (std::uint8_t k = 0; k < a.n_protocols; ++k)
-        ap.w[a.protocol_values[k] >> 6] |= std::uint64_t{1} << (a.protocol_values[k] & 63);
-      if (!bp.within(ap)) return 0;
-    }
-  }
-  if (!(a.any & kAnyDestinationPort)) {
-    if (a.n_dports == 0) known = false;
-    else if (!holds_ports(a, *b.dport)) return 0;
-  }
-  constexpr std::uint32_t kRead = kAnyInterface | kAnySource | kAnyDestination | kAnySourcePort | kAnyIcmpType;
-  return known && (a.any & kRead) == kRead ? 1 : -1;
 }
 
 /// True when entry `a` matches every packet `b` matches (protocols and families apart).
@@ -244,15 +255,15 @@ inline bool holds_whole(const Entry& a, const Entry& b) {
          holds_place(a, b);
 }
 
-/// The same as the planner decides it: signature, summary, then the exact
-/// tests only when those cannot decide.
+/// The same as the planner decides it: signature, what its lists keep
+/// (a Listed<2>), summary, then the exact tests only when those cannot decide.
 inline bool holds_as_planned(const Entry& a, const Entry& b) {
   const Summary sa = summary_of(a), sb = summary_of(b);
-  if (signature(sb) & ~signature(sa)) return false;
-  if (!sa.may_hold(sb)) return false;
+  if (signature(sb) & ~signature(sa)) return false;  // families are exact in a signature
   const Protocols bp = protocols_of(b.alt());
-  const int known = holds_by_summary(sa, b, bp);
-  if (known >= 0) return known == 1;
+  if (const int known = holds_by_listed(listed_of<2>(a), b, bp); known >= 0) return known == 1;
+  if (!sa.may_hold(sb)) return false;
+  if (const int known = holds_by_listed(sa.listed, b, bp); known >= 0) return known == 1;
   return bp.within(protocols_of(a.alt())) && holds_place(a, b);
 }
 
