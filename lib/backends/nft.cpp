@@ -156,12 +156,22 @@ void NftWriter::named_set(const char* type, const std::string& elements, const c
 const std::string& NftWriter::define_set(std::string_view prefix) {
   auto [it, fresh] = set_names_.try_emplace(key_);
   if (!fresh) return it->second;
-  it->second = fmt::format("{}_{}", prefix, set_names_.size());
+  std::string& name = it->second;  // "{prefix}_{number}"
+  name.assign(prefix);
+  name += '_';
+  linux_fw::append_number(name, set_names_.size());
   const std::string_view key = it->first;
   const std::string_view type = key.substr(0, key.find('|'));
-  fmt::format_to(std::back_inserter(sets_), "\tset {} {{\n\t\ttype {};{}\n\t\telements = {{ {} }}\n\t}}\n", it->second,
-                 type, type != "ifname" ? " flags interval;" : "", key.substr(type.size() + 1));
-  return it->second;
+  // "\tset NAME {\n\t\ttype TYPE; flags interval;\n\t\telements = { ELEMENTS }\n\t}\n", appended
+  // piece by piece (a million-rule policy defines 100,000 sets)
+  sets_ += "\tset ";
+  sets_ += name;
+  sets_ += " {\n\t\ttype ";
+  sets_ += type;
+  sets_ += type != "ifname" ? "; flags interval;\n\t\telements = { " : ";\n\t\telements = { ";
+  sets_ += key.substr(type.size() + 1);
+  sets_ += " }\n\t}\n";
+  return name;
 }
 
 void NftWriter::append_deferred(NftWriter& other) {
