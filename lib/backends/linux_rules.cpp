@@ -382,6 +382,7 @@ void PolicyCheck::rule(const ir::Rule& r) {
 }
 
 void PolicyCheck::take(PolicyCheck& later, diag::Sink& later_sink) {
+  sink_.all().reserve(sink_.all().size() + later_sink.all().size());
   for (diag::Diagnostic& d : later_sink.all()) sink_.add(std::move(d));
   later_sink.all().clear();
   ok_ = ok_ && later.ok_;
