@@ -118,6 +118,7 @@ class Pieces {
       } catch (...) {  // out of memory: the first thread parses the file again, and fails there too
         clean = false;
       }
+      if (!clean) stop = true;  // the file is parsed again on one thread: the later pieces are not needed
       std::lock_guard<std::mutex> lock(mutex_);
       p.tree = std::move(tree);
       p.clean = clean;
