@@ -567,14 +567,15 @@ void reserve_for(ast::Policy& policy, std::size_t bytes) {
 void parse_text(ast::Policy& policy, const diag::SourceMap& sources, std::uint32_t file_id, diag::Sink& sink) {
   const std::string& text = sources.file(file_id).text();
   if (policy.statements.empty()) reserve_for(policy, text.size());  // a large file: touched only as used
-  if (text.size() >= two_threads_from && parse_on_two_threads(policy, file_id, text, parse_part)) return;
+  std::size_t cur = 0;  // where one thread starts: after what two threads parsed without an error
+  if (text.size() >= two_threads_from) cur = parse_on_two_threads(policy, file_id, text, parse_part);
+  if (cur != 0 && cur == text.size()) return;
   Builder b{policy, file_id, text.data()};
   std::optional<support::PageMapper> mapper;
   if (text.size() >= kMapFrom) {
     b.mapper = &mapper.emplace();
     b.map_ahead();
   }
-  std::size_t cur = 0;
   std::size_t errors = 0;
   while (cur <= text.size()) {
     pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf> in(text.data() + cur,

@@ -24,7 +24,7 @@ namespace rulec::syntax {
 /// policy (a root file; included files never are) is parsed on two threads,
 /// each part into a tree of its own, the trees then appended in order. The
 /// result is the one-thread parse's, to the last symbol id and byte offset;
-/// when a part has a syntax error the whole file is parsed again on one
+/// from a part with a syntax error on, the file is parsed again on one
 /// thread, for exactly the one-thread diagnostics.
 void parse_text(ast::Policy& policy, const diag::SourceMap& sources, std::uint32_t file_id, diag::Sink& sink);
 
@@ -35,8 +35,8 @@ void parse_text(ast::Policy& policy, const diag::SourceMap& sources, std::uint32
 /// way, 6.7 MB (100,000 rules) 2-4 ms faster on two threads, 67 MB (1M
 /// rules) 0.03-0.05 s faster (0.21-0.22 s instead of 0.25-0.26 s).
 inline std::size_t two_threads_from = std::size_t(8) << 20;
-/// How many files were parsed on two threads and joined (not parsed again
-/// on one thread for an error), for tests.
+/// How many files were parsed on two threads to their end (no part parsed
+/// again on one thread for an error), for tests.
 inline std::atomic<std::size_t> two_thread_parses{0};
 
 /// Where the root of a policy comes from.

@@ -23,8 +23,10 @@
 // whichever part they parse), so one thread goes on from the cut exactly as
 // the next part's parse does, with the same symbols in the same order of
 // first appearance: ast::append() gives each piece's symbols and indices the
-// ones one tree would have given them. A part with an error decides nothing:
-// the caller parses the whole file again, for one thread's diagnostics and
+// ones one tree would have given them. A part with an error decides
+// nothing: the parts before it are what one thread makes of the text up to
+// its cut, and the caller's one-thread driver goes on from there, as it
+// does at a statement after an error, for one thread's diagnostics and
 // recovery.
 #include "syntax/two_threads.hpp"
 
@@ -118,6 +120,7 @@ class Pieces {
       } catch (...) {  // out of memory: the first thread parses the file again, and fails there too
         clean = false;
       }
+      if (!clean) stop = true;  // the file is parsed again on one thread: the later pieces are not needed
       std::lock_guard<std::mutex> lock(mutex_);
       p.tree = std::move(tree);
       p.clean = clean;
@@ -177,28 +180,30 @@ bool cut(const std::string& text, std::size_t from, Pieces& pieces) {
 
 }  // namespace
 
-bool parse_on_two_threads(ast::Policy& policy, std::uint32_t file_id, const std::string& text, ParsePart parse_part) {
-  if (!fresh(policy) || std::thread::hardware_concurrency() < 2) return false;
+std::size_t parse_on_two_threads(ast::Policy& policy, std::uint32_t file_id, const std::string& text,
+                                 ParsePart parse_part) {
+  if (!fresh(policy) || std::thread::hardware_concurrency() < 2) return 0;
   const std::size_t first_end =
       line_start_after(text, static_cast<std::size_t>(static_cast<double>(text.size()) * (1 - kSecondShare)));
   Pieces pieces;
-  if (first_end == 0 || !cut(text, first_end, pieces)) return false;
+  if (first_end == 0 || !cut(text, first_end, pieces)) return 0;
   std::thread helper;
   try {
     helper = std::thread([&] { pieces.parse_all(text, file_id, parse_part); });
   } catch (const std::system_error&) {
-    return false;  // no thread to be had: one thread it is
+    return 0;  // no thread to be had: one thread it is
   }
-  bool clean = false;
+  std::size_t parsed = 0;  // the text before it is in `policy`
   try {
     std::optional<support::PageMapper> mapper;
     if (first_end >= kMapFrom) mapper.emplace();
-    clean = parse_part(policy, file_id, text, 0, first_end, mapper ? &*mapper : nullptr);
-    for (std::size_t i = 0; clean && i < pieces.piece.size(); ++i) {
+    if (parse_part(policy, file_id, text, 0, first_end, mapper ? &*mapper : nullptr)) parsed = first_end;
+    for (std::size_t i = 0; parsed != 0 && i < pieces.piece.size(); ++i) {
       Pieces::Piece& piece = pieces.wait_for(i);
-      clean = piece.clean;
-      if (clean) ast::append(policy, *piece.tree);
+      if (!piece.clean) break;
+      ast::append(policy, *piece.tree);
       pieces.recycle(piece);
+      parsed = piece.end;
     }
   } catch (...) {
     pieces.stop = true;
@@ -207,12 +212,9 @@ bool parse_on_two_threads(ast::Policy& policy, std::uint32_t file_id, const std:
   }
   pieces.stop = true;
   helper.join();
-  if (!clean) {
-    clear(policy);
-    return false;
-  }
-  ++two_thread_parses;
-  return true;
+  if (parsed == 0) clear(policy);  // the first part's statements before its error
+  if (parsed == text.size()) ++two_thread_parses;
+  return parsed;
 }
 
 }  // namespace rulec::syntax

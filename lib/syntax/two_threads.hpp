@@ -26,9 +26,14 @@ using ParsePart = bool (*)(ast::Policy& tree, std::uint32_t file_id, const std::
 void reserve_for(ast::Policy& policy, std::size_t bytes);
 
 /// Parses `text` into `policy` on two threads when `policy` is still empty
-/// (a root file) and a second CPU is there. Returns false, `policy` as it
-/// came, when it did not or a part had a syntax error: the caller then
-/// parses the whole file on one thread, for exactly its diagnostics.
-bool parse_on_two_threads(ast::Policy& policy, std::uint32_t file_id, const std::string& text, ParsePart parse_part);
+/// (a root file) and a second CPU is there. Returns how far it got:
+/// text.size() when the whole file is parsed; else a line start (0 when it
+/// did not split the file, or the first part had a syntax error) where the
+/// caller goes on with one thread, `policy` then holding exactly what one
+/// thread would have made of the text before it: the part with the error
+/// and everything after it are parsed again, for exactly one thread's
+/// diagnostics.
+std::size_t parse_on_two_threads(ast::Policy& policy, std::uint32_t file_id, const std::string& text,
+                                 ParsePart parse_part);
 
 }  // namespace rulec::syntax

@@ -140,7 +140,7 @@ TEST_CASE("parser: a cut inside a list falls back to one thread, with the same t
   CHECK_FALSE(same_both_ways(crlf(text)));
 }
 
-TEST_CASE("parser: syntax errors in either half give exactly one thread's diagnostics") {
+TEST_CASE("parser: syntax errors in any part give exactly one thread's diagnostics") {
   std::string a = bench::generate_policy(300, 6), b = bench::generate_policy(300, 7);
   const std::string broken[] = {"pass to port\n", "web = { 80,\n  443\n", "block >> label \"open\n", "foo\n",
                                 "pass from 300.1.1.1\n"};
@@ -153,6 +153,12 @@ TEST_CASE("parser: syntax errors in either half give exactly one thread's diagno
     Parsed p = parse(a + bad + b, 1);
     CHECK_FALSE(p.diagnostics.empty());
   }
+  // from a part with an error on, one thread parses again: its error count and limit are one thread's
+  std::string many;
+  for (int i = 0; i < 60; ++i) many += "foo\n" + bench::generate_policy(3, i);
+  CHECK_FALSE(same_both_ways(a + b + many));
+  CHECK_FALSE(same_both_ways(a + many + b));
+  CHECK(parse(a + b + many, 1).diagnostics.find("RC101") != std::string::npos);
 }
 
 TEST_CASE("parser: included files and their root read the same with two threads") {
