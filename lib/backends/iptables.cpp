@@ -208,28 +208,6 @@ void port_options(std::string_view which, const ir::FieldSet<std::uint16_t>& set
   out.end_piece();
 }
 
-/// The multiport matches port_options writes for `set` (1 for none or one range).
-std::size_t port_option_count(const ir::FieldSet<std::uint16_t>& set) {
-  if (set.size() <= 1) return 1;
-  std::size_t n = 0;
-  unsigned slots = 0;
-  for (const auto& r : set) {
-    unsigned need = r.lo == r.hi ? 1 : 2;
-    if (n == 0 || slots + need > 15) {
-      ++n;
-      slots = 0;
-    }
-    slots += need;
-  }
-  return n;
-}
-
-std::size_t decimal_digits(std::uint64_t v) {
-  std::size_t n = 1;
-  for (; v >= 10; v /= 10) ++n;
-  return n;
-}
-
 /// An entry of RulesWritten::order: an IR rule's index and its directions.
 constexpr std::uint32_t kInRule = 1u << 31, kOutRule = 1u << 30, kRuleIndex = kOutRule - 1;
 
@@ -285,8 +263,6 @@ class IptablesWriter {
   Dimension& next_dimension(bool negated);
   void protocol_dimension(const AlternativeView& alt);
   void address_dimension(std::string_view flag, std::string_view range_flag, const ir::FieldSet<ir::U128>& set);
-  /// The helper chains cascade() makes for dims_ from field `i` on.
-  std::size_t cascade_chains(std::size_t i) const;
   /// Works out the lines of dims_ when they are few and need no helper
   /// chain (combos_: what follows the chain's name on each); false otherwise.
   bool simple_alternative();
@@ -431,20 +407,6 @@ void IptablesWriter::dimensions(ir::Direction dir, const ir::Rule& r, const Alte
   if (!alt.protocols->empty()) protocol_dimension(alt);
   if (!r.match.src.empty()) address_dimension(" -s "sv, "--src-range"sv, r.match.src);
   if (!r.match.dst.empty()) address_dimension(" -d "sv, "--dst-range"sv, r.match.dst);
-}
-
-std::size_t IptablesWriter::cascade_chains(std::size_t i) const {
-  if (i == ndims_) return 0;
-  const Dimension& d = dims_[i];
-  if (d.negated() && d.size() == 1) return cascade_chains(i + 1);
-  std::size_t product = 1;
-  bool simple = true;
-  for (std::size_t k = i; k < ndims_; ++k) {
-    product *= dims_[k].size();
-    simple = simple && !dims_[k].negated() && product <= kMaxProduct;
-  }
-  if (simple) return 0;
-  return 1 + (d.negated() ? 1 : d.size()) * cascade_chains(i + 1);
 }
 
 void IptablesWriter::leaf(Chain& c, const ir::Rule& r, std::uint32_t index) {
