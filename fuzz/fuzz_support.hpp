@@ -166,8 +166,8 @@ inline bool same_rules(const ir::Policy& a, const ir::Policy& b) {
   if (a.rules.size() != b.rules.size() || a.interfaces != b.interfaces) return false;
   for (std::size_t i = 0; i < a.rules.size(); ++i) {
     const ir::Rule &x = a.rules[i], &y = b.rules[i];
-    if (x.action != y.action || x.state != y.state || x.done != y.done || x.log != y.log || x.label != y.label ||
-        !(x.match == y.match) || x.source_rule != y.source_rule)
+    if (x.action != y.action || x.state != y.state || x.done != y.done || x.log != y.log ||
+        a.label(x) != b.label(y) || !(x.match == y.match) || x.source_rule != y.source_rule)
       return false;
   }
   for (int d = 0; d < 2; ++d)

@@ -16,6 +16,7 @@
 #include "backends/backend.hpp"
 #include "backends/linux_rules.hpp"
 #include "backends/nft_merge.hpp"
+#include "support/page_mapper.hpp"
 
 namespace rulec::backends {
 namespace {
@@ -669,7 +670,15 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
     out.stateful_ = stateful_;
     out.deferred_names_ = true;
     out.chains_.reserve(policy_.rules.size() * 100 + 4096);
-    linux_fw::run_both([&] { judge(*this, ir::Direction::In); }, [&] { judge(out, ir::Direction::Out); });
+    linux_fw::run_both(
+        [&] {
+          judge(*this, ir::Direction::In);
+          // Where the other judgement's chains will be joined (about as long
+          // as these): mapped now, while that one may still be written.
+          const std::size_t at = chains_.size();
+          support::map_now(chains_.data() + at, chains_.data() + std::min(chains_.capacity(), 2 * at + at / 16));
+        },
+        [&] { judge(out, ir::Direction::Out); });
     chains_.reserve(chains_.size() + out.chains_.size() + 65536);  // room for the rest and the fixed chains
     append_deferred(out);
   }

@@ -75,6 +75,18 @@ void PageMapper::map(const void* begin, const void* end) {
 #endif
 }
 
+void map_now(const void* begin, const void* end) {
+#if defined(__linux__)
+  if (!can_map_ahead()) return;
+  const std::uintptr_t page = page_size();
+  std::uintptr_t lo = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) & ~(page - 1);
+  std::uintptr_t hi = reinterpret_cast<std::uintptr_t>(end) & ~(page - 1);
+  if (lo < hi) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
+#else
+  (void)begin, (void)end;
+#endif
+}
+
 void PageMapper::run() {
 #if defined(__linux__)
   std::vector<std::pair<std::uintptr_t, std::uintptr_t>> work;

@@ -50,6 +50,12 @@ class PageMapper {
   std::thread thread_;
 };
 
+/// Maps the whole pages inside [begin, end) now, on this thread: cheaper than
+/// the page faults that writing them would take (a third less on the
+/// development VM), for a thread that would otherwise wait. Does nothing
+/// where pages cannot be mapped ahead.
+void map_now(const void* begin, const void* end);
+
 /// Keeps the pages of one growing vector mapped a window ahead of its end
 /// (up to its capacity): call keep_up() now and then as it grows.
 template <typename T>
