@@ -35,6 +35,7 @@ ir::Policy without_source_rules(const ir::Policy& policy, const std::vector<std:
   out.vpns = policy.vpns;
   out.source_rules = policy.source_rules;
   out.empty_source_rules = policy.empty_source_rules;
+  out.labels = policy.labels;  // the rules keep their label numbers
   out.rules.reserve(policy.rules.size());
   for (const ir::Rule& r : policy.rules)
     if (!std::binary_search(sorted.begin(), sorted.end(), r.source_rule)) out.rules.push_back(r);

@@ -224,8 +224,21 @@ TEST_CASE("--prune: without the rules lint proves never decide a packet, every s
       ++by_rule;
       // the same source rule decides: the same verdict, state and log prefix
       CHECK(doc->ir.rules[before.rule].source_rule == kept.rules[after.rule].source_rule);
+      CHECK(doc->ir.label(doc->ir.rules[before.rule]) == kept.label(kept.rules[after.rule]));
       CHECK(before.created_state == after.created_state);
     }
     CHECK(by_rule > 1000);
+    // the kept rules' labels are theirs, and every target writes them
+    std::size_t labelled = 0;
+    for (const ir::Rule& r : kept.rules) labelled += !kept.label(r).empty();
+    CHECK(labelled > 100);
+    backends::EmitOptions options;
+    options.sources = &doc->sources;
+    for (const char* target : {"nft", "iptables", "pf"}) {
+      diag::Sink sink;
+      std::string out;
+      CHECK(backends::compile(*backends::find(target), kept, options, out, sink));
+      CHECK(out.find("rule 1") != std::string::npos);  // the generator's labels: "rule N"
+    }
   }
 }
