@@ -112,7 +112,8 @@ Plan plan(const std::vector<Entry>& entries);
 /// million rules a second look at each costs more than the planning).
 class Planner {
  public:
-  /// `entries` may grow between calls; `expected`: how many, roughly.
+  /// `entries` may grow between calls; `expected`: how many, roughly (room
+  /// is made for a quarter more).
   Planner(const std::vector<Entry>& entries, std::size_t expected);
   ~Planner();
   Planner(const Planner&) = delete;
