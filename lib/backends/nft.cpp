@@ -371,7 +371,10 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
     std::uint32_t klass = nft_merge::kAlone;
   };
   // Labelled effects: by label number and action (and state), 6 a label.
-  std::vector<Label> labelled(policy_.labels.size() * 6);
+  std::vector<Label> labelled;
+  labelled.reserve(policy_.labels.size() * 6);
+  if (labelled.capacity() >= 16384) support::map_now(labelled.data(), labelled.data() + labelled.capacity());
+  labelled.resize(policy_.labels.size() * 6);
   std::uint32_t labels = 0;
   std::unordered_map<std::uint64_t, std::uint32_t> classes;  // the other classes, by shape()'s key
   std::uint32_t next_class = 0;

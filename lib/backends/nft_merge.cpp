@@ -182,7 +182,11 @@ class PlannerCore {
     covered_by_.reserve(expected + expected / 4);
     // A large plan's summaries are tens of megabytes of fresh memory: mapped
     // at once, a third cheaper than a page fault at a time.
-    if (expected >= kMapNowFrom) support::map_now(summaries_.data(), summaries_.data() + expected);
+    if (expected >= kMapNowFrom) {
+      support::map_now(summaries_.data(), summaries_.data() + expected);
+      support::map_now(group_of_.data(), group_of_.data() + expected);
+      support::map_now(covered_by_.data(), covered_by_.data() + expected);
+    }
   }
 
   /// The plan of the entries placed.
