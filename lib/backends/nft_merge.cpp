@@ -269,16 +269,9 @@ class PlannerCore {
     auto holder = [&](const List& list) {
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
         if (++work > kCoverBudget) return true;
-        if (sig & ~it->signature) continue;  // what the folds say: it does not hold this one
         const std::uint32_t m = it->index;
-        int known = holds_by_listed(it->listed, entries_[i], protocols_);  // families: exact in a signature
-        if (known < 0 && summaries_[m].may_hold(summaries_[i]))
-          known = holds_by_listed(summaries_[m].listed, entries_[i], protocols_);
-        else if (known < 0)
-          known = 0;
-        if (known == 0) continue;
-        if (known == 1 ||
-            (protocols_.within(protocols_of(entries_[m].alt())) && holds_place(entries_[m], entries_[i])))
+        if (holds_in_steps(it->signature, it->listed, summaries_[m], entries_[m], sig, summaries_[i], entries_[i],
+                           protocols_))
           return by = m, true;
       }
       return false;
@@ -295,9 +288,7 @@ class PlannerCore {
   bool joins_last(std::uint32_t i) const {
     if (last_.size() > kDirect) return false;
     for (std::uint32_t m : last_)
-      if (summaries_[m].may_meet(summaries_[i]) && protocols_of(entries_[m].alt()).meets(protocols_) &&
-          same_place(entries_[m], entries_[i]))
-        return false;
+      if (meets_in_steps(summaries_[m], entries_[m], summaries_[i], entries_[i], protocols_)) return false;
     return true;
   }
 
@@ -339,9 +330,7 @@ class PlannerCore {
         if (++work > kBudget) return over = true;
         if (group_of_[m] < at) continue;
         if (group_of_[m] != at && entries_[m].effect == entries_[i].effect) continue;
-        if (summaries_[m].may_meet(summaries_[i]) && protocols_of(entries_[m].alt()).meets(protocols_) &&
-            same_place(entries_[m], entries_[i]))
-          return true;
+        if (meets_in_steps(summaries_[m], entries_[m], summaries_[i], entries_[i], protocols_)) return true;
       }
       return false;
     };

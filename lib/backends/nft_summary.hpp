@@ -9,11 +9,12 @@
 // the exact tests would (a unit test compares them on random entries).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
+#include <span>
 
 #include "backends/nft_merge.hpp"
 
@@ -32,9 +33,9 @@ bool meets(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
   return false;
 }
 
-/// True when every value of `b` is in `a` (empty: any value).
+/// True when every value of `b` is in `a` (sorted ranges; none: any value).
 template <typename T>
-bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
+bool holds(std::span<const ir::Range<T>> a, std::span<const ir::Range<T>> b) {
   if (a.empty()) return true;
   if (b.empty()) return false;
   std::size_t i = 0;
@@ -43,6 +44,10 @@ bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
     if (i == a.size() || a[i].lo > r.lo || a[i].hi < r.hi) return false;
   }
   return true;
+}
+template <typename T>
+bool holds(const ir::FieldSet<T>& a, const ir::FieldSet<T>& b) {
+  return holds<T>({a.data(), a.size()}, {b.data(), b.size()});
 }
 
 /// A set of IP protocols, one bit each (std::bitset's operators build
@@ -169,17 +174,8 @@ int holds_by_listed(const Listed<Ranges>& a, const Entry& b, const Protocols& bp
     }
   }
   if (!(a.any & kAnyDestinationPort)) {
-    if (a.n_dports == 0) {
-      known = false;
-    } else {  // holds(a's ports, b's ports), a's being listed
-      const ir::FieldSet<std::uint16_t>& ports = *b.dport;
-      if (ports.empty()) return 0;  // a has values: not every port
-      std::size_t i = 0;
-      for (const auto& r : ports) {
-        while (i < a.n_dports && a.dport_ranges[i].hi < r.lo) ++i;
-        if (i == a.n_dports || a.dport_ranges[i].lo > r.lo || a.dport_ranges[i].hi < r.hi) return 0;
-      }
-    }
+    if (a.n_dports == 0) known = false;
+    else if (!holds<std::uint16_t>({a.dport_ranges.data(), a.n_dports}, {b.dport->data(), b.dport->size()})) return 0;
   }
   constexpr unsigned kRead = kAnyInterface | kAnySource | kAnyDestination | kAnySourcePort | kAnyIcmpType;
   return known && (a.any & kRead) == kRead ? 1 : -1;
@@ -201,7 +197,6 @@ struct Summary {
   /// False when no packet can match both.
   bool may_meet(const Summary& b) const { return (families & b.families) && (protocols & b.protocols); }
 };
-
 
 /// The summary of entry `e`.
 inline Summary summary_of(const Entry& e) {
@@ -255,16 +250,31 @@ inline bool holds_whole(const Entry& a, const Entry& b) {
          holds_place(a, b);
 }
 
-/// The same as the planner decides it: signature, what its lists keep
-/// (a Listed<2>), summary, then the exact tests only when those cannot decide.
+/// holds_whole(a, b) as the planner decides it, reading as little of `a` as
+/// it can: its signature and what its planner's list keeps (`a_listed`),
+/// then its summary, then the entry and its rule, only when those cannot
+/// decide. `b_protocols`: protocols_of(b).
+inline bool holds_in_steps(std::uint32_t a_signature, const Listed<2>& a_listed, const Summary& a_summary, const Entry& a,
+                           std::uint32_t b_signature, const Summary& b_summary, const Entry& b,
+                           const Protocols& b_protocols) {
+  if (b_signature & ~a_signature) return false;  // families are exact in a signature
+  int known = holds_by_listed(a_listed, b, b_protocols);
+  if (known < 0) known = a_summary.may_hold(b_summary) ? holds_by_listed(a_summary.listed, b, b_protocols) : 0;
+  if (known >= 0) return known == 1;
+  return b_protocols.within(protocols_of(a.alt())) && holds_place(a, b);
+}
+
+/// holds_in_steps() of two entries, for tests.
 inline bool holds_as_planned(const Entry& a, const Entry& b) {
   const Summary sa = summary_of(a), sb = summary_of(b);
-  if (signature(sb) & ~signature(sa)) return false;  // families are exact in a signature
-  const Protocols bp = protocols_of(b.alt());
-  if (const int known = holds_by_listed(listed_of<2>(a), b, bp); known >= 0) return known == 1;
-  if (!sa.may_hold(sb)) return false;
-  if (const int known = holds_by_listed(sa.listed, b, bp); known >= 0) return known == 1;
-  return bp.within(protocols_of(a.alt())) && holds_place(a, b);
+  return holds_in_steps(signature(sa), listed_of<2>(a), sa, a, signature(sb), sb, b, protocols_of(b.alt()));
+}
+
+/// True when some packet matches both entries, as the planner decides it:
+/// summaries first, then the exact tests. `b_protocols`: protocols_of(b).
+inline bool meets_in_steps(const Summary& a_summary, const Entry& a, const Summary& b_summary, const Entry& b,
+                           const Protocols& b_protocols) {
+  return a_summary.may_meet(b_summary) && protocols_of(a.alt()).meets(b_protocols) && same_place(a, b);
 }
 
 }  // namespace rulec::backends::nft_merge
