@@ -83,8 +83,6 @@ constexpr Judgement kJudgements[] = {
 };
 
 constexpr std::size_t kMaxProduct = 8;
-/// Policies of this many IR rules or more have their output's pages mapped ahead.
-constexpr std::size_t kMapPagesFrom = 16384;
 constexpr std::string_view kDeclEnd = " - [0:0]\n";
 
 /// Appends to a std::string through a pointer: the string is made longer
@@ -752,7 +750,7 @@ void IptablesWriter::write(const RulesWritten& written, Output& out) {
   // A large output is hundreds of megabytes of fresh memory: another
   // thread maps its pages ahead of the writers (as the front end's are).
   std::optional<support::PageMapper> mapper;
-  if (policy_.rules.size() >= kMapPagesFrom) mapper_ = &mapper.emplace();
+  if (policy_.rules.size() >= linux_fw::kMapPagesFrom) mapper_ = &mapper.emplace();
   std::vector<std::string> texts;
   if (policy_.rules.size() < linux_fw::two_threads_from)
     one_thread(written, texts);

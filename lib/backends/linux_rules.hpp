@@ -239,6 +239,10 @@ inline void prefetch_head(const ir::Rule& r) {
   __builtin_prefetch(at);
   __builtin_prefetch(at + 64);
 }
+/// From this many rules (or kernel rules), a backend maps the pages of its
+/// large arrays and texts ahead of their writers, by a PageMapper thread or
+/// by support::map_now (a fault a page costs more).
+inline constexpr std::size_t kMapPagesFrom = 16384;
 /// How many rules ahead of the one it reads a pass asks for (prefetch()).
 inline constexpr std::size_t kPrefetchAhead = 8;
 

@@ -373,7 +373,8 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   // Labelled effects: by label number and action (and state), 6 a label.
   std::vector<Label> labelled;
   labelled.reserve(policy_.labels.size() * 6);
-  if (labelled.capacity() >= 16384) support::map_now(labelled.data(), labelled.data() + labelled.capacity());
+  if (labelled.capacity() >= linux_fw::kMapPagesFrom)
+    support::map_now(labelled.data(), labelled.data() + labelled.capacity());
   labelled.resize(policy_.labels.size() * 6);
   std::uint32_t labels = 0;
   std::unordered_map<std::uint64_t, std::uint32_t> classes;  // the other classes, by shape()'s key
@@ -383,7 +384,8 @@ void NftWriter::plan(ir::Direction dir, std::span<const std::uint32_t> order) {
   entries.reserve(order.size() + order.size() / 4);
   // Each entry is placed as soon as it is made, while it and its rule are
   // in the cache.
-  if (order.size() >= 16384) support::map_now(entries.data(), entries.data() + order.size());  // a third cheaper than faults
+  if (order.size() >= linux_fw::kMapPagesFrom)  // mapped at once: a third cheaper than a fault a page
+    support::map_now(entries.data(), entries.data() + order.size());
   nft_merge::Planner planner(entries, order.size());
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (k + kPrefetchAhead < order.size()) prefetch(policy_.rules[order[k + kPrefetchAhead]]);
@@ -575,7 +577,7 @@ void NftWriter::judgement(ir::Direction dir) {
     // is in the cache, so finding the rule's address does not wait).
     if (g + 2 * kPrefetchAhead < plan.groups()) __builtin_prefetch(&entries[plan.group(g + 2 * kPrefetchAhead)[0]]);
     if (g + kPrefetchAhead < plan.groups()) prefetch(*entries[plan.group(g + kPrefetchAhead)[0]].rule);
-    if (g % 1024 == 0 && plan.groups() >= 16384) map_text_ahead();
+    if (g % 1024 == 0 && plan.groups() >= linux_fw::kMapPagesFrom) map_text_ahead();
     group(dir, plan.group(g));
   }
   covered_notes();

@@ -36,8 +36,6 @@ struct Placed {
 using List = std::vector<Placed>;
 
 constexpr std::size_t kMaxKeys = 16;
-/// Plans of this many entries or more have their summaries' pages mapped at once.
-constexpr std::size_t kMapNowFrom = 16384;
 /// Classes are numbered from 0 (Entry::klass); from this one on, an entry joins no other.
 constexpr std::uint32_t kMaxClass = 1u << 24;
 constexpr std::size_t kBudget = 1024;  ///< overlap tests a rule may cost
@@ -182,7 +180,7 @@ class PlannerCore {
     covered_by_.reserve(expected + expected / 4);
     // A large plan's summaries are tens of megabytes of fresh memory: mapped
     // at once, a third cheaper than a page fault at a time.
-    if (expected >= kMapNowFrom) {
+    if (expected >= linux_fw::kMapPagesFrom) {
       support::map_now(summaries_.data(), summaries_.data() + expected);
       support::map_now(group_of_.data(), group_of_.data() + expected);
       support::map_now(covered_by_.data(), covered_by_.data() + expected);
