@@ -775,10 +775,8 @@ class IptablesBackend final : public Backend {
     const char* name = family_ == ir::Family::Inet ? "iptables" : "ip6tables";
     // One look at every rule: the checks, RC514 (reported after the checks,
     // and only when they pass), and what RulesWritten holds. From
-    // two_threads_from rules a thread takes each half (look_split()).
+    // two_threads_from rules a thread takes each half (look_in_halves()).
     const auto n = static_cast<std::uint32_t>(policy.rules.size());
-    const bool two = n >= linux_fw::two_threads_from;
-    const auto split = static_cast<std::uint32_t>(two ? linux_fw::look_split(policy) : n);
     struct Look {
       linux_fw::PolicyCheck check;
       RulesWritten written;
@@ -789,10 +787,11 @@ class IptablesBackend final : public Backend {
     Look look{{policy, options, name, sink}, {}, {}, {}};
     Look later{{policy, options, name, later_sink}, {}, {}, {}};
     const auto fam = static_cast<int>(family_);
-    auto take_look = [&](Look& l, std::uint32_t from, std::uint32_t to) {
+    linux_fw::look_in_halves(policy, [&](std::uint32_t from, std::uint32_t to, bool first) {
+      Look& l = first ? look : later;
       RulesWritten& written = l.written;
-      written.order.reserve(&l == &look ? n : to - from);  // with later's rules appended
-      l.rest.reserve(&l == &look ? n : to - from);
+      written.order.reserve(first ? n : to - from);  // the first with the second's rules appended
+      l.rest.reserve(first ? n : to - from);
       std::uint32_t last = UINT32_MAX;
       for (std::uint32_t i = from; i < to; ++i) {
         if (i + linux_fw::kPrefetchAhead < to) linux_fw::prefetch_head(policy.rules[i + linux_fw::kPrefetchAhead]);
@@ -819,11 +818,7 @@ class IptablesBackend final : public Backend {
         d.hint = "compile for nft, or leave protocol 0 out of the rule";
         l.protocol_zero.push_back(std::move(d));
       }
-    };
-    if (two)
-      linux_fw::run_both([&] { take_look(look, 0, split); }, [&] { take_look(later, split, n); });
-    else
-      take_look(look, 0, n);
+    });
     // later's findings follow this half's
     look.check.take(later.check, later_sink);
     RulesWritten& written = look.written;

@@ -127,12 +127,13 @@ void FirstMatchOrder::append(FirstMatchOrder& later) {
   }
 }
 
-std::size_t look_split(const ir::Policy& policy) {
-  std::size_t split = policy.rules.size() / 2;
-  while (split > 0 && split < policy.rules.size() &&
-         policy.rules[split].source_rule == policy.rules[split - 1].source_rule)
-    ++split;
-  return split;
+void look_in_halves(const ir::Policy& policy,
+                    const std::function<void(std::uint32_t from, std::uint32_t to, bool first)>& look) {
+  const auto n = static_cast<std::uint32_t>(policy.rules.size());
+  if (n < two_threads_from) return look(0, n, true);
+  std::uint32_t split = n / 2;
+  while (split > 0 && split < n && policy.rules[split].source_rule == policy.rules[split - 1].source_rule) ++split;
+  run_both([&] { look(0, split, true); }, [&] { look(split, n, false); });
 }
 
 std::vector<std::uint32_t> FirstMatchOrder::take(ir::Direction dir) {

@@ -152,7 +152,7 @@ class PolicyCheck {
   /// Checks the next rule; rules are taken in order.
   void rule(const ir::Rule& r);
   /// Takes the findings of `later`, which checked the rules after this
-  /// one's, from a source rule's first IR rule on (look_split()), adding to
+  /// one's, from a source rule's first IR rule on (look_in_halves()), adding to
   /// `later_sink`: its diagnostics follow this one's in `sink`.
   void take(PolicyCheck& later, diag::Sink& later_sink);
   /// After the last rule: false when an error was added.
@@ -220,11 +220,14 @@ void append_safe_text(std::string& out, std::string_view text, std::size_t max);
 /// RULEC_BENCH_THREADS=1 or 2).
 inline std::size_t two_threads_from = 20000;
 
-/// Where a backend's look at every rule splits when two threads take a half
-/// each (from two_threads_from rules): about the middle, at the first IR
-/// rule of a source rule, so that what is reported once per source rule is
-/// found by one half. The halves' findings joined in order are one thread's.
-std::size_t look_split(const ir::Policy& policy);
+/// A backend's look at every rule: `look(from, to, first)` for the rules
+/// [from, to). Below two_threads_from rules, once for all of them (`first`
+/// true); from there, the first half on this thread and the second half on
+/// another (`first` false), split about the middle at the first IR rule of
+/// a source rule, so that what is reported once per source rule is found by
+/// one half. The halves' findings joined in order are one thread's.
+void look_in_halves(const ir::Policy& policy,
+                    const std::function<void(std::uint32_t from, std::uint32_t to, bool first)>& look);
 
 /// Asks for the cache lines of an IR rule that a pass will read soon: at a
 /// million rules none is in the cache, and a rule is five lines.

@@ -639,7 +639,6 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
   // from two_threads_from rules, a thread takes each half.
   const auto n = static_cast<std::uint32_t>(policy_.rules.size());
   const bool two = n >= linux_fw::two_threads_from;
-  const auto split = static_cast<std::uint32_t>(two ? linux_fw::look_split(policy_) : n);
   struct Look {
     linux_fw::PolicyCheck check;
     linux_fw::FirstMatchOrder first_match;
@@ -647,9 +646,9 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
   };
   diag::Sink later_sink;
   Look look{{policy_, options_, "nft", sink}, {}, false}, later{{policy_, options_, "nft", later_sink}, {}, false};
-  look.first_match.reserve(n);  // with later's rules appended
-  later.first_match.reserve(n - split);
-  auto take_look = [this](Look& l, std::uint32_t from, std::uint32_t to) {
+  linux_fw::look_in_halves(policy_, [&](std::uint32_t from, std::uint32_t to, bool first) {
+    Look& l = first ? look : later;
+    l.first_match.reserve(first ? n : to - from);  // the first with the second's rules appended
     for (std::uint32_t i = from; i < to; ++i) {
       if (i + kPrefetchAhead < to) linux_fw::prefetch_head(policy_.rules[i + kPrefetchAhead]);
       const ir::Rule& r = policy_.rules[i];
@@ -657,11 +656,7 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
       l.stateful = l.stateful || (r.action == ir::Action::Pass && r.state);
       l.first_match.add(i, r);
     }
-  };
-  if (two)
-    linux_fw::run_both([&] { take_look(look, 0, split); }, [&] { take_look(later, split, n); });
-  else
-    take_look(look, 0, n);
+  });
   look.check.take(later.check, later_sink);
   look.first_match.append(later.first_match);
   stateful_ = look.stateful || later.stateful;

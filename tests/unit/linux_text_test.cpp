@@ -260,7 +260,7 @@ TEST_CASE("a large iptables output, its pages mapped ahead and written in parts,
 }
 
 TEST_CASE("two threads write byte for byte what one thread writes, with the same diagnostics") {
-  // The look at every rule splits too (linux_fw::look_split): the warnings
+  // The look at every rule splits too (linux_fw::look_in_halves): the warnings
   // of both halves, in order, are one thread's; --strict and an error in
   // the second half refuse the policy either way.
   std::string broken = bench::generate_policy(3000, 3);
