@@ -230,7 +230,7 @@ void look_in_halves(const ir::Policy& policy,
                     const std::function<void(std::uint32_t from, std::uint32_t to, bool first)>& look);
 
 /// Asks for the cache lines of an IR rule that a pass will read soon: at a
-/// million rules none is in the cache, and a rule is five lines.
+/// million rules none is in the cache, and a rule is four lines.
 inline void prefetch(const ir::Rule& r) {
   const char* at = reinterpret_cast<const char*>(&r);
   for (std::size_t line = 0; line < sizeof(ir::Rule); line += 64) __builtin_prefetch(at + line);

@@ -33,6 +33,13 @@ bool can_map_ahead() {
   }();
   return can;
 }
+
+/// The whole pages inside [begin, end), as [lo, hi) (lo >= hi: none).
+std::pair<std::uintptr_t, std::uintptr_t> whole_pages(const void* begin, const void* end) {
+  const std::uintptr_t page = page_size();
+  return {(reinterpret_cast<std::uintptr_t>(begin) + page - 1) & ~(page - 1),
+          reinterpret_cast<std::uintptr_t>(end) & ~(page - 1)};
+}
 #endif
 
 }  // namespace
@@ -61,9 +68,7 @@ PageMapper::~PageMapper() {
 void PageMapper::map(const void* begin, const void* end) {
 #if defined(__linux__)
   if (!thread_.joinable()) return;
-  const std::uintptr_t page = page_size();
-  std::uintptr_t lo = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) & ~(page - 1);
-  std::uintptr_t hi = reinterpret_cast<std::uintptr_t>(end) & ~(page - 1);
+  const auto [lo, hi] = whole_pages(begin, end);
   if (lo >= hi) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -78,9 +83,7 @@ void PageMapper::map(const void* begin, const void* end) {
 void map_now(const void* begin, const void* end) {
 #if defined(__linux__)
   if (!can_map_ahead()) return;
-  const std::uintptr_t page = page_size();
-  std::uintptr_t lo = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) & ~(page - 1);
-  std::uintptr_t hi = reinterpret_cast<std::uintptr_t>(end) & ~(page - 1);
+  const auto [lo, hi] = whole_pages(begin, end);
   if (lo < hi) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
 #else
   (void)begin, (void)end;

@@ -10,6 +10,7 @@
 
 namespace {
 
+using rulec::support::map_now;
 using rulec::support::MapAhead;
 using rulec::support::PageMapper;
 
@@ -44,6 +45,20 @@ TEST_CASE("PageMapper: mapping memory that was freed meanwhile, or nothing, is h
   mapper.map(after.data(), after.data() + after.size());
   bool all = true;
   for (std::uint64_t x : after) all = all && x == 9;
+  CHECK(all);
+}
+
+TEST_CASE("map_now: mapping written and unwritten pages, at odd bounds, changes no byte") {
+  std::vector<std::uint64_t> v;
+  v.reserve(1 << 18);
+  for (std::uint64_t i = 0; i < (1 << 17); ++i) v.push_back(i * 3 + 2);
+  // half written, half the reserve; bounds inside pages, and an empty range
+  map_now(reinterpret_cast<const char*>(v.data()) + 100, v.data() + v.capacity() - 3);
+  map_now(v.data() + 5, v.data() + 5);
+  for (std::uint64_t i = v.size(); i < (1 << 18); ++i) v.push_back(i * 3 + 2);
+  bool all = true;
+  for (std::uint64_t i = 0; i < v.size(); ++i) all = all && v[i] == i * 3 + 2;
+  CHECK(v.size() == (1u << 18));
   CHECK(all);
 }
 
