@@ -660,10 +660,9 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
   look.check.take(later.check, later_sink);
   look.first_match.append(later.first_match);
   stateful_ = look.stateful || later.stateful;
-  linux_fw::FirstMatchOrder& first_match = look.first_match;
   if (!look.check.finish()) return false;
-  std::array<std::vector<std::uint32_t>, 2> orders{first_match.take(ir::Direction::In),
-                                                  first_match.take(ir::Direction::Out)};
+  std::array<std::vector<std::uint32_t>, 2> orders{look.first_match.take(ir::Direction::In),
+                                                  look.first_match.take(ir::Direction::Out)};
   // Plans and writes a judgement, and drops its kernel rules once written:
   // at 1M rules they and their plan are ~150 MB.
   auto judge = [&orders](NftWriter& w, ir::Direction dir) {
