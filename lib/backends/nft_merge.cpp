@@ -62,16 +62,16 @@ struct Keys {
   const std::uint64_t* end() const { return v.data() + n; }
 };
 
-/// The addresses of a narrow destination (at most kMaxKeys); empty when wide.
-Keys dst_keys(const ir::Rule& r) {
-  Keys keys;
+/// Sets `keys` to the addresses of a narrow destination (at most kMaxKeys);
+/// empty when wide. In place: the planner asks this of every entry.
+void dst_keys(const ir::Rule& r, Keys& keys) {
+  keys.clear();
   for (const auto& range : r.match.dst) {
     if (range.hi - range.lo >= kMaxKeys || keys.size() + static_cast<std::size_t>(range.hi - range.lo) >= kMaxKeys)
-      return {};
+      return keys.clear();
     for (ir::U128 k = range.lo; k <= range.hi; ++k)
       keys.push_back(static_cast<std::uint64_t>(k) ^ static_cast<std::uint64_t>(k >> 64) * 0x9e3779b97f4a7c15ULL);
   }
-  return keys;
 }
 
 using Filed = std::unordered_map<std::uint64_t, List>;
@@ -88,10 +88,14 @@ class PortIndex {
     bool ported = true;  ///< may be tcp, udp or sctp
     Keys protocols;      ///< when not ported: its protocols (empty: too many)
   };
-  /// `p`: the entry's protocols (protocols_of).
-  static Filing keys(const Entry& e, const Protocols& p) {
+  /// Sets `k` to the filing of entry `e`, in place (the planner asks this
+  /// of every entry); `p`: the entry's protocols (protocols_of).
+  static void keys(const Entry& e, const Protocols& p, Filing& k) {
     const AltFields alt = e.alt();
-    Filing k;
+    k.ports.clear();
+    k.blocks.clear();
+    k.protocols.clear();
+    k.protocol = -1;
     std::size_t n = 0;
     for (const auto& r : alt.dport) n += r.hi - r.lo + 1u;
     if (!alt.dport.empty() && n <= kMaxKeys)
@@ -105,7 +109,7 @@ class PortIndex {
     if (!alt.negate_protocols && alt.protocols.size() == 1 && alt.protocols[0].lo == alt.protocols[0].hi)
       k.protocol = alt.protocols[0].lo;
     k.ported = p[ir::proto::tcp] || p[ir::proto::udp] || p[ir::proto::sctp];
-    if (k.ported) return k;
+    if (k.ported) return;
     if (!alt.negate_protocols && !alt.protocols.empty()) {  // the values in order, from the ranges
       std::size_t count = 0;
       for (const auto& r : alt.protocols) count += r.hi - r.lo + 1u;
@@ -116,12 +120,11 @@ class PortIndex {
       for (unsigned v = 0; v < 256; ++v)
         if (p[v]) k.protocols.push_back(v);
     }
-    return k;
   }
   void file(Placed i, const Filing& k) {
     if (!k.ports.empty()) {
       if (by_port_.empty()) by_port_.resize(65536), ported_by_block_.resize(1024);
-      for (auto p : k.ports) by_port_[p].push_back(i);
+      for (auto p : k.ports) by_port_[p].push_back(i), port_filed_[p >> 6] |= std::uint64_t{1} << (p & 63);
       for (auto b : k.blocks) ported_by_block_[b].push_back(i);
     } else if (!k.blocks.empty()) {
       if (by_block_.empty()) by_block_.resize(1024);
@@ -150,8 +153,8 @@ class PortIndex {
       return each(rest_);
     }
     if (!k.ports.empty()) {
-      for (auto p : k.ports)
-        if (at(by_port_, p)) return true;
+      for (auto p : k.ports)  // the bits first: most ports have no list, and the lists' table is 1.5 MB
+        if ((port_filed_[p >> 6] >> (p & 63) & 1) && at(by_port_, p)) return true;
     } else {
       for (auto b : k.blocks)
         if (at(ported_by_block_, b)) return true;
@@ -168,6 +171,7 @@ class PortIndex {
   /// By port (65,536 lists) and by block of 64 ports (1,024), made on first use.
   using Direct = std::vector<List>;
   Direct by_port_, ported_by_block_, by_block_;
+  std::array<std::uint64_t, 1024> port_filed_{};  ///< a bit a port: by_port_ has entries for it
   Filed by_protocol_;  // iterated: its order decides which entries a search reaches first
   List rest_, all_;
 };
@@ -209,8 +213,8 @@ class PlannerCore {
     protocols_ = protocols_of(e.alt());
     group_of_.push_back(0);
     covered_by_.push_back(kNone);
-    dst_ = dst_keys(*e.rule);
-    ports_ = PortIndex::keys(e, protocols_);
+    dst_keys(*e.rule, dst_);
+    PortIndex::keys(e, protocols_, ports_);
     if (std::uint32_t by = cover(i, dst_, ports_); by != kNone) {
       covered_by_[i] = by;
       put(i, SIZE_MAX);  // a group of its own, written as a comment; never filed
