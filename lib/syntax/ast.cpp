@@ -155,6 +155,7 @@ void append(Policy& to, const Policy& from) {
   }
   to.comments.insert(to.comments.end(), from.comments.begin(), from.comments.end());
   to.blank_lines.insert(to.blank_lines.end(), from.blank_lines.begin(), from.blank_lines.end());
+  to.includes += from.includes;
 }
 
 std::string address_text(const Policy& p, const Value& v) {

@@ -143,9 +143,7 @@ class Loader {
   /// Puts statements in reading order, reading included files as they are
   /// reached. An explicit stack of (file, next statement) frames.
   void order() {
-    bool any_include = false;
-    for (const ast::Statement& s : policy_.statements) any_include |= s.kind == ast::Statement::Kind::Include;
-    if (!any_include) return;  // one file: already in reading order
+    if (policy_.includes == 0) return;  // one file: already in reading order
     std::vector<ast::Statement> ordered;
     ordered.reserve(policy_.statements.size());
     struct Frame {

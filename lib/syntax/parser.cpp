@@ -112,6 +112,7 @@ struct Builder {
     s.first_value = first_value;
     s.value_count = static_cast<std::uint32_t>(p.values.size()) - first_value;
     p.statements.push_back(s);
+    p.includes += kind == Statement::Kind::Include;
     stmt_begin = kNone;
     if (mapper && --until_mapping == 0) map_ahead();
     return p.statements.back();

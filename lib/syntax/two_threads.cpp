@@ -56,7 +56,8 @@ constexpr std::size_t kMapFrom = std::size_t(1) << 20;
 
 bool fresh(const ast::Policy& p) {
   return p.statements.empty() && p.clauses.empty() && p.values.empty() && p.addresses.empty() &&
-         p.requirements.empty() && p.comments.empty() && p.blank_lines.empty() && p.symbols.size() == 1;
+         p.requirements.empty() && p.comments.empty() && p.blank_lines.empty() && p.includes == 0 &&
+         p.symbols.size() == 1;
 }
 
 /// Empties a tree, keeping its arrays' memory.
@@ -68,6 +69,7 @@ void clear(ast::Policy& p) {
   p.requirements.clear();
   p.comments.clear();
   p.blank_lines.clear();
+  p.includes = 0;
   p.symbols = ast::Symbols();
 }
 

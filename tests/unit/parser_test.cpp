@@ -224,6 +224,7 @@ TEST_CASE("includes: relative to the including file, read once, cycles and missi
   std::string order;
   for (const auto& s : doc->ast.statements) order += std::to_string(s.file);
   CHECK(order == "011200");
+  CHECK(doc->ast.includes == 3);  // counted by the parser: what tells the loader to put them in this order
   CHECK(doc->diagnostics.all().size() == 1);
   CHECK(doc->diagnostics.all()[0].code == "RC104");
 

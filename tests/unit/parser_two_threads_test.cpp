@@ -37,6 +37,7 @@ std::string raw(const ast::Policy& p) {
     add({r.role, r.via_in, r.via_out, r.on, r.peer_value, r.port_value});
   for (const ast::Comment& c : p.comments) add({c.file, c.begin, c.end, c.own_line});
   for (const auto& [file, at] : p.blank_lines) add({file, at});
+  add({p.includes});
   return out;
 }
 
