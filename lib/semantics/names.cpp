@@ -56,9 +56,8 @@ Names::Names(const ast::Policy& p, diag::Sink& sink)
       icmp_of_(p.symbols.size(), kUnseen),
       icmp6_of_(p.symbols.size(), kUnseen),
       service_of_(p.symbols.size(), nullptr) {
-  for (std::uint32_t i = 0; i < p.statements.size(); ++i) {
+  for (std::uint32_t i : p.definitions) {  // the parser's index of them: no look at every statement
     const Statement& s = p.statements[i];
-    if (s.kind != Statement::Kind::List && s.kind != Statement::Kind::Service) continue;
     auto& table = s.kind == Statement::Kind::List ? lists_ : services_;
     auto [it, fresh] = table.emplace(s.name, i);
     if (!fresh) {

@@ -121,6 +121,8 @@ void append(Policy& to, const Policy& from) {
   const auto values = static_cast<std::uint32_t>(to.values.size());
   const auto addresses = static_cast<std::uint32_t>(to.addresses.size());
   const auto requirements = static_cast<std::uint32_t>(to.requirements.size());
+  const auto statements = static_cast<std::uint32_t>(to.statements.size());
+  for (std::uint32_t d : from.definitions) to.definitions.push_back(statements + d);
   to.statements.reserve(to.statements.size() + from.statements.size());
   for (Statement s : from.statements) {
     s.first_clause += clauses;

@@ -138,10 +138,12 @@ struct Policy {
   std::vector<Comment> comments;
   /// Blank lines seen, as (file, byte offset of the line start); for the formatter.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> blank_lines;
-  /// How many of the statements are includes (the parser counts them): with
-  /// none, the statements are in reading order as parsed, and a million of
-  /// them need not be read again to find out.
+  /// What the parser notes so that a million statements need not be read
+  /// again to find a few: how many are includes (with none, the statements
+  /// are in reading order as parsed), and which are definitions (lists and
+  /// services), by index in `statements`, in order.
   std::uint32_t includes = 0;
+  std::vector<std::uint32_t> definitions;
 
   std::span<const Clause> clauses_of(const Statement& s) const {
     return {clauses.data() + s.first_clause, s.clause_count};

@@ -113,6 +113,8 @@ struct Builder {
     s.value_count = static_cast<std::uint32_t>(p.values.size()) - first_value;
     p.statements.push_back(s);
     p.includes += kind == Statement::Kind::Include;
+    if (kind == Statement::Kind::List || kind == Statement::Kind::Service)
+      p.definitions.push_back(static_cast<std::uint32_t>(p.statements.size() - 1));
     stmt_begin = kNone;
     if (mapper && --until_mapping == 0) map_ahead();
     return p.statements.back();

@@ -56,7 +56,7 @@ constexpr std::size_t kMapFrom = std::size_t(1) << 20;
 
 bool fresh(const ast::Policy& p) {
   return p.statements.empty() && p.clauses.empty() && p.values.empty() && p.addresses.empty() &&
-         p.requirements.empty() && p.comments.empty() && p.blank_lines.empty() && p.includes == 0 &&
+         p.requirements.empty() && p.comments.empty() && p.blank_lines.empty() && p.includes == 0 && p.definitions.empty() &&
          p.symbols.size() == 1;
 }
 
@@ -70,6 +70,7 @@ void clear(ast::Policy& p) {
   p.comments.clear();
   p.blank_lines.clear();
   p.includes = 0;
+  p.definitions.clear();
   p.symbols = ast::Symbols();
 }
 

@@ -209,6 +209,30 @@ TEST_CASE("fmt: idempotent and parse(fmt(x)) == parse(x) for every example and t
   CHECK(files >= 2);
 }
 
+TEST_CASE("the parser notes the definitions and includes, in reading order") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / "rulec-definitions-test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "root.rules") << "web = { 80, 443 }\ninclude \"more.rules\"\npass to port $web\n"
+                                       "service s = { tcp 1 }\n";
+  std::ofstream(dir / "more.rules") << "net = { 192.0.2.1 }\n";
+  auto doc = rulec::load_file((dir / "root.rules").string());
+  CHECK_FALSE(doc->diagnostics.has_errors());
+  CHECK(doc->ast.includes == 1);
+  // parsed: web, include, pass, s, net; in reading order: web, include, net, pass, s
+  std::string kinds;
+  for (std::uint32_t d : doc->ast.definitions) kinds += doc->ast.str(doc->ast.statements[d].name) + " ";
+  CHECK(kinds == "web net s ");
+  std::vector<std::uint32_t> found;
+  for (std::uint32_t i = 0; i < doc->ast.statements.size(); ++i)
+    if (doc->ast.statements[i].kind == rulec::ast::Statement::Kind::List ||
+        doc->ast.statements[i].kind == rulec::ast::Statement::Kind::Service)
+      found.push_back(i);
+  CHECK(doc->ast.definitions == found);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("includes: relative to the including file, read once, cycles and missing files reported") {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / "rulec-include-test";

@@ -38,6 +38,7 @@ std::string raw(const ast::Policy& p) {
   for (const ast::Comment& c : p.comments) add({c.file, c.begin, c.end, c.own_line});
   for (const auto& [file, at] : p.blank_lines) add({file, at});
   add({p.includes});
+  for (std::uint32_t d : p.definitions) add({d});
   return out;
 }
 
