@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <exception>
 #include <optional>
 #include <string_view>
@@ -96,6 +95,8 @@ const ir::FieldSet<std::uint8_t> kPortProtocols = {{6, 6}, {17, 17}, {132, 132}}
 
 /// How far ahead of the IR's end its pages are mapped, from how many statements on.
 constexpr std::size_t kMapWindow = std::size_t(2) << 20;
+/// How many IR rules ahead of the one it writes lowering asks for the next one's cache lines.
+constexpr std::size_t kWriteAhead = 4;
 constexpr std::size_t kMapFrom = 16384;
 
 class RuleLowering {
@@ -112,8 +113,8 @@ class RuleLowering {
   std::uint32_t interface_named(std::uint32_t sym);
   /// The number of a label text in out_.labels (ir::Rule::label_id), added on first use.
   std::uint32_t label(std::uint32_t sym);
-  /// The line `s` starts on, counted on from the last statement of its file
-  /// (0 without sources); sets column_ to its column.
+  /// The line `s` starts on, as the parser counted it (0 without sources:
+  /// ir::Rule::line is recorded only with them); sets column_ to its column.
   std::uint32_t line_of(const Statement& s);
   /// Adds one IR rule; `src` and `dst` are null for any address.
   void emit(const Statement& s, std::uint32_t source_rule, std::optional<ir::Family> fam, const Dim<std::uint8_t>& protos,
@@ -126,10 +127,6 @@ class RuleLowering {
   ir::Policy& out_;
   bool keep_;
   const diag::SourceMap* sources_;
-  struct LineAt {
-    std::uint32_t offset = 0, line = 1, line_start = 0;
-  };
-  std::vector<LineAt> line_at_;  ///< by file: the last statement's offset, its line and where that starts
   std::uint32_t line_ = 0, column_ = 0;  ///< of the rule being lowered
   // The rule being lowered. The working sets live across calls and are reset
   // for each rule, so lowering a million rules reuses their memory.
@@ -161,21 +158,8 @@ std::uint32_t RuleLowering::label(std::uint32_t sym) {
 
 std::uint32_t RuleLowering::line_of(const Statement& s) {
   if (!sources_ || s.file >= sources_->size()) return 0;
-  if (s.file >= line_at_.size()) line_at_.resize(s.file + 1);
-  auto& [offset, line, line_start] = line_at_[s.file];
-  const std::string& text = sources_->file(s.file).text();
-  auto target = std::min<std::uint32_t>(s.begin, static_cast<std::uint32_t>(text.size()));
-  if (target < offset) offset = 0, line = 1, line_start = 0;  // statements of a file come in order; a safety net
-  const char* at = text.data() + offset;
-  const char* end = text.data() + target;
-  while (at < end && (at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at))))) {
-    ++line;
-    ++at;
-    line_start = static_cast<std::uint32_t>(at - text.data());
-  }
-  offset = target;
-  column_ = target - line_start + 1;
-  return line;
+  column_ = s.column;
+  return s.line;
 }
 
 std::uint32_t RuleLowering::interface_named(std::uint32_t sym) {
@@ -390,6 +374,12 @@ void RuleLowering::emit(const Statement& s, std::uint32_t source_rule, std::opti
                         const Dim<std::uint8_t>& icmp) {
   ++emitted_;
   if (!keep_) return;
+  // The lines of a rule a few places on are asked for now, for writing:
+  // fresh memory is not in the cache, and a rule is four lines.
+  if (const std::size_t ahead = out_.rules.size() + kWriteAhead; ahead < out_.rules.capacity()) {
+    const char* at = reinterpret_cast<const char*>(out_.rules.data() + ahead);
+    for (std::size_t line = 0; line < sizeof(ir::Rule); line += 64) __builtin_prefetch(at + line, 1);
+  }
   ir::Rule& r = out_.rules.emplace_back();  // built in place: no copy of a rule
   r.action = static_cast<ir::Action>(s.action);
   r.state = s.options & ast::OptState;

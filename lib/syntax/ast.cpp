@@ -113,7 +113,7 @@ const char* to_string(Clause::Kind k) {
   return "?";
 }
 
-void append(Policy& to, const Policy& from) {
+void append(Policy& to, const Policy& from, std::uint32_t lines_before) {
   // Id 0, the empty string, is the only one a fresh table holds.
   std::vector<std::uint32_t> sym(from.symbols.size(), 0);
   for (std::uint32_t id = 1; id < sym.size(); ++id) sym[id] = to.symbols.intern(from.symbols.str(id));
@@ -127,6 +127,7 @@ void append(Policy& to, const Policy& from) {
   for (Statement s : from.statements) {
     s.first_clause += clauses;
     s.first_value += values;
+    s.line += lines_before;
     s.name = sym[s.name];
     s.iface = sym[s.iface];
     s.label = sym[s.label];

@@ -99,6 +99,9 @@ struct Statement {
   std::uint8_t options = 0;            ///< Rule: Option bits
   std::uint32_t file = 0;              ///< source file id
   std::uint32_t begin = 0, end = 0;    ///< byte range, without the line end
+  /// Line and column (1-based, in bytes) of `begin`, counted by the parser
+  /// while the text is in the cache: a million rules' comments need them.
+  std::uint32_t line = 0, column = 0;
   std::uint32_t name = 0;     ///< List/Service/Vpn: defined name; Include: path; Require: VPN name
   std::uint32_t name_begin = 0;  ///< where the name (or path) starts
   std::uint32_t iface = 0;    ///< Rule: `on IFACE` name or 0
@@ -172,8 +175,10 @@ const char* to_string(Clause::Kind k);
 /// right after `to`'s own: `from`'s symbols are interned into `to`'s table in
 /// id order (which gives the ids that one parse would have given them), and
 /// every index into an array (clauses, values, addresses, requirements) is
-/// moved past `to`'s elements. File ids and byte offsets are kept.
-void append(Policy& to, const Policy& from);
+/// moved past `to`'s elements. File ids and byte offsets are kept; the
+/// statements' lines are moved on by `lines_before` (`from`'s text was
+/// parsed with its lines counted from 1 where it starts).
+void append(Policy& to, const Policy& from, std::uint32_t lines_before = 0);
 
 /// An address value in canonical text: "192.0.2.0/24", "2001:db8::1".
 std::string address_text(const Policy& p, const Value& v);

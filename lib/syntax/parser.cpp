@@ -36,6 +36,10 @@ struct Builder {
 
   // the statement being built
   std::uint32_t stmt_begin = kNone, stmt_end = 0;
+  /// Lines are counted as far as `counted` (a statement start): `line` is
+  /// the line there, `line_start` where that line starts. A builder that
+  /// starts inside a file (two_threads.cpp) counts from 1 at its start.
+  std::uint32_t counted = 0, line = 1, line_start = 0;
   std::uint32_t first_clause = 0, first_value = 0, first_address = 0;
   ast::Action action = ast::Action::Pass;
   ast::Direction direction = ast::Direction::Both;
@@ -71,8 +75,22 @@ struct Builder {
     return static_cast<std::uint32_t>(in.end() - base);
   }
 
+  /// Counts the lines up to `at`.
+  void count_lines(std::uint32_t at) {
+    if (at < counted) counted = 0, line = 1, line_start = 0;  // statements come in order; a safety net
+    const char* from = base + counted;
+    const char* end = base + at;
+    while (from < end && (from = static_cast<const char*>(std::memchr(from, '\n', static_cast<std::size_t>(end - from))))) {
+      ++line;
+      ++from;
+      line_start = static_cast<std::uint32_t>(from - base);
+    }
+    counted = at;
+  }
+
   void begin_statement(std::uint32_t at) {
     stmt_begin = at;
+    count_lines(at);
     first_clause = static_cast<std::uint32_t>(p.clauses.size());
     first_value = static_cast<std::uint32_t>(p.values.size());
     first_address = static_cast<std::uint32_t>(p.addresses.size());
@@ -102,6 +120,8 @@ struct Builder {
     s.file = file;
     s.begin = stmt_begin;
     s.end = stmt_end;
+    s.line = line;
+    s.column = stmt_begin - line_start + 1;
     s.name = name;
     s.name_begin = name_begin;
     s.iface = iface;
@@ -547,6 +567,7 @@ std::size_t recovery_point(const std::string& text, std::size_t begin, std::size
 bool parse_part(ast::Policy& tree, std::uint32_t file_id, const std::string& text, std::size_t begin,
                 std::size_t end, support::PageMapper* mapper) {
   Builder b{tree, file_id, text.data()};
+  b.counted = b.line_start = static_cast<std::uint32_t>(begin);  // its lines counted from 1 here
   b.mapper = mapper;
   if (mapper) b.map_ahead();
   pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf> in(text.data() + begin, text.data() + end, "");

@@ -31,6 +31,7 @@
 #include "syntax/two_threads.hpp"
 
 #include <atomic>
+#include <cstring>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -166,6 +167,23 @@ class Pieces {
   std::vector<std::unique_ptr<ast::Policy>> free_;
 };
 
+/// The line (1-based) of `text` at `cut`, a line start after every statement
+/// of `policy` (whose lines are the file's): counted on from its last statement.
+std::uint32_t line_at(const ast::Policy& policy, const std::string& text, std::size_t cut) {
+  std::uint32_t line = 1;
+  const char* at = text.data();
+  if (!policy.statements.empty()) {
+    line = policy.statements.back().line;
+    at += policy.statements.back().begin;
+  }
+  const char* end = text.data() + cut;
+  while (at < end && (at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at))))) {
+    ++line;
+    ++at;
+  }
+  return line;
+}
+
 /// Cuts [from, text.size()) into about kPieces pieces at line starts; false when it cannot.
 bool cut(const std::string& text, std::size_t from, Pieces& pieces) {
   std::size_t begin = from;
@@ -204,7 +222,7 @@ std::size_t parse_on_two_threads(ast::Policy& policy, std::uint32_t file_id, con
     for (std::size_t i = 0; parsed != 0 && i < pieces.piece.size(); ++i) {
       Pieces::Piece& piece = pieces.wait_for(i);
       if (!piece.clean) break;
-      ast::append(policy, *piece.tree);
+      ast::append(policy, *piece.tree, line_at(policy, text, piece.begin) - 1);
       pieces.recycle(piece);
       parsed = piece.end;
     }

@@ -16,8 +16,9 @@
 namespace rulec::syntax {
 
 /// Parses [begin, end) of `text` (file `file_id`) into `tree` as a file of
-/// its own, byte offsets from the start of `text`, its arrays mapped ahead by
-/// `mapper` when given; false at the first syntax error.
+/// its own, byte offsets from the start of `text`, lines counted from 1 at
+/// `begin`, its arrays mapped ahead by `mapper` when given; false at the
+/// first syntax error.
 using ParsePart = bool (*)(ast::Policy& tree, std::uint32_t file_id, const std::string& text, std::size_t begin,
                            std::size_t end, support::PageMapper* mapper);
 

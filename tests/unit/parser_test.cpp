@@ -209,6 +209,18 @@ TEST_CASE("fmt: idempotent and parse(fmt(x)) == parse(x) for every example and t
   CHECK(files >= 2);
 }
 
+TEST_CASE("the parser gives each statement the line and column it starts at") {
+  rulec::ast::Policy p;
+  rulec::diag::SourceMap sources;
+  rulec::diag::Sink sink;
+  auto id = sources.add("t.rules", "a = {\n 1,\n 2 }\n\n  pass out   # x\r\n\tblock in\n# y\nreject\n");
+  rulec::syntax::parse_text(p, sources, id, sink);
+  REQUIRE_FALSE(sink.has_errors());
+  std::string at;
+  for (const auto& s : p.statements) at += std::to_string(s.line) + ":" + std::to_string(s.column) + " ";
+  CHECK(at == "1:1 5:3 6:2 8:1 ");
+}
+
 TEST_CASE("the parser notes the definitions and includes, in reading order") {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / "rulec-definitions-test";

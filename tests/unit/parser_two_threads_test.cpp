@@ -26,7 +26,7 @@ std::string raw(const ast::Policy& p) {
   for (std::uint32_t id = 0; id < p.symbols.size(); ++id) out += "sym " + p.symbols.str(id) + "\n";
   for (const ast::Statement& s : p.statements)
     add({std::uint64_t(s.kind), std::uint64_t(s.action), std::uint64_t(s.direction), s.options, s.file, s.begin, s.end,
-         s.name, s.name_begin, s.iface, s.iface_begin, s.label, s.first_clause, s.clause_count, s.first_value,
+         s.line, s.column, s.name, s.name_begin, s.iface, s.iface_begin, s.label, s.first_clause, s.clause_count, s.first_value,
          s.value_count, s.option_at[0], s.option_at[1], s.option_at[2], s.option_at[3], s.extra});
   for (const ast::Clause& c : p.clauses)
     add({std::uint64_t(c.kind), c.begin, c.end, c.first_value, c.value_count, c.first_port, c.port_count});
