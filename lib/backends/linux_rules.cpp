@@ -357,7 +357,8 @@ void PolicyCheck::rule(const ir::Rule& r) {
   for (const auto& range : r.match.interfaces)
     for (std::uint32_t i = range.lo; i <= range.hi && i < name_ok_.size(); ++i) bad_name = bad_name || !name_ok_[i];
   if (bad_name) for (const std::string& name : interface_match(policy_, r.match.interfaces).names) {
-    if (valid_interface_name(name) || !reported_iface_.insert(r.source_rule).second) continue;
+    if (valid_interface_name(name) || last_iface_ == r.source_rule) continue;
+    last_iface_ = r.source_rule;
     diag::Diagnostic d{diag::Severity::Error, "RC510",
                        fmt::format("target '{}' cannot use the interface name '{}'", target_, safe_text(name, 40)),
                        r.origin};
@@ -365,21 +366,28 @@ void PolicyCheck::rule(const ir::Rule& r) {
     sink_.add(std::move(d));
     ok_ = false;
   }
-  if (r.label_id && !seen_label_.count(r.source_rule) && !already_safe(policy_.label(r), 64) &&
-      seen_label_.insert(r.source_rule).second)
+  if (r.label_id && last_label_ != r.source_rule && !already_safe(policy_.label(r), 64)) {
+    last_label_ = r.source_rule;
     sink_.add({diag::Severity::Warning, "RC511",
                fmt::format("target '{}' writes this label with only letters, digits and ._-:/@+=,()# (others become "
                            "'_'), at most 64 bytes",
                            target_),
                r.origin});
+  }
   if (r.action != ir::Action::Pass || !r.state) return;
   if ((names_value(r.match.protocols, ir::proto::icmp) || names_value(r.match.protocols, ir::proto::icmpv6)) &&
-      seen_icmp_.insert(r.source_rule).second)
+      last_icmp_ != r.source_rule) {
+    last_icmp_ = r.source_rule;
+    any_icmp_ = true;
     warn_once(sink_, r, options_.strict, "RC512", icmp_message_,
               "echo replies pass as in the reference; other ICMP between the same hosts needs its own pass rule");
-  if (names_value(r.match.protocols, ir::proto::gre) && seen_gre_.insert(r.source_rule).second)
+  }
+  if (names_value(r.match.protocols, ir::proto::gre) && last_gre_ != r.source_rule) {
+    last_gre_ = r.source_rule;
+    any_gre_ = true;
     warn_once(sink_, r, options_.strict, "RC513", gre_message_,
               "for GRE outside an IPv4 PPTP session, pass GRE in both directions with rules");
+  }
 }
 
 void PolicyCheck::take(PolicyCheck& later, diag::Sink& later_sink) {
@@ -387,13 +395,13 @@ void PolicyCheck::take(PolicyCheck& later, diag::Sink& later_sink) {
   for (diag::Diagnostic& d : later_sink.all()) sink_.add(std::move(d));
   later_sink.all().clear();
   ok_ = ok_ && later.ok_;
-  seen_icmp_.merge(later.seen_icmp_);
-  seen_gre_.merge(later.seen_gre_);
+  any_icmp_ = any_icmp_ || later.any_icmp_;
+  any_gre_ = any_gre_ || later.any_gre_;
 }
 
 bool PolicyCheck::finish() {
   bool lost_state = warn_lost_in_state(policy_, options_, target_, sink_);
-  return ok_ && !(options_.strict && (!seen_icmp_.empty() || !seen_gre_.empty() || lost_state));
+  return ok_ && !(options_.strict && (any_icmp_ || any_gre_ || lost_state));
 }
 
 std::string log_prefix(const ir::Policy& policy, const ir::Rule& r, const EmitOptions& options, std::size_t max) {

@@ -20,7 +20,6 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -164,7 +163,13 @@ class PolicyCheck {
   std::string_view target_;
   diag::Sink& sink_;
   bool ok_ = true;
-  std::set<std::uint32_t> reported_iface_, seen_label_, seen_icmp_, seen_gre_;
+  /// Each finding is reported once per source rule, and a source rule's IR
+  /// rules come one after another: the last source rule each was reported
+  /// for is all there is to remember (a set of them, at a million rules,
+  /// cost more to fill and to free than the rest of the checks).
+  static constexpr std::uint32_t kNoRule = UINT32_MAX;
+  std::uint32_t last_iface_ = kNoRule, last_label_ = kNoRule, last_icmp_ = kNoRule, last_gre_ = kNoRule;
+  bool any_icmp_ = false, any_gre_ = false;  ///< RC512 or RC513 reported
   std::string icmp_message_, gre_message_;  ///< made once: a generated policy can have thousands of these
   std::vector<bool> name_ok_;
 };

@@ -3,6 +3,7 @@
 // CIDR cover, escaping, and the errors the targets raise.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <random>
 
 #include "analysis/evaluator.hpp"
@@ -147,6 +148,30 @@ TEST_CASE("linux: refusals name the rule") {
   diag::Sink sink4;
   CHECK(compile(*policy("pass out protocol gre >> state\n"), "nft", sink4, true).empty());
   CHECK(has_code(sink4, "RC513"));
+}
+
+TEST_CASE("linux: each finding is reported once per source rule, however many IR rules it lowers to") {
+  // two families: each rule lowers to two IR rules; the third rule has none of the findings
+  auto doc = policy("pass protocol { icmp, icmpv6, gre }, from { 192.0.2.1, 2001:db8::1 } >> state, label \"a;b\"\n"
+                    "pass protocol { icmp, icmpv6, gre }, to { 192.0.2.2, 2001:db8::2 } >> state, label \"c;d\"\n"
+                    "pass protocol tcp, to { 192.0.2.3, 2001:db8::3 } >> state, label \"ok\"\n");
+  REQUIRE(doc->ir.rules.size() == 6);
+  for (const char* t : {"nft", "iptables", "ip6tables"}) {
+    for (std::size_t threads : {SIZE_MAX, std::size_t{2}}) {  // one look, or a half each
+      INFO(t << " from " << threads);
+      const std::size_t saved = lf::two_threads_from;
+      lf::two_threads_from = threads;
+      diag::Sink sink;
+      compile(*doc, t, sink);
+      lf::two_threads_from = saved;
+      std::map<std::string, std::vector<std::uint32_t>> lines;  // by code: the lines reported
+      for (const auto& d : sink.all()) lines[d.code].push_back(doc->sources.file(d.loc.file).line_col(d.loc.begin).line);
+      const std::vector<std::uint32_t> both{1, 2};
+      CHECK(lines["RC511"] == both);
+      CHECK(lines["RC512"] == both);
+      CHECK(lines["RC513"] == both);
+    }
+  }
 }
 
 TEST_CASE("linux: the in-state the kernel cannot keep is reported once") {
