@@ -10,6 +10,8 @@
 // unreachable, `log` a log prefix naming the rule.
 #include <fmt/format.h>
 
+#include <cstring>
+#include <stdexcept>
 #include <string_view>
 #include <unordered_map>
 
@@ -78,9 +80,10 @@ class NftWriter {
   void named_set(const char* type, const std::string& elements, const char* prefix = nullptr);
   /// Names the set of key_ (type|elements), defining it in sets_.
   const std::string& define_set(std::string_view prefix);
-  /// Appends `other`'s chains, which it wrote with deferred set names, and
-  /// defines the sets it met first, as if this writer had written them.
-  void append_deferred(NftWriter& other);
+  /// Names the sets of `other`'s chains, which it wrote with deferred set
+  /// names, in place: defines the sets it met first as if this writer had
+  /// written them, and puts each name where room was left for it.
+  void name_deferred(NftWriter& other);
   void verdict(ir::Direction dir, const ir::Rule& r);
   void fixed_chains();
   void base_chains();
@@ -96,12 +99,15 @@ class NftWriter {
   /// after its first): a finder of its own, so neither walks far.
   linux_fw::RuleText moved_text_;
   linux_fw::InterfaceMatches interface_matches_;
-  /// Sets are named when the chains are joined (append_deferred()): in
-  /// named_set(), the name is left out of the text and remembered.
+  /// Sets are named once both judgements are written (name_deferred()): in
+  /// named_set(), room is left in the text for the name, and remembered.
   bool deferred_names_ = false;
+  /// The room for a deferred name: "{prefix}_{number}", a prefix of at most
+  /// 6 letters (ifname, icmpv6, rules...) and a 32-bit number.
+  static constexpr std::size_t kNameRoom = 24;
   std::unordered_map<std::string, std::uint32_t> deferred_ids_;     ///< key: index in deferred_sets_
   std::vector<std::pair<std::string, std::string>> deferred_sets_;  ///< key, prefix; in first-use order
-  std::vector<std::pair<std::size_t, std::uint32_t>> deferred_uses_;  ///< chains_ offset, deferred_sets_ index
+  std::vector<std::pair<std::size_t, std::uint32_t>> deferred_uses_;  ///< chains_ offset of the room, deferred_sets_ index
   /// Writing a rule out of source order: its text is made with moved_text_,
   /// not text_, whose line search is fast only from one rule to the next.
   bool moved_ = false;
@@ -159,10 +165,11 @@ void NftWriter::named_set(const char* type, const std::string& elements, const c
     *o_ += define_set(prefix ? std::string_view(prefix) : short_type);
     return;
   }
-  // the set's number among this writer's sets; in the text, nothing yet
+  // the set's number among this writer's sets; in the text, room for its name
   auto [it, fresh] = deferred_ids_.try_emplace(key_, static_cast<std::uint32_t>(deferred_sets_.size()));
   if (fresh) deferred_sets_.emplace_back(key_, prefix ? std::string_view(prefix) : short_type);
   deferred_uses_.emplace_back(o_->size(), it->second);
+  o_->append(kNameRoom, ' ');
 }
 
 const std::string& NftWriter::define_set(std::string_view prefix) {
@@ -186,20 +193,27 @@ const std::string& NftWriter::define_set(std::string_view prefix) {
   return name;
 }
 
-void NftWriter::append_deferred(NftWriter& other) {
+void NftWriter::name_deferred(NftWriter& other) {
   std::vector<const std::string*> names;
   names.reserve(other.deferred_sets_.size());
   for (const auto& [key, prefix] : other.deferred_sets_) {
     key_ = key;
     names.push_back(&define_set(prefix));
+    if (names.back()->size() > kNameRoom) throw std::logic_error("nft: a set name longer than the room left for it");
   }
-  std::size_t from = 0;
+  // Each piece of text moves left by the room its names did not fill: in
+  // place, in order (a piece never moves right), on pages already mapped.
+  char* text = other.chains_.data();
+  std::size_t from = 0, to = 0;
   for (const auto& [at, set] : other.deferred_uses_) {
-    chains_.append(other.chains_, from, at - from);
-    chains_ += *names[set];
-    from = at;
+    std::memmove(text + to, text + from, at - from);
+    to += at - from;
+    std::memcpy(text + to, names[set]->data(), names[set]->size());
+    to += names[set]->size();
+    from = at + kNameRoom;
   }
-  chains_.append(other.chains_, from);
+  std::memmove(text + to, text + from, other.chains_.size() - from);
+  other.chains_.resize(to + other.chains_.size() - from);
 }
 
 /// One address range: a CIDR block when it is one, else `lo-hi`.
@@ -673,29 +687,26 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
     w.entries_[d] = {};
     w.plans_[d] = {};
   };
-  chains_.reserve(policy_.rules.size() * 200 + 4096);
+  chains_.reserve(policy_.rules.size() * (two ? 100 : 200) + 4096);
+  std::string out_chains;  // with two threads: the out judgement's chain, a part of its own
   if (!two) {
     judge(*this, ir::Direction::In);
     judge(*this, ir::Direction::Out);
-  } else {  // a judgement a thread; the second one's sets are named when the chains are joined
+  } else {  // a judgement a thread; the second one's sets are named once both are written
     NftWriter out(policy_, options_);
     out.stateful_ = stateful_;
     out.deferred_names_ = true;
     out.chains_.reserve(policy_.rules.size() * 100 + 4096);
-    linux_fw::run_both(
-        [&] {
-          judge(*this, ir::Direction::In);
-          // Where the other judgement's chains will be joined (about as long
-          // as these): mapped now, while that one may still be written.
-          const std::size_t at = chains_.size();
-          support::map_now(chains_.data() + at, chains_.data() + std::min(chains_.capacity(), 2 * at + at / 16));
-        },
-        [&] { judge(out, ir::Direction::Out); });
-    chains_.reserve(chains_.size() + out.chains_.size() + 65536);  // room for the rest and the fixed chains
-    append_deferred(out);
+    linux_fw::run_both([&] { judge(*this, ir::Direction::In); }, [&] { judge(out, ir::Direction::Out); });
+    name_deferred(out);
+    out_chains = std::move(out.chains_);
   }
+  std::string tail;
+  o_ = &tail;
   fixed_chains();
   base_chains();
+  tail += "}\n";
+  o_ = &chains_;
   std::string out =
       "#!/usr/sbin/nft -f\n"
       "# Generated by rulec. Load with `nft -f FILE`: it replaces table inet rulec\n"
@@ -706,9 +717,10 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
   if (linux_fw::needs_pptp_helper(policy_))
     out += "\tct helper pptp {\n\t\ttype \"pptp\" protocol tcp\n\t\tl3proto ip\n\t}\n";
   out += sets_;
-  chains_ += "}\n";
-  result.add(std::move(out));  // the head, then the chains, by far the largest part
+  result.add(std::move(out));  // the head, then the chains (by far the largest parts), then the rest
   result.add(std::move(chains_));
+  result.add(std::move(out_chains));
+  result.add(std::move(tail));
   return true;
 }
 
