@@ -30,6 +30,7 @@
 // recovery.
 #include "syntax/two_threads.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <condition_variable>
@@ -184,6 +185,18 @@ std::uint32_t line_at(const ast::Policy& policy, const std::string& text, std::s
   return line;
 }
 
+/// Maps the pages where ast::append(to, from) will put `from`'s elements (the
+/// arrays have room for the whole file): a third cheaper than the faults.
+void map_destination(const ast::Policy& to, const ast::Policy& from) {
+  auto room = [](const auto& into, const auto& more) {
+    support::map_now(into.data() + into.size(), into.data() + std::min(into.capacity(), into.size() + more.size()));
+  };
+  room(to.statements, from.statements);
+  room(to.clauses, from.clauses);
+  room(to.values, from.values);
+  room(to.addresses, from.addresses);
+}
+
 /// Cuts [from, text.size()) into about kPieces pieces at line starts; false when it cannot.
 bool cut(const std::string& text, std::size_t from, Pieces& pieces) {
   std::size_t begin = from;
@@ -222,6 +235,7 @@ std::size_t parse_on_two_threads(ast::Policy& policy, std::uint32_t file_id, con
     for (std::size_t i = 0; parsed != 0 && i < pieces.piece.size(); ++i) {
       Pieces::Piece& piece = pieces.wait_for(i);
       if (!piece.clean) break;
+      map_destination(policy, *piece.tree);
       ast::append(policy, *piece.tree, line_at(policy, text, piece.begin) - 1);
       pieces.recycle(piece);
       parsed = piece.end;
