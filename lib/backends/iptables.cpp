@@ -15,9 +15,9 @@
 // - `log`, `state` and `reject` are short chains (LOG, CONNMARK, then the verdict).
 //
 // The output (hundreds of megabytes at a million rules) is written once, in
-// place: the chain declarations, which come first, are counted in the look
-// at the rules that finds the first-match orders, so the rules are written
-// behind a gap of the right size and the declarations fill it at the end.
+// parts (backends::Output) that are never copied together: the chains'
+// declarations come first, but they are known only once the rules are
+// written, so they are parts of their own, added in front of the rules'.
 #include <fmt/format.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -285,9 +285,11 @@ class IptablesWriter {
   std::string head(bool pptp_helper) const;
   /// Writes the chains' rules with one thread, or with two for a large
   /// policy, into `texts`: the parts of the output between the declarations
-  /// and the fixed chains, in order.
-  void one_thread(const RulesWritten& written, std::vector<std::string>& texts);
-  void two_threads(const RulesWritten& written, std::vector<std::string>& texts);
+  /// and the fixed chains, in order; and their declarations into `decls`,
+  /// parts too, in order (not copied together: at a million rules they are
+  /// tens of megabytes).
+  void one_thread(const RulesWritten& written, std::vector<std::string>& texts, std::vector<std::string>& decls);
+  void two_threads(const RulesWritten& written, std::vector<std::string>& texts, std::vector<std::string>& decls);
 
   const ir::Policy& policy_;
   const EmitOptions& options_;
@@ -682,7 +684,8 @@ std::string IptablesWriter::head(bool pptp_helper) const {
   return out;
 }
 
-void IptablesWriter::one_thread(const RulesWritten& written, std::vector<std::string>& texts) {
+void IptablesWriter::one_thread(const RulesWritten& written, std::vector<std::string>& texts,
+                                std::vector<std::string>& decls) {
   Chain &input = chains_[0], &forward = chains_[1], &output = chains_[2];
   texts.resize(3);  // each chain's rules (reserved, not touched: free until written)
   texts[0].reserve(written.in * 500 + 4096);
@@ -703,9 +706,11 @@ void IptablesWriter::one_thread(const RulesWritten& written, std::vector<std::st
   main.flush();
   side.flush();
   other_side.flush();
+  for (Chain& c : chains_) decls.push_back(std::move(c.decl));
 }
 
-void IptablesWriter::two_threads(const RulesWritten& written, std::vector<std::string>& texts) {
+void IptablesWriter::two_threads(const RulesWritten& written, std::vector<std::string>& texts,
+                                 std::vector<std::string>& decls) {
   // Here the first part of the order, there the rest, each into the three
   // chains: each chain is two parts of the output. The split evens out the
   // text: an in-rule is written twice (input, forward), an out-rule once.
@@ -740,7 +745,10 @@ void IptablesWriter::two_threads(const RulesWritten& written, std::vector<std::s
       });
   for (Appender* a : {&input_here, &input_there, &forward_here, &forward_there, &output_here, &output_there})
     a->flush();
-  for (std::size_t k = 0; k < chains_.size(); ++k) chains_[k].decl += rest.chains_[k].decl;
+  for (std::size_t k = 0; k < chains_.size(); ++k) {
+    decls.push_back(std::move(chains_[k].decl));
+    decls.push_back(std::move(rest.chains_[k].decl));
+  }
 }
 
 void IptablesWriter::write(const RulesWritten& written, Output& out) {
@@ -751,17 +759,16 @@ void IptablesWriter::write(const RulesWritten& written, Output& out) {
   // thread maps its pages ahead of the writers (as the front end's are).
   std::optional<support::PageMapper> mapper;
   if (policy_.rules.size() >= linux_fw::kMapPagesFrom) mapper_ = &mapper.emplace();
-  std::vector<std::string> texts;
+  std::vector<std::string> texts, decls;
   if (policy_.rules.size() < linux_fw::two_threads_from)
-    one_thread(written, texts);
+    one_thread(written, texts, decls);
   else
-    two_threads(written, texts);
+    two_threads(written, texts, decls);
   // The chains are declared before their rules: the declarations are known
-  // once the rules are written, and go in front of them as a part of their own.
-  std::string declared = head(written.pptp_helper);
-  for (const Chain& c : chains_) declared += c.decl;
-  declared += fixed_decl;
-  out.add(std::move(declared));
+  // once the rules are written, and go in front of them as parts of their own.
+  out.add(head(written.pptp_helper));
+  for (std::string& decl : decls) out.add(std::move(decl));
+  out.add(std::move(fixed_decl));
   for (std::string& text : texts) out.add(std::move(text));
   fixed_rules += "COMMIT\n";
   out.add(std::move(fixed_rules));
