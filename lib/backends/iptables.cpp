@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <optional>
 #include <cstring>
 #include <span>
 #include <string_view>
@@ -87,12 +86,14 @@ constexpr std::string_view kDeclEnd = " - [0:0]\n";
 
 /// Appends to a std::string through a pointer: the string is made longer
 /// ahead of the text in steps and cut back to it by flush(), so a piece
-/// costs a copy, not a call into the library. With a PageMapper, the pages
-/// of the string's reserve are mapped a window ahead of the text by another
-/// thread, so that the writer takes no page fault.
+/// costs a copy, not a call into the library. With `map_pages`, the pages
+/// of the string's reserve are mapped a window ahead of the text, in one
+/// call on the writer's thread (support::map_now: a third cheaper than a
+/// fault a page; a mapping thread beside the two writers made three threads
+/// on two CPUs, and one of the writers waited).
 class Appender {
  public:
-  Appender(std::string& s, support::PageMapper* mapper) : s_(s), at_(s.size()), mapper_(mapper) {}
+  Appender(std::string& s, bool map_pages) : s_(s), at_(s.size()), map_pages_(map_pages) {}
   Appender(const Appender&) = delete;
   Appender& operator=(const Appender&) = delete;
   /// Where `n` more bytes go; done() takes their end.
@@ -112,7 +113,7 @@ class Appender {
     flush();  // a long text is appended as it is (no zeros written first), a window at a time
     for (std::size_t from = 0; from < text.size(); from += kWindow / 2) {
       const std::size_t n = std::min(kWindow / 2, text.size() - from);
-      if (mapper_) map_ahead(at_ + n);
+      if (map_pages_) map_ahead(at_ + n);
       s_.append(text.data() + from, n);
       at_ += n;
     }
@@ -123,11 +124,11 @@ class Appender {
  private:
   static constexpr std::size_t kStep = std::size_t{1} << 16, kWindow = std::size_t{2} << 20;
   void grow(std::size_t n) {
-    if (mapper_) map_ahead(at_ + n);
+    if (map_pages_) map_ahead(at_ + n);
     s_.resize(at_ + std::max(n, kStep));
   }
-  /// Asks for the pages up to a window past `end` (within the reserve) when
-  /// less than half a window is asked for.
+  /// Maps the pages up to a window past `end` (within the reserve) when
+  /// less than half a window is mapped.
   void map_ahead(std::size_t end) {
     if (s_.data() != mapped_base_) {  // new storage: its text was written, so mapped
       mapped_base_ = s_.data();
@@ -135,15 +136,15 @@ class Appender {
     }
     if (mapped_ >= end + kWindow / 2) return;
     const std::size_t from = std::max(mapped_, s_.size()), to = std::min(s_.capacity(), end + kWindow);
-    if (from < to) mapper_->map(mapped_base_ + from, mapped_base_ + to);
+    if (from < to) support::map_now(mapped_base_ + from, mapped_base_ + to);
     mapped_ = std::max(mapped_, to);
   }
 
   std::string& s_;
   std::size_t at_;
-  support::PageMapper* mapper_;
+  bool map_pages_;
   const char* mapped_base_ = nullptr;
-  std::size_t mapped_ = 0;  ///< the bytes [0, mapped_) of mapped_base_ are mapped or asked for
+  std::size_t mapped_ = 0;  ///< the bytes [0, mapped_) of mapped_base_ are mapped
 };
 
 const char* protocol_name(unsigned p, ir::Family f) {
@@ -295,7 +296,7 @@ class IptablesWriter {
   const EmitOptions& options_;
   ir::Family family_;
   bool stateful_ = false;
-  support::PageMapper* mapper_ = nullptr;  ///< maps the texts' pages ahead, for a large policy
+  bool map_pages_ = false;  ///< map the texts' pages ahead (Appender), for a large policy
   std::array<Chain, 3> chains_;  ///< input, forward, output
   std::string comment_;          ///< `-m comment` of the rule being written
   std::string base_;             ///< the prefix of its helper chains' names ("" until one is needed)
@@ -691,7 +692,7 @@ void IptablesWriter::one_thread(const RulesWritten& written, std::vector<std::st
   texts[0].reserve(written.in * 500 + 4096);
   texts[1].reserve(written.in * 500 + 4096);
   texts[2].reserve(written.out * 500 + 4096);
-  Appender main(texts[0], mapper_), side(texts[1], mapper_), other_side(texts[2], mapper_);
+  Appender main(texts[0], map_pages_), side(texts[1], map_pages_), other_side(texts[2], map_pages_);
   input.rules = &main;
   forward.rules = &side;
   output.rules = &other_side;
@@ -721,11 +722,11 @@ void IptablesWriter::two_threads(const RulesWritten& written, std::vector<std::s
     weight += (order[split] & kInRule ? 2 : 0) + (order[split] & kOutRule ? 1 : 0);
   IptablesWriter rest(policy_, options_, family_);
   rest.stateful_ = stateful_;
-  rest.mapper_ = mapper_;
+  rest.map_pages_ = map_pages_;
   texts.resize(6);  // input here, there; forward here, there; output here, there
   for (std::size_t k = 0; k < texts.size(); ++k) texts[k].reserve((k < 4 ? written.in : written.out) * 300 + 4096);
-  Appender input_here(texts[0], mapper_), input_there(texts[1], mapper_), forward_here(texts[2], mapper_),
-      forward_there(texts[3], mapper_), output_here(texts[4], mapper_), output_there(texts[5], mapper_);
+  Appender input_here(texts[0], map_pages_), input_there(texts[1], map_pages_), forward_here(texts[2], map_pages_),
+      forward_there(texts[3], map_pages_), output_here(texts[4], map_pages_), output_there(texts[5], map_pages_);
   chains_[0].rules = &input_here;
   chains_[1].rules = &forward_here;
   chains_[2].rules = &output_here;
@@ -755,10 +756,9 @@ void IptablesWriter::write(const RulesWritten& written, Output& out) {
   stateful_ = written.stateful;
   std::string fixed_rules, fixed_decl;
   fixed_chains(fixed_rules, fixed_decl);
-  // A large output is hundreds of megabytes of fresh memory: another
-  // thread maps its pages ahead of the writers (as the front end's are).
-  std::optional<support::PageMapper> mapper;
-  if (policy_.rules.size() >= linux_fw::kMapPagesFrom) mapper_ = &mapper.emplace();
+  // A large output is hundreds of megabytes of fresh memory: its pages are
+  // mapped ahead of the writers.
+  map_pages_ = policy_.rules.size() >= linux_fw::kMapPagesFrom;
   std::vector<std::string> texts, decls;
   if (policy_.rules.size() < linux_fw::two_threads_from)
     one_thread(written, texts, decls);

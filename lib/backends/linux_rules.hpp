@@ -216,11 +216,12 @@ void append_safe_text(std::string& out, std::string_view text, std::size_t max);
 
 /// Policies of at least this many IR rules are written by two threads; the
 /// output is byte for byte what one thread writes (a unit test compares).
-/// nft plans and writes one judgement a thread: at 1M generated rules on the
-/// 2-vCPU development machine, 1.6-1.9 s end to end against 2.4-3.0 s with
-/// one thread; iptables and ip6tables split their one pass and are about as
-/// fast either way (one thread already has a PageMapper beside it). On a
-/// machine busy with other work two threads gain less or nothing. A
+/// nft plans and writes one judgement a thread, iptables and ip6tables split
+/// their one pass: at 1M generated rules on the 2-vCPU development machine,
+/// end to end, nft 1.02-1.11 s against 1.71-1.89 s with one thread (parsing
+/// one thread too), iptables 0.87-0.93 s against 1.26-1.31 s (same minutes,
+/// a slow day). On a machine busy with other work two threads gain less or
+/// nothing. A
 /// variable, so that tests and benchmarks can choose (compile_bench:
 /// RULEC_BENCH_THREADS=1 or 2).
 inline std::size_t two_threads_from = 20000;
@@ -248,8 +249,8 @@ inline void prefetch_head(const ir::Rule& r) {
   __builtin_prefetch(at + 64);
 }
 /// From this many rules (or kernel rules), a backend maps the pages of its
-/// large arrays and texts ahead of their writers, by a PageMapper thread or
-/// by support::map_now (a fault a page costs more).
+/// large arrays and texts ahead of their writers, by support::map_now on
+/// the writer's thread (a fault a page costs more).
 inline constexpr std::size_t kMapPagesFrom = 16384;
 /// How many rules ahead of the one it reads a pass asks for (prefetch()).
 inline constexpr std::size_t kPrefetchAhead = 8;
