@@ -806,8 +806,7 @@ class IptablesBackend final : public Backend {
         l.check.rule(r);
         if (r.action == ir::Action::Pass && r.state) {
           written.stateful = true;
-          written.pptp_helper = written.pptp_helper || (ir::field_contains(r.match.protocols, ir::proto::gre) &&
-                                                        ir::field_contains(r.match.families, std::uint8_t{0}));
+          written.pptp_helper = written.pptp_helper || linux_fw::needs_pptp_helper(r);
         }
         int rf = linux_fw::rule_family(r.match);
         const bool to_in = ir::field_contains(r.match.directions, std::uint8_t{0}),

@@ -474,12 +474,9 @@ void run_both(const std::function<void()>& first, const std::function<void()>& s
   analysis::side_by_side(second, first);
 }
 
-bool needs_pptp_helper(const ir::Policy& policy) {
-  for (const ir::Rule& r : policy.rules)
-    if (r.action == ir::Action::Pass && r.state && contains_value(r.match.protocols, ir::proto::gre) &&
-        contains_value(r.match.families, std::uint8_t{0}))
-      return true;
-  return false;
+bool needs_pptp_helper(const ir::Rule& r) {
+  return r.action == ir::Action::Pass && r.state && contains_value(r.match.protocols, ir::proto::gre) &&
+         contains_value(r.match.families, std::uint8_t{0});
 }
 
 }  // namespace rulec::backends::linux_fw

@@ -260,8 +260,10 @@ inline constexpr std::size_t kPrefetchAhead = 8;
 /// either threw.
 void run_both(const std::function<void()>& first, const std::function<void()>& second);
 
-/// True when a pass with state in `policy` can match GRE (then the PPTP
-/// helper is attached to TCP 1723, so enhanced GRE is tracked by call ID).
-bool needs_pptp_helper(const ir::Policy& policy);
+/// True when `r` is a pass with state that can match GRE over IPv4: with
+/// one such rule in the policy, the PPTP helper is attached to TCP 1723, so
+/// that enhanced GRE is tracked by call ID. The backends ask it in their
+/// look at every rule (a policy without one would be read through again).
+bool needs_pptp_helper(const ir::Rule& r);
 
 }  // namespace rulec::backends::linux_fw

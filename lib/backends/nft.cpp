@@ -91,6 +91,7 @@ class NftWriter {
   const ir::Policy& policy_;
   const EmitOptions& options_;
   bool stateful_ = false;
+  bool pptp_helper_ = false;  ///< linux_fw::needs_pptp_helper() of some rule
   std::string sets_, chains_;
   std::string* o_ = &chains_;
   std::unordered_map<std::string, std::string> set_names_;
@@ -639,7 +640,7 @@ void NftWriter::base_chains() {
                  "\t\tct state related tcp flags rst accept comment \"resets this host sends\"\n"
                  "\t\tjump judge_out\n\t}}\n",
                  fresh);
-  if (linux_fw::needs_pptp_helper(policy_)) {
+  if (pptp_helper_) {
     *o_ +=
         "\tchain pptp_prerouting {\n\t\ttype filter hook prerouting priority filter; policy accept;\n"
         "\t\tmeta nfproto ipv4 tcp dport 1723 ct helper set \"pptp\"\n\t}\n"
@@ -656,10 +657,10 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
   struct Look {
     linux_fw::PolicyCheck check;
     linux_fw::FirstMatchOrder first_match;
-    bool stateful = false;
+    bool stateful = false, pptp_helper = false;
   };
   diag::Sink later_sink;
-  Look look{{policy_, options_, "nft", sink}, {}, false}, later{{policy_, options_, "nft", later_sink}, {}, false};
+  Look look{{policy_, options_, "nft", sink}, {}}, later{{policy_, options_, "nft", later_sink}, {}};
   linux_fw::look_in_halves(policy_, [&](std::uint32_t from, std::uint32_t to, bool first) {
     Look& l = first ? look : later;
     l.first_match.reserve(first ? n : to - from);  // the first with the second's rules appended
@@ -667,13 +668,17 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
       if (i + kPrefetchAhead < to) linux_fw::prefetch_head(policy_.rules[i + kPrefetchAhead]);
       const ir::Rule& r = policy_.rules[i];
       l.check.rule(r);
-      l.stateful = l.stateful || (r.action == ir::Action::Pass && r.state);
+      if (r.action == ir::Action::Pass && r.state) {
+        l.stateful = true;
+        l.pptp_helper = l.pptp_helper || linux_fw::needs_pptp_helper(r);
+      }
       l.first_match.add(i, r);
     }
   });
   look.check.take(later.check, later_sink);
   look.first_match.append(later.first_match);
   stateful_ = look.stateful || later.stateful;
+  pptp_helper_ = look.pptp_helper || later.pptp_helper;
   if (!look.check.finish()) return false;
   std::array<std::vector<std::uint32_t>, 2> orders{look.first_match.take(ir::Direction::In),
                                                   look.first_match.take(ir::Direction::Out)};
@@ -714,10 +719,10 @@ bool NftWriter::write(Output& result, diag::Sink& sink) {
       "table inet rulec {}\n"
       "delete table inet rulec\n"
       "table inet rulec {\n";
-  if (linux_fw::needs_pptp_helper(policy_))
+  if (pptp_helper_)
     out += "\tct helper pptp {\n\t\ttype \"pptp\" protocol tcp\n\t\tl3proto ip\n\t}\n";
-  out += sets_;
-  result.add(std::move(out));  // the head, then the chains (by far the largest parts), then the rest
+  result.add(std::move(out));  // the head, the sets, the chains (by far the largest parts), the rest
+  result.add(std::move(sets_));
   result.add(std::move(chains_));
   result.add(std::move(out_chains));
   result.add(std::move(tail));
