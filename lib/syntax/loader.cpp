@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 
+#include "support/page_mapper.hpp"
 #include "syntax/parser.hpp"
 
 namespace rulec::syntax {
@@ -40,15 +41,14 @@ bool read_regular_file(const std::string& path, std::string& out, std::string& e
     ::close(fd);
     return false;
   }
+  // A piece at a time, appended: resizing the text first would write zeros
+  // over all of it before read() writes it again (67 MB at a million rules).
   out.clear();
-  out.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (true) {
-    if (got == out.size()) {
-      if (out.size() >= max_bytes) break;
-      out.resize(std::min(max_bytes, out.size() * 2 + 4096));  // the file grew while we read it
-    }
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+  out.reserve(static_cast<std::size_t>(st.st_size));
+  if (out.capacity() >= (std::size_t{1} << 20)) support::map_now(out.data(), out.data() + out.capacity());
+  std::string piece(std::min<std::size_t>(std::size_t{1} << 20, max_bytes), '\0');
+  while (out.size() < max_bytes) {  // to the end, also of a file that grew while it was read
+    ssize_t n = ::read(fd, piece.data(), std::min(piece.size(), max_bytes - out.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       error = std::strerror(errno);
@@ -56,10 +56,9 @@ bool read_regular_file(const std::string& path, std::string& out, std::string& e
       return false;
     }
     if (n == 0) break;
-    got += static_cast<std::size_t>(n);
+    out.append(piece.data(), static_cast<std::size_t>(n));
   }
   ::close(fd);
-  out.resize(got);
   return true;
 }
 
