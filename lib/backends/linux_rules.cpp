@@ -391,9 +391,13 @@ void PolicyCheck::rule(const ir::Rule& r) {
 }
 
 void PolicyCheck::take(PolicyCheck& later, diag::Sink& later_sink) {
-  sink_.all().reserve(sink_.all().size() + later_sink.all().size());
-  for (diag::Diagnostic& d : later_sink.all()) sink_.add(std::move(d));
-  later_sink.all().clear();
+  // Moved in one insert, with room to spare: a generated million-rule policy
+  // has 48k warnings, and finish()'s one more would otherwise move them all.
+  std::vector<diag::Diagnostic>& all = sink_.all();
+  std::vector<diag::Diagnostic>& more = later_sink.all();
+  all.reserve(all.size() + more.size() + (all.size() + more.size()) / 8 + 16);
+  all.insert(all.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  more.clear();
   ok_ = ok_ && later.ok_;
   any_icmp_ = any_icmp_ || later.any_icmp_;
   any_gre_ = any_gre_ || later.any_gre_;
