@@ -108,7 +108,8 @@ class NftWriter {
   static constexpr std::size_t kNameRoom = 24;
   std::unordered_map<std::string, std::uint32_t> deferred_ids_;     ///< key: index in deferred_sets_
   std::vector<std::pair<std::string, std::string>> deferred_sets_;  ///< key, prefix; in first-use order
-  std::vector<std::pair<std::size_t, std::uint32_t>> deferred_uses_;  ///< chains_ offset of the room, deferred_sets_ index
+  /// chains_ offset of the room, deferred_sets_ index
+  std::vector<std::pair<std::size_t, std::uint32_t>> deferred_uses_;
   /// Writing a rule out of source order: its text is made with moved_text_,
   /// not text_, whose line search is fast only from one rule to the next.
   bool moved_ = false;

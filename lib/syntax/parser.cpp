@@ -75,22 +75,17 @@ struct Builder {
     return static_cast<std::uint32_t>(in.end() - base);
   }
 
+  std::uint32_t origin = 0;  ///< where this builder started counting (line 1)
   /// Counts the lines up to `at`.
-  void count_lines(std::uint32_t at) {
-    if (at < counted) counted = 0, line = 1, line_start = 0;  // statements come in order; a safety net
-    const char* from = base + counted;
-    const char* end = base + at;
-    while (from < end && (from = static_cast<const char*>(std::memchr(from, '\n', static_cast<std::size_t>(end - from))))) {
-      ++line;
-      ++from;
-      line_start = static_cast<std::uint32_t>(from - base);
-    }
+  void lines_to(std::uint32_t at) {
+    if (at < counted) counted = line_start = origin, line = 1;  // statements come in order; a safety net
+    count_lines(base, base + counted, base + at, line, line_start);
     counted = at;
   }
 
   void begin_statement(std::uint32_t at) {
     stmt_begin = at;
-    count_lines(at);
+    lines_to(at);
     first_clause = static_cast<std::uint32_t>(p.clauses.size());
     first_value = static_cast<std::uint32_t>(p.values.size());
     first_address = static_cast<std::uint32_t>(p.addresses.size());
@@ -567,7 +562,7 @@ std::size_t recovery_point(const std::string& text, std::size_t begin, std::size
 bool parse_part(ast::Policy& tree, std::uint32_t file_id, const std::string& text, std::size_t begin,
                 std::size_t end, support::PageMapper* mapper) {
   Builder b{tree, file_id, text.data()};
-  b.counted = b.line_start = static_cast<std::uint32_t>(begin);  // its lines counted from 1 here
+  b.origin = b.counted = b.line_start = static_cast<std::uint32_t>(begin);  // its lines counted from 1 here
   b.mapper = mapper;
   if (mapper) b.map_ahead();
   pegtl::memory_input<pegtl::tracking_mode::lazy, pegtl::eol::lf_crlf> in(text.data() + begin, text.data() + end, "");
@@ -580,6 +575,17 @@ bool parse_part(ast::Policy& tree, std::uint32_t file_id, const std::string& tex
 }
 
 }  // namespace
+
+void count_lines(const char* base, const char* from, const char* end, std::uint32_t& line,
+                 std::uint32_t& line_start) {
+  while (from < end) {
+    from = static_cast<const char*>(std::memchr(from, '\n', static_cast<std::size_t>(end - from)));
+    if (!from) break;
+    ++line;
+    ++from;
+    line_start = static_cast<std::uint32_t>(from - base);
+  }
+}
 
 void reserve_for(ast::Policy& policy, std::size_t bytes) {
   policy.statements.reserve(bytes / 24 + 16);

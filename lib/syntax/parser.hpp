@@ -28,6 +28,12 @@ namespace rulec::syntax {
 /// thread, for exactly the one-thread diagnostics.
 void parse_text(ast::Policy& policy, const diag::SourceMap& sources, std::uint32_t file_id, diag::Sink& sink);
 
+/// Counts the line ends ('\n') in [from, end) onto `line`, and sets
+/// `line_start` to the offset from `base` of the line after the last one
+/// (unchanged when there is none).
+void count_lines(const char* base, const char* from, const char* end, std::uint32_t& line,
+                 std::uint32_t& line_start);
+
 /// Root files from this size on (bytes) are parsed on two threads, when the
 /// machine has two CPUs (parse_text); SIZE_MAX never splits a file. Tests
 /// lower it to split small files; the result is the same either way.

@@ -32,7 +32,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -58,8 +57,8 @@ constexpr std::size_t kMapFrom = std::size_t(1) << 20;
 
 bool fresh(const ast::Policy& p) {
   return p.statements.empty() && p.clauses.empty() && p.values.empty() && p.addresses.empty() &&
-         p.requirements.empty() && p.comments.empty() && p.blank_lines.empty() && p.includes == 0 && p.definitions.empty() &&
-         p.symbols.size() == 1;
+         p.requirements.empty() && p.comments.empty() && p.blank_lines.empty() && p.includes == 0 &&
+         p.definitions.empty() && p.symbols.size() == 1;
 }
 
 /// Empties a tree, keeping its arrays' memory.
@@ -171,17 +170,13 @@ class Pieces {
 /// The line (1-based) of `text` at `cut`, a line start after every statement
 /// of `policy` (whose lines are the file's): counted on from its last statement.
 std::uint32_t line_at(const ast::Policy& policy, const std::string& text, std::size_t cut) {
-  std::uint32_t line = 1;
-  const char* at = text.data();
+  std::uint32_t line = 1, line_start = 0;
+  std::size_t from = 0;
   if (!policy.statements.empty()) {
     line = policy.statements.back().line;
-    at += policy.statements.back().begin;
+    from = policy.statements.back().begin;
   }
-  const char* end = text.data() + cut;
-  while (at < end && (at = static_cast<const char*>(std::memchr(at, '\n', static_cast<std::size_t>(end - at))))) {
-    ++line;
-    ++at;
-  }
+  count_lines(text.data(), text.data() + from, text.data() + cut, line, line_start);
   return line;
 }
 

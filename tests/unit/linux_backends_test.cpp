@@ -165,7 +165,8 @@ TEST_CASE("linux: each finding is reported once per source rule, however many IR
       compile(*doc, t, sink);
       lf::two_threads_from = saved;
       std::map<std::string, std::vector<std::uint32_t>> lines;  // by code: the lines reported
-      for (const auto& d : sink.all()) lines[d.code].push_back(doc->sources.file(d.loc.file).line_col(d.loc.begin).line);
+      for (const auto& d : sink.all())
+        lines[d.code].push_back(doc->sources.file(d.loc.file).line_col(d.loc.begin).line);
       const std::vector<std::uint32_t> both{1, 2};
       CHECK(lines["RC511"] == both);
       CHECK(lines["RC512"] == both);
