@@ -39,8 +39,11 @@ void count_lines(const char* base, const char* from, const char* end, std::uint3
 /// lower it to split small files; the result is the same either way.
 /// Measured on 2 vCPUs: a 4 MB file (60,000 rules) parses as fast either
 /// way, 6.7 MB (100,000 rules) 2-4 ms faster on two threads, 67 MB (1M
-/// rules) 0.03-0.05 s faster (0.21-0.22 s instead of 0.25-0.26 s).
-inline std::size_t two_threads_from = std::size_t(8) << 20;
+/// rules) 0.03-0.05 s faster (0.21-0.22 s instead of 0.25-0.26 s). It was
+/// 8 MB; at 4 MB the 100k compile for nft is 0.113 s instead of 0.118 s
+/// (front end 0.050 s instead of 0.053 s; medians of 16, alternated), and
+/// 70,000 rules (4.7 MB) as fast either way.
+inline std::size_t two_threads_from = std::size_t(4) << 20;
 /// How many files were parsed on two threads to their end (no part parsed
 /// again on one thread for an error), for tests.
 inline std::atomic<std::size_t> two_thread_parses{0};
