@@ -19,8 +19,6 @@
 // declarations come first, but they are known only once the rules are
 // written, so they are parts of their own, added in front of the rules'.
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstring>

@@ -185,6 +185,8 @@ int holds_by_listed(const Listed<Ranges>& a, const Entry& b, const Protocols& bp
 /// its families, sketches of its interfaces, protocols and destination
 /// ports, and its Listed part. The exact tests read the entry and its IR
 /// rule only when these cannot decide (protocols_of(), holds_place(), same_place()).
+/// One cache line on a line boundary: a candidate's summary is one read (at
+/// 56 bytes most straddled two).
 struct alignas(64) Summary {
   std::uint64_t interfaces = 0, protocols = 0, dports = 0;
   std::uint32_t families = 0;
