@@ -125,24 +125,13 @@ class Appender {
     if (map_pages_) map_ahead(at_ + n);
     s_.resize(at_ + std::max(n, kStep));
   }
-  /// Maps the pages up to a window past `end` (within the reserve) when
-  /// less than half a window is mapped.
-  void map_ahead(std::size_t end) {
-    if (s_.data() != mapped_base_) {  // new storage: its text was written, so mapped
-      mapped_base_ = s_.data();
-      mapped_ = s_.size();
-    }
-    if (mapped_ >= end + kWindow / 2) return;
-    const std::size_t from = std::max(mapped_, s_.size()), to = std::min(s_.capacity(), end + kWindow);
-    if (from < to) support::map_now(mapped_base_ + from, mapped_base_ + to);
-    mapped_ = std::max(mapped_, to);
-  }
+  /// Maps the pages up to a window past `end` (within the reserve).
+  void map_ahead(std::size_t end) { ahead_.keep_up_now(s_, end); }
 
   std::string& s_;
   std::size_t at_;
   bool map_pages_;
-  const char* mapped_base_ = nullptr;
-  std::size_t mapped_ = 0;  ///< the bytes [0, mapped_) of mapped_base_ are mapped
+  support::MapAhead<char> ahead_{kWindow};
 };
 
 const char* protocol_name(unsigned p, ir::Family f) {

@@ -120,17 +120,9 @@ class NftWriter {
   std::unordered_map<std::string, std::uint32_t> interface_set_ids_;
   std::string covered_;             ///< the rules of covered(), "; " between
   std::size_t covered_count_ = 0;   ///< how many
-  /// The bytes of o_'s reserve mapped by map_text_ahead().
-  std::size_t text_mapped_ = 0;
   /// Maps the pages of o_'s reserve a few megabytes ahead of its text, in
   /// one call (a third cheaper than a page fault at a time).
-  void map_text_ahead() {
-    constexpr std::size_t kAhead = std::size_t{4} << 20;
-    if (text_mapped_ >= o_->size() + kAhead / 2) return;
-    const std::size_t from = std::max(text_mapped_, o_->size()), to = std::min(o_->capacity(), o_->size() + kAhead);
-    if (from < to) support::map_now(o_->data() + from, o_->data() + to);
-    text_mapped_ = to;
-  }
+  support::MapAhead<char> text_ahead_{std::size_t{4} << 20};
   const ir::Rule* last_covered_ = nullptr;
   nft_merge::Plan plans_[2];
 };
@@ -593,7 +585,7 @@ void NftWriter::judgement(ir::Direction dir) {
     // is in the cache, so finding the rule's address does not wait).
     if (g + 2 * kPrefetchAhead < plan.groups()) __builtin_prefetch(&entries[plan.group(g + 2 * kPrefetchAhead)[0]]);
     if (g + kPrefetchAhead < plan.groups()) prefetch(*entries[plan.group(g + kPrefetchAhead)[0]].rule);
-    if (g % 1024 == 0 && plan.groups() >= linux_fw::kMapPagesFrom) map_text_ahead();
+    if (g % 1024 == 0 && plan.groups() >= linux_fw::kMapPagesFrom) text_ahead_.keep_up_now(*o_, o_->size());
     group(dir, plan.group(g));
   }
   covered_notes();

@@ -13,7 +13,7 @@
 // Mapping changes no byte, so it is safe while other threads write the same
 // memory, and even after the memory was freed (the vector grew past its
 // reserve): at worst some pages are mapped that nobody writes. MapAhead keeps
-// that to a window ahead of a vector's end, never past its capacity.
+// that to a window ahead of an array's end, never past its capacity.
 #pragma once
 
 #include <algorithm>
@@ -57,27 +57,41 @@ class PageMapper {
 /// by page. Does nothing where pages cannot be mapped ahead.
 void map_now(const void* begin, const void* end);
 
-/// Keeps the pages of one growing vector mapped a window ahead of its end
-/// (up to its capacity): call keep_up() now and then as it grows.
+/// Keeps the pages of one growing array (a std::vector or std::string with
+/// room reserved) mapped a window ahead of its end, never past its
+/// capacity: call keep_up() now and then as it grows, to have a PageMapper
+/// thread map them, or keep_up_now() to map them on this thread (map_now()).
 template <typename T>
 class MapAhead {
  public:
   explicit MapAhead(std::size_t window_bytes) : window_(std::max<std::size_t>(1, window_bytes / sizeof(T))) {}
 
-  void keep_up(PageMapper& mapper, const std::vector<T>& v) {
-    if (v.data() != base_) {  // new storage (or the first call): start at its end
-      base_ = v.data();
-      mapped_ = v.size();
-    }
-    if (mapped_ >= v.size() + window_ / 2) return;  // still well ahead
-    std::size_t from = std::max(mapped_, v.size());
-    std::size_t to = std::min(v.capacity(), v.size() + window_);
-    if (from >= to) return;
-    mapper.map(base_ + from, base_ + to);
-    mapped_ = to;
+  template <typename Array>
+  void keep_up(PageMapper& mapper, const Array& a) {
+    keep_up(a, a.size(), [&mapper](const T* from, const T* to) { mapper.map(from, to); });
+  }
+  /// `end`: where the text ends, for a writer that makes its array longer
+  /// ahead of what it writes (else a.size()).
+  template <typename Array>
+  void keep_up_now(const Array& a, std::size_t end) {
+    keep_up(a, end, [](const T* from, const T* to) { map_now(from, to); });
   }
 
  private:
+  template <typename Array, typename Map>
+  void keep_up(const Array& a, std::size_t end, Map map) {
+    if (a.data() != base_) {  // new storage (or the first call): what it holds was written, so mapped
+      base_ = a.data();
+      mapped_ = a.size();
+    }
+    if (mapped_ >= end + window_ / 2) return;  // still well ahead
+    const std::size_t from = std::max(mapped_, a.size());
+    const std::size_t to = std::min(a.capacity(), end + window_);
+    if (from >= to) return;
+    map(base_ + from, base_ + to);
+    mapped_ = to;
+  }
+
   std::size_t window_;
   const T* base_ = nullptr;
   std::size_t mapped_ = 0;  ///< elements [0, mapped_) of base_ are mapped or asked for
