@@ -210,6 +210,7 @@ class PlannerCore {
     if (i % kWindow == 0 && i > 0) next_window(i);
     const Entry& e = entries_[i];
     summaries_.push_back(summary_of(e));
+    signature_ = signature(summaries_.back());
     protocols_ = protocols_of(e.alt());
     group_of_.push_back(0);
     covered_by_.push_back(kNone);
@@ -243,7 +244,7 @@ class PlannerCore {
     // Rules for any destination are filed always (they are what covers
     // rules, mostly); the others only while searching (fits() looks only at
     // entries placed since the search began; cover() finds what it finds).
-    const Placed placed{i, signature(summaries_[i]), listed_of<2>(e)};
+    const Placed placed{i, signature_, listed_of<2>(e)};
     if (dst.empty()) return wide_dst_.file(placed, ports);
     if (!searching_) return;
     for (auto k : dst) by_dst_[k].push_back(placed);
@@ -267,13 +268,12 @@ class PlannerCore {
   std::uint32_t cover(std::uint32_t i, const Keys& dst, const PortIndex::Filing& ports) {
     std::size_t work = 0;
     std::uint32_t by = kNone;
-    const std::uint32_t sig = signature(summaries_[i]);
     auto holder = [&](const List& list) {
       for (auto it = list.rbegin(); it != list.rend(); ++it) {
         if (++work > kCoverBudget) return true;
         const std::uint32_t m = it->index;
-        if (holds_in_steps(it->signature, it->listed, summaries_[m], entries_[m], sig, summaries_[i], entries_[i],
-                           protocols_))
+        if (holds_in_steps(it->signature, it->listed, summaries_[m], entries_[m], signature_, summaries_[i],
+                           entries_[i], protocols_))
           return by = m, true;
       }
       return false;
@@ -348,6 +348,7 @@ class PlannerCore {
   const std::vector<Entry>& entries_;
   std::vector<Summary> summaries_;
   // of the entry being placed
+  std::uint32_t signature_ = 0;  ///< signature() of its summary
   Protocols protocols_;
   Keys dst_;
   PortIndex::Filing ports_;
