@@ -221,9 +221,8 @@ void append_safe_text(std::string& out, std::string_view text, std::size_t max);
 /// end to end, nft 1.02-1.11 s against 1.71-1.89 s with one thread (parsing
 /// one thread too), iptables 0.87-0.93 s against 1.26-1.31 s (same minutes,
 /// a slow day). On a machine busy with other work two threads gain less or
-/// nothing. A
-/// variable, so that tests and benchmarks can choose (compile_bench:
-/// RULEC_BENCH_THREADS=1 or 2).
+/// nothing. A variable, so that tests and benchmarks can choose
+/// (compile_bench: RULEC_BENCH_THREADS=1 or 2).
 inline std::size_t two_threads_from = 20000;
 
 /// A backend's look at every rule: `look(from, to, first)` for the rules
@@ -254,7 +253,6 @@ inline void prefetch_head(const ir::Rule& r) {
 inline constexpr std::size_t kMapPagesFrom = 16384;
 /// How many rules ahead of the one it reads a pass asks for (prefetch()).
 inline constexpr std::size_t kPrefetchAhead = 8;
-
 
 /// Runs `first` here and `second` on another thread, then rethrows what
 /// either threw.

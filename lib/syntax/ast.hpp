@@ -116,6 +116,8 @@ struct Statement {
   /// Require: index into Policy::requirements; Include: file id of the included file
   /// (UINT32_MAX when it could not be read).
   std::uint32_t extra = UINT32_MAX;
+  /// A list or a service: what Policy::definitions indexes.
+  bool is_definition() const { return kind == Kind::List || kind == Kind::Service; }
 };
 
 /// Option bits of Statement::options, in the order of Statement::option_at.

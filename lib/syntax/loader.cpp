@@ -171,9 +171,7 @@ class Loader {
     policy_.statements = std::move(ordered);
     policy_.definitions.clear();  // where they are now
     for (std::uint32_t i = 0; i < policy_.statements.size(); ++i)
-      if (policy_.statements[i].kind == ast::Statement::Kind::List ||
-          policy_.statements[i].kind == ast::Statement::Kind::Service)
-        policy_.definitions.push_back(i);
+      if (policy_.statements[i].is_definition()) policy_.definitions.push_back(i);
   }
 
   /// Reads the file an include names; returns its id, or UINT32_MAX after a diagnostic.

@@ -38,8 +38,9 @@ struct Builder {
   std::uint32_t stmt_begin = kNone, stmt_end = 0;
   /// Lines are counted as far as `counted` (a statement start): `line` is
   /// the line there, `line_start` where that line starts. A builder that
-  /// starts inside a file (two_threads.cpp) counts from 1 at its start.
-  std::uint32_t counted = 0, line = 1, line_start = 0;
+  /// starts inside a file (two_threads.cpp) counts from 1 at its start,
+  /// `origin`.
+  std::uint32_t counted = 0, line = 1, line_start = 0, origin = 0;
   std::uint32_t first_clause = 0, first_value = 0, first_address = 0;
   ast::Action action = ast::Action::Pass;
   ast::Direction direction = ast::Direction::Both;
@@ -75,7 +76,6 @@ struct Builder {
     return static_cast<std::uint32_t>(in.end() - base);
   }
 
-  std::uint32_t origin = 0;  ///< where this builder started counting (line 1)
   /// Counts the lines up to `at`.
   void lines_to(std::uint32_t at) {
     if (at < counted) counted = line_start = origin, line = 1;  // statements come in order; a safety net
@@ -128,8 +128,7 @@ struct Builder {
     s.value_count = static_cast<std::uint32_t>(p.values.size()) - first_value;
     p.statements.push_back(s);
     p.includes += kind == Statement::Kind::Include;
-    if (kind == Statement::Kind::List || kind == Statement::Kind::Service)
-      p.definitions.push_back(static_cast<std::uint32_t>(p.statements.size() - 1));
+    if (s.is_definition()) p.definitions.push_back(static_cast<std::uint32_t>(p.statements.size() - 1));
     stmt_begin = kNone;
     if (mapper && --until_mapping == 0) map_ahead();
     return p.statements.back();
